@@ -1,0 +1,29 @@
+# LiveInsight developer commands. `make local` runs it, `make test` tests it; both set up .venv.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: local test test-unit venv clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Run the local stack: the app on 127.0.0.1:8000 against an in-memory DynamoDB on 127.0.0.1:8001.
+local: $(STAMP)
+	$(PY) scripts/local_stack.py
+
+## Run every test: unit, integration (moto) and end-to-end (the real local stack over HTTP).
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,86 @@
+"""LiveInsight's HTTP routes: each one reads the request, calls the domain, maps the answer to HTTP.
+
+Imports stay light (chalice and our own stdlib-only modules): boto3 and the user-agent parser load
+on the first request that needs them, so a cold start pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from chalice import Chalice, Response
+
+from chalicelib import __version__
+from chalicelib.collector import IngestRequest
+from chalicelib.log import log, set_context
+from chalicelib.services import get_services
+
+app = Chalice(app_name="LiveInsight")
+
+JSON = "application/json"
+PREFLIGHT_MAX_AGE_SECONDS = 86_400
+
+
+def _cors_headers(origin: str | None) -> dict[str, str]:
+    """Reflect an allowed Origin (per-site origins cannot be one static CORS setting)."""
+    headers = {"Vary": "Origin"}
+    if origin and get_services().settings.origin_allowed_anywhere(origin):
+        headers["Access-Control-Allow-Origin"] = origin
+    return headers
+
+
+def _json(status_code: int, body: dict, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=body, status_code=status_code, headers={"Content-Type": JSON, **(headers or {})})
+
+
+def _header(name: str) -> str | None:
+    return app.current_request.headers.get(name)
+
+
+# Chalice would answer other content types with its own 415; the collector answers in our format.
+@app.route("/events", methods=["POST"], content_types=["*/*"])
+def post_events() -> Response:
+    request = app.current_request
+    context = request.context or {}
+    set_context(request_id=context.get("requestId", ""))
+    origin = _header("origin")
+    try:
+        result = get_services().collector.collect(IngestRequest(
+            body=request.raw_body or b"",
+            content_type=_header("content-type"),
+            origin=origin,
+            user_agent=_header("user-agent") or "",
+            source_ip=(context.get("identity") or {}).get("sourceIp"),
+            country_header=_header("cloudfront-viewer-country"),
+            request_id=context.get("requestId"),
+        ))
+    except Exception as exc:  # noqa: BLE001 - the last line of defence must answer in JSON
+        log("ERROR", "unhandled error in POST /events", error=type(exc).__name__,
+            trace=traceback.format_exc(limit=5))
+        get_services().metrics.request(
+            events_processed=0, processing_ms=0, processing_errors=1, rejected={})
+        return _json(500, {"error": {"code": "internal_error",
+                                     "message": "the event collector failed; retry later"}},
+                     _cors_headers(origin))
+    return _json(result.status_code, result.body, {**_cors_headers(origin), **result.headers})
+
+
+@app.route("/events", methods=["OPTIONS"])
+def preflight_events() -> Response:
+    origin = _header("origin")
+    headers = _cors_headers(origin)
+    if "Access-Control-Allow-Origin" not in headers:
+        return _json(403, {"error": {"code": "forbidden_origin", "field": "Origin",
+                                     "message": f"origin {origin!r} is not allowed for any site"}},
+                     headers)
+    headers.update({
+        "Access-Control-Allow-Methods": "POST, OPTIONS",
+        "Access-Control-Allow-Headers": "Content-Type",
+        "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_SECONDS),
+    })
+    return Response(body="", status_code=204, headers=headers)
+
+
+@app.route("/health", methods=["GET"])
+def health() -> dict:
+    return {"status": "ok", "version": __version__, "stage": get_services().settings.stage}

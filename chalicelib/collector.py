@@ -1,0 +1,198 @@
+"""POST /events as a use case: decode -> validate -> check origin -> drop bots -> enrich ->
+de-duplicate -> store -> answer with a status per event.
+
+It takes its collaborators (settings, event store, salt store, metrics, clock) as arguments and
+knows nothing of HTTP frameworks, so it runs the same under Chalice, in tests and in benchmarks.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from . import enrich
+from .errors import ApiError, InvalidEvent, StoreUnavailable
+from .events import Event, decode_body, validate_event
+from .log import log
+from .metrics import Metrics, RejectReason
+from .settings import Settings
+from .tables import event_key
+
+if TYPE_CHECKING:  # the store loads botocore; the collector only needs its interface
+    from .store import EventStore, SaltStore
+
+ACCEPTED, DUPLICATE, INVALID, DROPPED, RETRY = "accepted", "duplicate", "invalid", "dropped", "retry"
+STATUSES = (ACCEPTED, DUPLICATE, INVALID, DROPPED, RETRY)
+RETRY_AFTER_SECONDS = 2
+
+_REASON_OF_ERROR = {
+    "unsupported_media_type": RejectReason.UNSUPPORTED_MEDIA_TYPE,
+    "payload_too_large": RejectReason.TOO_LARGE,
+    "forbidden_origin": RejectReason.FORBIDDEN_ORIGIN,
+}
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    """What the collector needs from an HTTP request, framework-free."""
+
+    body: bytes
+    content_type: str | None = None
+    origin: str | None = None
+    user_agent: str = ""
+    source_ip: str | None = None
+    country_header: str | None = None
+    request_id: str | None = None
+
+
+@dataclass
+class IngestResult:
+    status_code: int
+    body: dict
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Collector:
+    def __init__(self, settings: Settings, events: "EventStore", salts: "SaltStore", metrics: Metrics,
+                 clock: Callable[[], float] = time.time,
+                 new_event_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+        self._settings = settings
+        self._events = events
+        self._salts = salts
+        self._metrics = metrics
+        self._clock = clock
+        self._new_event_id = new_event_id
+
+    def collect(self, request: IngestRequest) -> IngestResult:
+        started = time.perf_counter()
+        rejected: Counter[RejectReason] = Counter()
+        try:
+            statuses = self._process(request, rejected)
+        except ApiError as err:
+            rejected[_REASON_OF_ERROR.get(err.code, RejectReason.MALFORMED)] += 1
+            result = IngestResult(err.status_code, err.body(), dict(err.headers))
+            stored = errors = 0
+        else:
+            result = _answer(statuses)
+            stored = sum(s["status"] == ACCEPTED for s in statuses)
+            errors = sum(s["status"] == RETRY for s in statuses)
+        self._metrics.request(
+            events_processed=stored,
+            processing_ms=(time.perf_counter() - started) * 1000,
+            processing_errors=errors,
+            rejected=rejected,
+            properties={"request_id": request.request_id, "status_code": result.status_code},
+        )
+        return result
+
+    def _process(self, request: IngestRequest, rejected: Counter) -> list[dict]:
+        raw_events, _ = decode_body(request.body, request.content_type)
+        statuses: list[dict | None] = [None] * len(raw_events)
+        valid: list[tuple[int, Event]] = []
+        for index, raw in enumerate(raw_events):
+            try:
+                valid.append((index, validate_event(raw, self._settings)))
+            except InvalidEvent as exc:
+                statuses[index] = {"status": INVALID, "field": exc.field, "code": exc.code,
+                                   "reason": exc.reason}
+                rejected[RejectReason.INVALID] += 1
+        self._check_origin(request.origin, {event.site for _, event in valid}, len(valid))
+
+        if valid and enrich.is_bot(request.user_agent):
+            for index, event in valid:
+                statuses[index] = _status(DROPPED, event.event_id, reason="bot")
+            rejected[RejectReason.BOT] += len(valid)
+            return statuses  # type: ignore[return-value]
+
+        received_ms = int(self._clock() * 1000)
+        try:
+            self._store(valid, statuses, request, received_ms, rejected)
+        except StoreUnavailable as exc:
+            log("ERROR", "events not stored: DynamoDB unavailable", error=str(exc), events=len(valid))
+            for index, event in valid:
+                if statuses[index] is None:
+                    statuses[index] = _status(RETRY, event.event_id)
+        return statuses  # type: ignore[return-value]
+
+    def _check_origin(self, origin: str | None, sites: set[str], events: int) -> None:
+        if not origin:
+            return  # not a browser request: nothing to check
+        for site_id in sorted(sites):
+            if not self._settings.sites[site_id].allows_origin(origin):
+                raise ApiError(403, "forbidden_origin",
+                               f"origin {origin!r} is not allowed to send events for site {site_id!r}",
+                               field="Origin")
+
+    def _store(self, valid: list[tuple[int, Event]], statuses: list, request: IngestRequest,
+               received_ms: int, rejected: Counter) -> None:
+        # Give every event its id and key; a repeat within this request is a duplicate already.
+        keyed: dict[str, tuple[int, Event, str]] = {}
+        for index, event in valid:
+            event_id = event.event_id or self._new_event_id()
+            key = event_key(event.site, event_id)
+            if key in keyed:
+                statuses[index] = _status(DUPLICATE, event_id)
+                rejected[RejectReason.DUPLICATE] += 1
+            else:
+                keyed[key] = (index, event, event_id)
+
+        # Only client-made ids can have been seen before: server-made ones are new by construction.
+        client_keys = [k for k, (_, event, _) in keyed.items() if event.event_id]
+        existing = self._events.existing_keys(client_keys) if client_keys else set()
+        for key in existing:
+            index, _, event_id = keyed.pop(key)
+            statuses[index] = _status(DUPLICATE, event_id)
+            rejected[RejectReason.DUPLICATE] += 1
+
+        records = []
+        client = enrich.describe_client(request.user_agent)
+        country = enrich.country_code(request.country_header)
+        for key, (_, event, event_id) in keyed.items():
+            record = enrich.event_record(
+                event, event_id=event_id, received_ms=received_ms,
+                visitor_id=event.user_id or self._visitor_hash(event.site, request, received_ms),
+                client=client, country=country,
+                retention_seconds=self._settings.event_retention_seconds,
+            )
+            records.append({"pk": key, **record})
+
+        unstored = set(self._events.put_events(records))
+        if unstored:
+            log("ERROR", "events not stored after retries", events=len(unstored))
+            rejected[RejectReason.UNSTORED] += len(unstored)
+        for key, (index, _, event_id) in keyed.items():
+            statuses[index] = _status(RETRY if key in unstored else ACCEPTED, event_id)
+
+    def _visitor_hash(self, site: str, request: IngestRequest, received_ms: int) -> str:
+        day = datetime.fromtimestamp(received_ms / 1000, tz=timezone.utc).date()
+        salt, _ = self._salts.salts_for(day)
+        return enrich.visitor_hash(salt, site, request.source_ip or "", request.user_agent)
+
+
+def _status(status: str, event_id: str | None, **extra: str) -> dict:
+    result = {"status": status}
+    if event_id:
+        result["event_id"] = event_id
+    result.update(extra)
+    return result
+
+
+def _answer(statuses: list[dict]) -> IngestResult:
+    counts = Counter(s["status"] for s in statuses)
+    body: dict = {**{name: counts.get(name, 0) for name in STATUSES}, "events": statuses}
+    if counts[RETRY]:
+        body["error"] = {"code": "store_unavailable",
+                         "message": f"{counts[RETRY]} event(s) could not be stored; resend those "
+                                    "with status 'retry' (accepted ones are de-duplicated)"}
+        return IngestResult(503, body, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    if counts[INVALID] == len(statuses):
+        first = statuses[0]
+        body["error"] = {"code": "invalid_event", "field": first["field"],
+                         "message": f"{first['field']}: {first['reason']}"}
+        return IngestResult(400, body)
+    return IngestResult(200, body)

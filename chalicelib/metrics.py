@@ -1,0 +1,77 @@
+"""CloudWatch metrics as Embedded Metric Format (EMF) lines on stdout: no PutMetricData, no API call,
+no latency on the request path. CloudWatch Logs turns each line into metrics in namespace LiveInsight.
+
+Every metric name lives here, so alarms, the dashboard and the code share one spelling.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from enum import Enum
+
+NAMESPACE = "LiveInsight"
+ENVIRONMENT_DIMENSION = "Environment"
+
+EVENTS_PROCESSED = "EventsProcessed"    # events stored
+PROCESSING_TIME = "ProcessingTime"      # milliseconds for the request
+PROCESSING_ERRORS = "ProcessingErrors"  # events or requests that failed on our side
+EVENTS_REJECTED = "EventsRejected"      # with a Reason dimension
+
+COUNT = "Count"
+MILLISECONDS = "Milliseconds"
+
+
+class RejectReason(str, Enum):
+    """The fixed set of Reason values: each value is one billed custom metric, so it stays small."""
+
+    INVALID = "Invalid"
+    BOT = "Bot"
+    DUPLICATE = "Duplicate"
+    FORBIDDEN_ORIGIN = "ForbiddenOrigin"
+    MALFORMED = "Malformed"
+    TOO_LARGE = "TooLarge"
+    UNSUPPORTED_MEDIA_TYPE = "UnsupportedMediaType"
+    UNSTORED = "Unstored"
+
+
+def emf_line(environment: str, values: dict[str, tuple[float, str]], *,
+             extra_dimensions: dict[str, str] | None = None,
+             properties: dict | None = None, timestamp_ms: int | None = None) -> str:
+    dimensions = {ENVIRONMENT_DIMENSION: environment, **(extra_dimensions or {})}
+    document = {
+        "_aws": {
+            "Timestamp": timestamp_ms if timestamp_ms is not None else int(time.time() * 1000),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [list(dimensions)],
+                "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()],
+            }],
+        },
+        **(properties or {}),
+        **dimensions,
+        **{name: value for name, (value, _) in values.items()},
+    }
+    return json.dumps(document, separators=(",", ":"))
+
+
+class Metrics:
+    """Collects one request's figures and writes them as EMF lines when the request ends."""
+
+    def __init__(self, environment: str, write: Callable[[str], object] | None = None) -> None:
+        self.environment = environment
+        self._write = write or (lambda line: (sys.stdout.write(line + "\n"), sys.stdout.flush()))
+
+    def request(self, *, events_processed: int, processing_ms: float, processing_errors: int,
+                rejected: dict[RejectReason, int], properties: dict | None = None) -> None:
+        self._write(emf_line(self.environment, {
+            EVENTS_PROCESSED: (events_processed, COUNT),
+            PROCESSING_TIME: (round(processing_ms, 3), MILLISECONDS),
+            PROCESSING_ERRORS: (processing_errors, COUNT),
+        }, properties=properties))
+        for reason, count in rejected.items():
+            if count:
+                self._write(emf_line(self.environment, {EVENTS_REJECTED: (count, COUNT)},
+                                     extra_dimensions={"Reason": reason.value}))

@@ -1,0 +1,121 @@
+"""Typed settings, read once from the environment so a bad value fails loudly at the first request.
+
+Every LiveInsight setting is an environment variable; `.chalice/config.json` gives each stage its
+defaults and the shell (for `make local`) or the deployment overrides them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from . import __version__
+from .tables import EVENTS, PRODUCTION_STAGE
+
+SITE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+ORIGIN_PATTERN = re.compile(r"^https?://[^/\s]+$")
+ANY_ORIGIN = "*"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed: the deployment is wrong, not the request."""
+
+
+@dataclass(frozen=True)
+class Site:
+    site_id: str
+    # Browser origins allowed to send events for this site ("*" allows any). Requests without an
+    # Origin header (server-side tracking, curl) are not browser requests and are not checked.
+    origins: frozenset[str] = field(default_factory=frozenset)
+
+    def allows_origin(self, origin: str) -> bool:
+        return ANY_ORIGIN in self.origins or origin.lower().rstrip("/") in self.origins
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    sites: Mapping[str, Site]
+    default_site_id: str
+    event_retention_days: int
+    version: str = __version__
+
+    @property
+    def metrics_environment(self) -> str:
+        """The EMF `Environment` dimension: the operations guide's `Production` for prod."""
+        return "Production" if self.stage == PRODUCTION_STAGE else self.stage
+
+    @property
+    def events_table(self) -> str:
+        return EVENTS.name(self.stage)
+
+    @property
+    def event_retention_seconds(self) -> int:
+        return self.event_retention_days * 86_400
+
+    def origin_allowed_anywhere(self, origin: str) -> bool:
+        return any(site.allows_origin(origin) for site in self.sites.values())
+
+
+def parse_sites(raw: str) -> dict[str, Site]:
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"LIVEINSIGHT_SITES is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or not data:
+        raise SettingsError('LIVEINSIGHT_SITES must be a JSON object such as {"demo": {"origins": []}}')
+    sites = {}
+    for site_id, conf in data.items():
+        if not SITE_ID_PATTERN.match(site_id):
+            raise SettingsError(
+                f"LIVEINSIGHT_SITES: site id {site_id!r} must be 1-64 lower-case letters, digits, '_' or '-'"
+            )
+        origins = (conf or {}).get("origins", []) if isinstance(conf, dict) else None
+        if not isinstance(origins, list):
+            raise SettingsError(f"LIVEINSIGHT_SITES: {site_id}.origins must be a list of origins")
+        for origin in origins:
+            if origin != ANY_ORIGIN and not (isinstance(origin, str) and ORIGIN_PATTERN.match(origin)):
+                raise SettingsError(
+                    f"LIVEINSIGHT_SITES: {site_id}.origins has {origin!r}; "
+                    "use scheme://host[:port] with no path, or '*'"
+                )
+        sites[site_id] = Site(site_id, frozenset(o.lower().rstrip("/") for o in origins))
+    return sites
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {value}")
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    stage = env.get("LIVEINSIGHT_STAGE", "")
+    if not stage:
+        raise SettingsError("LIVEINSIGHT_STAGE is not set (the stage's config.json sets it)")
+    sites = parse_sites(env.get("LIVEINSIGHT_SITES", '{"default": {"origins": []}}'))
+    default_site_id = env.get("LIVEINSIGHT_DEFAULT_SITE") or (
+        next(iter(sites)) if len(sites) == 1 else ""
+    )
+    if default_site_id not in sites:
+        raise SettingsError(
+            "LIVEINSIGHT_DEFAULT_SITE must name one of the sites in LIVEINSIGHT_SITES "
+            f"({', '.join(sorted(sites))}), got {default_site_id!r}"
+        )
+    return Settings(
+        stage=stage,
+        sites=sites,
+        default_site_id=default_site_id,
+        event_retention_days=_positive_int(env, "LIVEINSIGHT_EVENT_RETENTION_DAYS", 400),
+    )
