@@ -158,6 +158,17 @@ def _client_time_ms(raw: dict) -> int | None:
     raise InvalidEvent("timestamp", "wrong_type", "must be epoch milliseconds or an ISO-8601 string")
 
 
+def _property_value(name: str, item: Any) -> None:
+    if isinstance(item, str):
+        if len(item) > MAX_PROPERTY_VALUE_CHARS:
+            raise InvalidEvent(name, "too_long", f"is {len(item)} characters; at most {MAX_PROPERTY_VALUE_CHARS}")
+    elif isinstance(item, (int, float)) and not isinstance(item, bool):
+        if abs(item) > MAX_PROPERTY_NUMBER:
+            raise InvalidEvent(name, "out_of_range", f"must be within ±{MAX_PROPERTY_NUMBER}")
+    elif item is not None and not isinstance(item, bool):
+        raise InvalidEvent(name, "wrong_type", "must be a string, number, boolean or null (properties are flat)")
+
+
 def _properties(raw: dict) -> dict:
     value = raw.get("properties")
     if value is None:
@@ -165,23 +176,12 @@ def _properties(raw: dict) -> dict:
     if not isinstance(value, dict):
         raise InvalidEvent("properties", "wrong_type", "must be an object of scalar values")
     if len(value) > MAX_PROPERTIES:
-        raise InvalidEvent("properties", "too_many",
-                           f"has {len(value)} keys; at most {MAX_PROPERTIES}")
+        raise InvalidEvent("properties", "too_many", f"has {len(value)} keys; at most {MAX_PROPERTIES}")
     for key, item in value.items():
-        name = f"properties.{key}"
         if not PROPERTY_KEY_PATTERN.match(key):
-            raise InvalidEvent(name, "invalid_format",
+            raise InvalidEvent(f"properties.{key}", "invalid_format",
                                "keys are 1-64 letters, digits, '_', '.', ':' or '-'")
-        if isinstance(item, str):
-            if len(item) > MAX_PROPERTY_VALUE_CHARS:
-                raise InvalidEvent(name, "too_long",
-                                   f"is {len(item)} characters; at most {MAX_PROPERTY_VALUE_CHARS}")
-        elif isinstance(item, (int, float)) and not isinstance(item, bool):
-            if abs(item) > MAX_PROPERTY_NUMBER:
-                raise InvalidEvent(name, "out_of_range", f"must be within ±{MAX_PROPERTY_NUMBER}")
-        elif item is not None and not isinstance(item, bool):
-            raise InvalidEvent(name, "wrong_type",
-                               "must be a string, number, boolean or null (properties are flat)")
+        _property_value(f"properties.{key}", item)
     return dict(value)
 
 

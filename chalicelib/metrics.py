@@ -50,7 +50,7 @@ def emf_line(environment: str, values: dict[str, tuple[float, str]], *,
                 "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()],
             }],
         },
-        **(properties or {}),
+        **{k: v for k, v in (properties or {}).items() if v is not None},
         **dimensions,
         **{name: value for name, (value, _) in values.items()},
     }

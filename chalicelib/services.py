@@ -4,6 +4,7 @@ and reset by tests. This is the only place that wires settings, clients and the 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -16,6 +17,7 @@ from .settings import Settings, load_settings
 class Services:
     settings: Settings
     dynamodb_client: object | None = None  # None: create the real client on first use
+    backoff: object | None = None  # store.Backoff; None: the default retry policy
 
     @cached_property
     def metrics(self) -> Metrics:
@@ -28,19 +30,22 @@ class Services:
         client = self.dynamodb_client or create_dynamodb_client()
         return Collector(
             settings=self.settings,
-            events=EventStore(client, self.settings.events_table),
+            events=EventStore(client, self.settings.events_table, self.backoff),
             salts=SaltStore(client, self.settings.events_table),
             metrics=self.metrics,
         )
 
 
 _services: Services | None = None
+_lock = threading.Lock()  # chalice local serves requests on threads
 
 
 def get_services() -> Services:
     global _services
     if _services is None:
-        _services = Services(load_settings())
+        with _lock:
+            if _services is None:
+                _services = Services(load_settings())
     return _services
 
 

@@ -63,8 +63,8 @@ def main() -> int:
 
     from chalice.cli.factory import CLIFactory
 
-    from chalicelib.tables import create_tables
     from chalicelib.store import create_dynamodb_client
+    from chalicelib.tables import create_tables
 
     dynamodb = start_dynamodb(ddb_port)
     try:

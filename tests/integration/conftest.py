@@ -1,0 +1,106 @@
+"""Integration fixtures: the real app through chalice.test.Client, on moto's in-memory DynamoDB."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from app import app
+from chalicelib.services import Services, set_services
+from chalicelib.settings import load_settings
+from chalicelib.store import Backoff, from_item
+from chalicelib.tables import EVENTS, create_tables
+from tests.conftest import stage_environment
+
+STAGE = "local"
+BROWSER_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/131.0.0.0 Safari/537.36")
+
+
+class RequestCounter:
+    """Counts DynamoDB API calls with botocore's event hooks."""
+
+    def __init__(self, client) -> None:
+        self.calls: Counter[str] = Counter()
+        client.meta.events.register("before-call.dynamodb", self._count)
+
+    def _count(self, model, **_):
+        self.calls[model.name] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def dynamodb(aws_env):
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_tables(client, STAGE)
+        yield client
+
+
+@pytest.fixture
+def settings():
+    return load_settings(stage_environment(STAGE))
+
+
+@pytest.fixture
+def no_sleep_backoff():
+    return Backoff(sleep=lambda _: None)
+
+
+@pytest.fixture
+def wire(dynamodb, settings, no_sleep_backoff):
+    """Installs services around a given DynamoDB client (the real moto one by default)."""
+
+    def install(client=None, settings_=None):
+        services = Services(settings_ or settings, dynamodb_client=client or dynamodb, backoff=no_sleep_backoff)
+        set_services(services)
+        return services
+
+    yield install
+    set_services(None)
+
+
+@pytest.fixture
+def api(wire):
+    wire()
+    with Client(app, stage_name=STAGE) as client:
+        yield client
+
+
+@pytest.fixture
+def counter(dynamodb):
+    return RequestCounter(dynamodb)
+
+
+def stored_events(client) -> list[dict]:
+    """Every stored event (tests may Scan; the app never does)."""
+    items = client.scan(TableName=EVENTS.name(STAGE))["Items"]
+    return [from_item(i) for i in items if not i["pk"]["S"].startswith("salt#")]
+
+
+def post(api, document=None, *, raw: bytes | None = None, content_type="application/json", headers=None):
+    body = raw if raw is not None else json.dumps(document).encode()
+    all_headers = {"Content-Type": content_type, "User-Agent": BROWSER_UA, **(headers or {})}
+    if content_type is None:
+        del all_headers["Content-Type"]
+    return api.http.post("/events", headers=all_headers, body=body)

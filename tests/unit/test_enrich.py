@@ -1,0 +1,168 @@
+"""Enrichment with real user-agent strings of current browsers, bots and crawlers."""
+
+import pytest
+
+from chalicelib import enrich, referrers
+from chalicelib.events import Event
+
+CHROME_WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/131.0.0.0 Safari/537.36")
+SAFARI_MAC = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+              "Version/18.1 Safari/605.1.15")
+FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+EDGE_WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.2903.70")
+SAFARI_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1_1 like Mac OS X) AppleWebKit/605.1.15 "
+                 "(KHTML, like Gecko) Version/18.1.1 Mobile/15E148 Safari/604.1")
+CHROME_ANDROID = ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/131.0.6778.135 Mobile Safari/537.36")
+SAMSUNG_INTERNET = ("Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) "
+                    "SamsungBrowser/27.0 Chrome/125.0.0.0 Mobile Safari/537.36")
+CHROME_IPAD = ("Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+               "CriOS/131.0.6778.103 Mobile/15E148 Safari/604.1")
+ANDROID_TABLET = ("Mozilla/5.0 (Linux; Android 13; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/131.0.6778.135 Safari/537.36")
+CHROMEBOOK = ("Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/131.0.0.0 Safari/537.36")
+
+BOTS = [
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; Googlebot/2.1; +http://www.google.com/bot.html) "
+    "Chrome/131.0.6778.139 Safari/537.36",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0; +claudebot@anthropic.com)",
+    "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+    "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/13.1.1 Safari/605.1.15 (Applebot/0.1; +http://www.apple.com/go/applebot)",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
+]
+
+
+@pytest.mark.parametrize("ua, browser, os_name, device", [
+    (CHROME_WINDOWS, "Chrome", "Windows", "desktop"),
+    (SAFARI_MAC, "Safari", "macOS", "desktop"),
+    (FIREFOX_LINUX, "Firefox", "Linux", "desktop"),
+    (EDGE_WINDOWS, "Edge", "Windows", "desktop"),
+    (SAFARI_IPHONE, "Safari", "iOS", "mobile"),
+    (CHROME_ANDROID, "Chrome", "Android", "mobile"),
+    (SAMSUNG_INTERNET, "Samsung Internet", "Android", "mobile"),
+    (CHROME_IPAD, "Chrome", "iOS", "tablet"),
+    (ANDROID_TABLET, "Chrome", "Android", "tablet"),
+    (CHROMEBOOK, "Chrome", "Chrome OS", "desktop"),
+    ("curl/8.5.0", "curl", "Unknown", "unknown"),
+    ("", "Unknown", "Unknown", "unknown"),
+])
+def test_describe_client(ua, browser, os_name, device):
+    client = enrich.describe_client(ua)
+    assert (client.browser, client.os, client.device_type) == (browser, os_name, device)
+
+
+def test_versions_are_kept():
+    client = enrich.describe_client(SAFARI_IPHONE)
+    assert (client.browser_version, client.os_version) == ("18", "18.1")
+
+
+@pytest.mark.parametrize("ua", BOTS)
+def test_bots_are_detected(ua):
+    assert enrich.is_bot(ua)
+
+
+@pytest.mark.parametrize("ua", [CHROME_WINDOWS, SAFARI_MAC, FIREFOX_LINUX, EDGE_WINDOWS, SAFARI_IPHONE,
+                                CHROME_ANDROID, SAMSUNG_INTERNET, CHROME_IPAD, ANDROID_TABLET, CHROMEBOOK])
+def test_browsers_are_not_bots(ua):
+    assert not enrich.is_bot(ua)
+
+
+@pytest.mark.parametrize("ua", ["curl/8.5.0", "python-requests/2.32.3", "Python-urllib/3.11", "Wget/1.21.4"])
+def test_http_clients_are_deliberate_senders_not_bots(ua):
+    # The operations guide's own smoke test is a curl request: it must be stored.
+    assert not enrich.is_bot(ua)
+
+
+@pytest.mark.parametrize("referrer, page_host, utm, expected", [
+    (None, "shop.example", {}, (None, "direct")),
+    ("https://www.google.com/", "shop.example", {}, ("google.com", "search")),
+    ("https://www.google.co.uk/search?q=x", "shop.example", {}, ("google.co.uk", "search")),
+    ("https://duckduckgo.com/", "shop.example", {}, ("duckduckgo.com", "search")),
+    ("https://search.brave.com/search?q=x", "shop.example", {}, ("search.brave.com", "search")),
+    ("https://yandex.com.tr/", "shop.example", {}, ("yandex.com.tr", "search")),
+    ("https://mail.google.com/mail/u/0/", "shop.example", {}, ("mail.google.com", "email")),
+    ("android-app://com.google.android.gm/", "shop.example", {}, ("com.google.android.gm", "email")),
+    ("https://outlook.live.com/", "shop.example", {}, ("outlook.live.com", "email")),
+    ("https://t.co/abc", "shop.example", {}, ("t.co", "social")),
+    ("https://l.facebook.com/l.php", "shop.example", {}, ("l.facebook.com", "social")),
+    ("https://www.reddit.com/r/python", "shop.example", {}, ("reddit.com", "social")),
+    ("https://news.ycombinator.com/item?id=1", "shop.example", {}, ("news.ycombinator.com", "social")),
+    ("https://blog.partner.example/post", "shop.example", {}, ("blog.partner.example", "referral")),
+    ("https://www.shop.example/cart", "shop.example", {}, (None, "direct")),
+    ("https://shop.example/", "www.shop.example", {}, (None, "direct")),
+    (None, "shop.example", {"utm_medium": "email", "utm_source": "weekly"}, (None, "email")),
+    ("https://www.google.com/", "shop.example", {"utm_medium": "Newsletter"}, ("google.com", "email")),
+    (None, "shop.example", {"utm_source": "facebook"}, (None, "social")),
+    (None, "shop.example", {"utm_source": "google", "utm_medium": "cpc"}, (None, "search")),
+    (None, "shop.example", {"utm_source": "partner-site"}, (None, "referral")),
+])
+def test_referrer_channels(referrer, page_host, utm, expected):
+    assert referrers.classify(referrer, page_host, utm) == expected
+
+
+def test_utm_parameters_from_page_url():
+    url = ("https://shop.example/p?utm_source=Newsletter&UTM_MEDIUM=email&utm_campaign=black+friday"
+           "&utm_term=shoes&utm_content=hero&utm_id=9&other=1&utm_source=second")
+    assert enrich.utm_params(url) == {"utm_source": "Newsletter", "utm_medium": "email",
+                                      "utm_campaign": "black friday", "utm_term": "shoes",
+                                      "utm_content": "hero"}
+    assert enrich.utm_params("https://shop.example/") == {}
+
+
+@pytest.mark.parametrize("header, expected", [("DE", "DE"), ("us", "US"), ("XX1", None), ("", None), (None, None)])
+def test_country_code(header, expected):
+    assert enrich.country_code(header) == expected
+
+
+RECEIVED_MS = 1_795_700_000_000
+
+
+@pytest.mark.parametrize("client_ms, expected", [
+    (None, (RECEIVED_MS, None)),
+    (RECEIVED_MS - 60_000, (RECEIVED_MS - 60_000, None)),
+    (RECEIVED_MS + 4 * 60_000, (RECEIVED_MS + 4 * 60_000, None)),  # small clock skew is kept
+    (RECEIVED_MS + 6 * 60_000, (RECEIVED_MS, "future")),
+    (RECEIVED_MS - 25 * 3_600_000, (RECEIVED_MS, "past")),
+])
+def test_event_time_is_clamped(client_ms, expected):
+    assert enrich.event_time_ms(client_ms, RECEIVED_MS) == expected
+
+
+def test_visitor_hash_is_stable_per_salt_and_never_contains_the_ip():
+    salt, other_salt = b"s" * 16, b"t" * 16
+    first = enrich.visitor_hash(salt, "demo", "203.0.113.7", CHROME_WINDOWS)
+    assert first == enrich.visitor_hash(salt, "demo", "203.0.113.7", CHROME_WINDOWS)
+    assert first != enrich.visitor_hash(other_salt, "demo", "203.0.113.7", CHROME_WINDOWS)
+    assert first != enrich.visitor_hash(salt, "shop", "203.0.113.7", CHROME_WINDOWS)
+    assert first != enrich.visitor_hash(salt, "demo", "203.0.113.8", CHROME_WINDOWS)
+    assert first.startswith("anon-") and "203.0.113.7" not in first
+
+
+def test_event_record_combines_client_and_server_facts():
+    event = Event(event_type="page_view", site="demo",
+                  page_url="https://shop.example/shoes?utm_source=google&utm_medium=cpc",
+                  referrer="https://www.google.de/", title="Shoes", client_time_ms=RECEIVED_MS + 3_600_000)
+    record = enrich.event_record(event, event_id="e1", received_ms=RECEIVED_MS, visitor_id="anon-1",
+                                 client=enrich.describe_client(SAFARI_IPHONE), country="DE",
+                                 retention_seconds=400 * 86_400)
+    assert record == {
+        "event_id": "e1", "site": "demo", "event_type": "page_view", "time_ms": RECEIVED_MS,
+        "received_ms": RECEIVED_MS, "visitor_id": "anon-1",
+        "page_url": "https://shop.example/shoes?utm_source=google&utm_medium=cpc",
+        "page_host": "shop.example", "page_path": "/shoes", "title": "Shoes",
+        "referrer": "https://www.google.de/", "referrer_host": "google.de", "channel": "search",
+        "browser": "Safari", "browser_version": "18", "os": "iOS", "os_version": "18.1",
+        "device_type": "mobile", "country": "DE", "expires_at_s": RECEIVED_MS // 1000 + 400 * 86_400,
+        "utm_source": "google", "utm_medium": "cpc",
+        "time_adjusted": "future", "client_time_ms": RECEIVED_MS + 3_600_000,
+    }
