@@ -7,11 +7,14 @@ on the first request that needs them, so a cold start pays only for what it uses
 from __future__ import annotations
 
 import traceback
+from urllib.parse import unquote
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 
-from chalicelib import __version__
+from chalicelib import __version__, reads
+from chalicelib.auth import require_token
 from chalicelib.collector import IngestRequest
+from chalicelib.errors import ApiError
 from chalicelib.log import log, set_context
 from chalicelib.services import get_services
 
@@ -84,3 +87,35 @@ def preflight_events() -> Response:
 @app.route("/health", methods=["GET"])
 def health() -> dict:
     return {"status": "ok", "version": __version__, "stage": get_services().settings.stage}
+
+
+def _authorized() -> None:
+    require_token(_header("authorization"), get_services().settings.api_token)
+
+
+def _read(handler) -> Response:
+    """Runs a read endpoint: token first, then the handler; ApiErrors become their JSON answers."""
+    try:
+        _authorized()
+        return _json(200, handler())
+    except ApiError as err:
+        return _json(err.status_code, err.body(), err.headers)
+
+
+@app.route("/sessions/{session_id}", methods=["GET"])
+def get_session(session_id: str) -> Response:
+    services = get_services()
+    return _read(lambda: reads.session_with_events(session_id, services.sessions, services.events))
+
+
+@app.route("/visitors/{visitor_id}/sessions", methods=["GET"])
+def get_visitor_sessions(visitor_id: str) -> Response:
+    services = get_services()
+    query = app.current_request.query_params or {}
+    return _read(lambda: reads.visitor_sessions(unquote(visitor_id), query, services.settings, services.sessions))
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def expire_sessions(event) -> None:
+    """Every minute: end the sessions idle longer than the timeout."""
+    get_services().expire_sessions()

@@ -1,7 +1,11 @@
 """POST /events as a use case: decode -> validate -> check origin -> drop bots -> enrich ->
-de-duplicate -> store -> answer with a status per event.
+de-duplicate -> sessionise -> store -> answer with a status per event.
 
-It takes its collaborators (settings, event store, salt store, metrics, clock) as arguments and
+Sessions are written before events: a session update that lands while its events' write fails is
+recognised on the resend (the session remembers its recent event ids), so nothing is counted twice;
+an event is never stored without its session.
+
+It takes its collaborators (settings, stores, sessionizer, metrics, clock) as arguments and
 knows nothing of HTTP frameworks, so it runs the same under Chalice, in tests and in benchmarks.
 """
 
@@ -24,11 +28,13 @@ from .settings import Settings
 from .tables import event_key
 
 if TYPE_CHECKING:  # the store loads botocore; the collector only needs its interface
+    from .sessions import Sessionizer
     from .store import EventStore, SaltStore
 
 ACCEPTED, DUPLICATE, INVALID, DROPPED, RETRY = "accepted", "duplicate", "invalid", "dropped", "retry"
 STATUSES = (ACCEPTED, DUPLICATE, INVALID, DROPPED, RETRY)
 RETRY_AFTER_SECONDS = 2
+PREVIOUS_VISITOR = "_previous_visitor_id"  # carried on a record until sessionising, never stored
 
 _REASON_OF_ERROR = {
     "unsupported_media_type": RejectReason.UNSUPPORTED_MEDIA_TYPE,
@@ -51,6 +57,15 @@ class IngestRequest:
 
 
 @dataclass
+class Tally:
+    """What one request did, for its metrics line."""
+
+    rejected: Counter = field(default_factory=Counter)
+    sessions_started: int = 0
+    ended_sessions: list[tuple[int, bool]] = field(default_factory=list)  # (duration ms, bounced)
+
+
+@dataclass
 class IngestResult:
     status_code: int
     body: dict
@@ -58,23 +73,24 @@ class IngestResult:
 
 
 class Collector:
-    def __init__(self, settings: Settings, events: "EventStore", salts: "SaltStore", metrics: Metrics,
-                 clock: Callable[[], float] = time.time,
+    def __init__(self, settings: Settings, events: EventStore, salts: SaltStore, sessions: Sessionizer,
+                 metrics: Metrics, clock: Callable[[], float] = time.time,
                  new_event_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
         self._settings = settings
         self._events = events
         self._salts = salts
+        self._sessions = sessions
         self._metrics = metrics
         self._clock = clock
         self._new_event_id = new_event_id
 
     def collect(self, request: IngestRequest) -> IngestResult:
         started = time.perf_counter()
-        rejected: Counter[RejectReason] = Counter()
+        tally = Tally()
         try:
-            statuses = self._process(request, rejected)
+            statuses = self._process(request, tally)
         except ApiError as err:
-            rejected[_REASON_OF_ERROR.get(err.code, RejectReason.MALFORMED)] += 1
+            tally.rejected[_REASON_OF_ERROR.get(err.code, RejectReason.MALFORMED)] += 1
             result = IngestResult(err.status_code, err.body(), dict(err.headers))
             stored = errors = 0
         else:
@@ -85,12 +101,14 @@ class Collector:
             events_processed=stored,
             processing_ms=(time.perf_counter() - started) * 1000,
             processing_errors=errors,
-            rejected=rejected,
+            rejected=tally.rejected,
+            sessions_started=tally.sessions_started,
+            ended_sessions=tally.ended_sessions,
             properties={"request_id": request.request_id, "status_code": result.status_code},
         )
         return result
 
-    def _process(self, request: IngestRequest, rejected: Counter) -> list[dict]:
+    def _process(self, request: IngestRequest, tally: Tally) -> list[dict]:
         raw_events, _ = decode_body(request.body, request.content_type)
         statuses: list[dict | None] = [None] * len(raw_events)
         valid: list[tuple[int, Event]] = []
@@ -100,18 +118,18 @@ class Collector:
             except InvalidEvent as exc:
                 statuses[index] = {"status": INVALID, "field": exc.field, "code": exc.code,
                                    "reason": exc.reason}
-                rejected[RejectReason.INVALID] += 1
-        self._check_origin(request.origin, {event.site for _, event in valid}, len(valid))
+                tally.rejected[RejectReason.INVALID] += 1
+        self._check_origin(request.origin, {event.site for _, event in valid})
 
         if valid and enrich.is_bot(request.user_agent):
             for index, event in valid:
                 statuses[index] = _status(DROPPED, event.event_id, reason="bot")
-            rejected[RejectReason.BOT] += len(valid)
+            tally.rejected[RejectReason.BOT] += len(valid)
             return statuses  # type: ignore[return-value]
 
         received_ms = int(self._clock() * 1000)
         try:
-            self._store(valid, statuses, request, received_ms, rejected)
+            self._store(valid, statuses, request, received_ms, tally)
         except StoreUnavailable as exc:
             log("ERROR", "events not stored: DynamoDB unavailable", error=str(exc), events=len(valid))
             for index, event in valid:
@@ -119,7 +137,7 @@ class Collector:
                     statuses[index] = _status(RETRY, event.event_id)
         return statuses  # type: ignore[return-value]
 
-    def _check_origin(self, origin: str | None, sites: set[str], events: int) -> None:
+    def _check_origin(self, origin: str | None, sites: set[str]) -> None:
         if not origin:
             return  # not a browser request: nothing to check
         for site_id in sorted(sites):
@@ -129,7 +147,7 @@ class Collector:
                                field="Origin")
 
     def _store(self, valid: list[tuple[int, Event]], statuses: list, request: IngestRequest,
-               received_ms: int, rejected: Counter) -> None:
+               received_ms: int, tally: Tally) -> None:
         # Give every event its id and key; a repeat within this request is a duplicate already.
         keyed: dict[str, tuple[int, Event, str]] = {}
         for index, event in valid:
@@ -137,48 +155,89 @@ class Collector:
             key = event_key(event.site, event_id)
             if key in keyed:
                 statuses[index] = _status(DUPLICATE, event_id)
-                rejected[RejectReason.DUPLICATE] += 1
+                tally.rejected[RejectReason.DUPLICATE] += 1
             else:
                 keyed[key] = (index, event, event_id)
 
         # Only client-made ids can have been seen before: server-made ones are new by construction.
         client_keys = [k for k, (_, event, _) in keyed.items() if event.event_id]
-        existing = self._events.existing_keys(client_keys) if client_keys else set()
-        for key in existing:
+        existing = self._events.existing_keys(client_keys) if client_keys else {}
+        for key, session_id in existing.items():
             index, _, event_id = keyed.pop(key)
-            statuses[index] = _status(DUPLICATE, event_id)
-            rejected[RejectReason.DUPLICATE] += 1
+            statuses[index] = _status(DUPLICATE, event_id, session_id=session_id)
+            tally.rejected[RejectReason.DUPLICATE] += 1
 
-        records = []
-        client = enrich.describe_client(request.user_agent)
-        country = enrich.country_code(request.country_header)
-        for key, (_, event, event_id) in keyed.items():
-            record = enrich.event_record(
-                event, event_id=event_id, received_ms=received_ms,
-                visitor_id=event.user_id or self._visitor_hash(event.site, request, received_ms),
-                client=client, country=country,
-                retention_seconds=self._settings.event_retention_seconds,
-            )
-            records.append({"pk": key, **record})
-
-        unstored = set(self._events.put_events(records))
+        records = self._records(keyed, request, received_ms)
+        unstored = self._sessionize(records, tally)
+        stored = [r for r in records.values() if r["pk"] not in unstored]
+        unstored.update(self._events.put_events(stored))
         if unstored:
             log("ERROR", "events not stored after retries", events=len(unstored))
-            rejected[RejectReason.UNSTORED] += len(unstored)
+            tally.rejected[RejectReason.UNSTORED] += len(unstored)
         for key, (index, _, event_id) in keyed.items():
-            statuses[index] = _status(RETRY if key in unstored else ACCEPTED, event_id)
+            if key in unstored:
+                statuses[index] = _status(RETRY, event_id)
+            else:
+                statuses[index] = _status(ACCEPTED, event_id, session_id=records[key]["session_id"])
 
-    def _visitor_hash(self, site: str, request: IngestRequest, received_ms: int) -> str:
-        day = datetime.fromtimestamp(received_ms / 1000, tz=timezone.utc).date()
-        salt, _ = self._salts.salts_for(day)
-        return enrich.visitor_hash(salt, site, request.source_ip or "", request.user_agent)
+    def _records(self, keyed: dict[str, tuple[int, Event, str]], request: IngestRequest,
+                 received_ms: int) -> dict[str, dict]:
+        client = enrich.describe_client(request.user_agent)
+        country = enrich.country_code(request.country_header)
+        records = {}
+        for key, (_, event, event_id) in keyed.items():
+            previous_visitor_id = None
+            if event.user_id:
+                visitor_id = event.user_id
+            else:
+                visitor_id, previous_visitor_id = self._visitor_hashes(event.site, request, received_ms)
+            record = enrich.event_record(
+                event, event_id=event_id, received_ms=received_ms, visitor_id=visitor_id,
+                client=client, country=country, retention_seconds=self._settings.event_retention_seconds,
+            )
+            records[key] = {"pk": key, **record, PREVIOUS_VISITOR: previous_visitor_id}
+        return records
+
+    def _sessionize(self, records: dict[str, dict], tally: Tally) -> set[str]:
+        """Puts every record in its session (setting session_id and visitor_id); returns the keys
+        of records whose session could not be written: those events must not be stored either."""
+        by_visitor: dict[tuple[str, str, str | None], list[dict]] = {}
+        for record in records.values():
+            previous = record.pop(PREVIOUS_VISITOR)
+            by_visitor.setdefault((record["site"], record["visitor_id"], previous), []).append(record)
+        unstored: set[str] = set()
+        for (site, visitor_id, previous), group in by_visitor.items():
+            try:
+                outcome = self._sessions.apply(site, visitor_id, group, previous_visitor_id=previous)
+            except StoreUnavailable as exc:
+                log("ERROR", "sessions not written: DynamoDB unavailable", error=str(exc), events=len(group))
+                unstored.update(r["pk"] for r in group)
+                continue
+            for record in group:
+                session = outcome.assignment[record["event_id"]]
+                record["session_id"], record["visitor_id"] = session.session_id, session.visitor_id
+            tally.sessions_started += len(outcome.started)
+            tally.ended_sessions.extend((s.duration_ms, s.bounce) for s in outcome.ended)
+        return unstored
+
+    def _visitor_hashes(self, site: str, request: IngestRequest, received_ms: int) -> tuple[str, str | None]:
+        """Today's cookieless visitor id and, just after midnight UTC, yesterday's (so a visit that
+        goes on across midnight keeps its session)."""
+        moment = datetime.fromtimestamp(received_ms / 1000, tz=timezone.utc)
+        today, yesterday = self._salts.salts_for(moment.date())
+        ip, user_agent = request.source_ip or "", request.user_agent
+        visitor_id = enrich.visitor_hash(today, site, ip, user_agent)
+        since_midnight_ms = (moment.hour * 3600 + moment.minute * 60 + moment.second) * 1000
+        if yesterday is None or since_midnight_ms > self._settings.session_timeout_seconds * 1000:
+            return visitor_id, None
+        return visitor_id, enrich.visitor_hash(yesterday, site, ip, user_agent)
 
 
-def _status(status: str, event_id: str | None, **extra: str) -> dict:
+def _status(status: str, event_id: str | None, **extra: str | None) -> dict:
     result = {"status": status}
     if event_id:
         result["event_id"] = event_id
-    result.update(extra)
+    result.update({k: v for k, v in extra.items() if v is not None})
     return result
 
 

@@ -19,9 +19,16 @@ EVENTS_PROCESSED = "EventsProcessed"    # events stored
 PROCESSING_TIME = "ProcessingTime"      # milliseconds for the request
 PROCESSING_ERRORS = "ProcessingErrors"  # events or requests that failed on our side
 EVENTS_REJECTED = "EventsRejected"      # with a Reason dimension
+SESSIONS_STARTED = "SessionsStarted"
+SESSIONS_ENDED = "SessionsEnded"
+SESSION_DURATION = "SessionDuration"    # seconds, one value per ended session
+BOUNCED_SESSIONS = "BouncedSessions"
+EXPIRY_BACKLOG = "ExpiryBacklog"        # due sessions a run of the expiry job left for the next
 
 COUNT = "Count"
 MILLISECONDS = "Milliseconds"
+SECONDS = "Seconds"
+EMF_MAX_VALUES = 100  # values per metric in one EMF line
 
 
 class RejectReason(str, Enum):
@@ -37,7 +44,7 @@ class RejectReason(str, Enum):
     UNSTORED = "Unstored"
 
 
-def emf_line(environment: str, values: dict[str, tuple[float, str]], *,
+def emf_line(environment: str, values: dict[str, tuple[float | list[float], str]], *,
              extra_dimensions: dict[str, str] | None = None,
              properties: dict | None = None, timestamp_ms: int | None = None) -> str:
     dimensions = {ENVIRONMENT_DIMENSION: environment, **(extra_dimensions or {})}
@@ -65,13 +72,30 @@ class Metrics:
         self._write = write or (lambda line: (sys.stdout.write(line + "\n"), sys.stdout.flush()))
 
     def request(self, *, events_processed: int, processing_ms: float, processing_errors: int,
-                rejected: dict[RejectReason, int], properties: dict | None = None) -> None:
+                rejected: dict[RejectReason, int], sessions_started: int = 0,
+                ended_sessions: list[tuple[int, bool]] | None = None, properties: dict | None = None) -> None:
+        """ended_sessions: (duration in milliseconds, bounced) of each session this request ended."""
         self._write(emf_line(self.environment, {
             EVENTS_PROCESSED: (events_processed, COUNT),
             PROCESSING_TIME: (round(processing_ms, 3), MILLISECONDS),
             PROCESSING_ERRORS: (processing_errors, COUNT),
+            **({SESSIONS_STARTED: (sessions_started, COUNT)} if sessions_started else {}),
         }, properties=properties))
+        self._ended_sessions(ended_sessions or [])
         for reason, count in rejected.items():
             if count:
                 self._write(emf_line(self.environment, {EVENTS_REJECTED: (count, COUNT)},
                                      extra_dimensions={"Reason": reason.value}))
+
+    def expiry(self, *, ended_sessions: list[tuple[int, bool]], backlog: int) -> None:
+        self._write(emf_line(self.environment, {EXPIRY_BACKLOG: (backlog, COUNT)}))
+        self._ended_sessions(ended_sessions)
+
+    def _ended_sessions(self, ended: list[tuple[int, bool]]) -> None:
+        for start in range(0, len(ended), EMF_MAX_VALUES):
+            chunk = ended[start:start + EMF_MAX_VALUES]
+            self._write(emf_line(self.environment, {
+                SESSIONS_ENDED: (len(chunk), COUNT),
+                BOUNCED_SESSIONS: (sum(bounced for _, bounced in chunk), COUNT),
+                SESSION_DURATION: ([round(ms / 1000, 3) for ms, _ in chunk], SECONDS),
+            }))

@@ -4,12 +4,16 @@ and reset by tests. This is the only place that wires settings, clients and the 
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from dataclasses import dataclass
 from functools import cached_property
 
 from .collector import Collector
+from .expiry import ExpiryReport, expire_idle_sessions
 from .metrics import Metrics
+from .sessions import Sessionizer, SessionRules
 from .settings import Settings, load_settings
 
 
@@ -24,16 +28,54 @@ class Services:
         return Metrics(self.settings.metrics_environment)
 
     @cached_property
-    def collector(self) -> Collector:
-        from .store import EventStore, SaltStore, create_dynamodb_client  # loads boto3: keep it lazy
+    def session_rules(self) -> SessionRules:
+        return SessionRules(timeout_ms=self.settings.session_timeout_seconds * 1000,
+                            shards=self.settings.active_session_shards)
 
-        client = self.dynamodb_client or create_dynamodb_client()
+    @cached_property
+    def _client(self):
+        from .store import create_dynamodb_client  # loads boto3: keep it off the import path
+
+        return self.dynamodb_client or create_dynamodb_client()
+
+    @cached_property
+    def events(self):
+        from .store import EventStore
+
+        return EventStore(self._client, self.settings.events_table, self.backoff)
+
+    @cached_property
+    def sessions(self):
+        from .store import SessionStore
+
+        return SessionStore(self._client, self.settings.sessions_table, self.backoff)
+
+    @cached_property
+    def collector(self) -> Collector:
+        from .store import SaltStore
+
         return Collector(
             settings=self.settings,
-            events=EventStore(client, self.settings.events_table, self.backoff),
-            salts=SaltStore(client, self.settings.events_table),
+            events=self.events,
+            salts=SaltStore(self._client, self.settings.events_table),
+            sessions=Sessionizer(self.sessions, self.session_rules, self.settings.event_retention_seconds,
+                                 pause=_jitter_pause),
             metrics=self.metrics,
         )
+
+    def expire_sessions(self, now_ms: int | None = None) -> ExpiryReport:
+        """One run of the scheduled session expiry (the schedule and `make local` call this)."""
+        return expire_idle_sessions(
+            self.sessions, self.session_rules, self.metrics,
+            now_ms=int(time.time() * 1000) if now_ms is None else now_ms,
+            budget_seconds=self.settings.expiry_budget_seconds,
+        )
+
+
+def _jitter_pause(attempt: int) -> None:
+    # Concurrent writers of one visitor's session retry after a short random pause, so they
+    # do not collide again in lockstep.
+    time.sleep(random.random() * min(0.2, 0.005 * 2 ** attempt))
 
 
 _services: Services | None = None

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from . import __version__
-from .tables import EVENTS, PRODUCTION_STAGE
+from .tables import EVENTS, PRODUCTION_STAGE, SESSIONS
 
 SITE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ORIGIN_PATTERN = re.compile(r"^https?://[^/\s]+$")
@@ -41,6 +41,11 @@ class Settings:
     sites: Mapping[str, Site]
     default_site_id: str
     event_retention_days: int
+    session_timeout_seconds: int = 1800
+    active_session_shards: int = 8
+    expiry_budget_seconds: int = 40
+    # The bearer token of the read API (sessions, stats, dashboard). Empty: the read API is closed.
+    api_token: str = field(default="", repr=False)
     version: str = __version__
 
     @property
@@ -51,6 +56,10 @@ class Settings:
     @property
     def events_table(self) -> str:
         return EVENTS.name(self.stage)
+
+    @property
+    def sessions_table(self) -> str:
+        return SESSIONS.name(self.stage)
 
     @property
     def event_retention_seconds(self) -> int:
@@ -118,4 +127,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sites=sites,
         default_site_id=default_site_id,
         event_retention_days=_positive_int(env, "LIVEINSIGHT_EVENT_RETENTION_DAYS", 400),
+        session_timeout_seconds=_positive_int(env, "SESSION_TIMEOUT_SECONDS", 1800),
+        active_session_shards=_positive_int(env, "LIVEINSIGHT_ACTIVE_SESSION_SHARDS", 8),
+        expiry_budget_seconds=_positive_int(env, "LIVEINSIGHT_EXPIRY_BUDGET_SECONDS", 40),
+        api_token=env.get("LIVEINSIGHT_API_TOKEN", ""),
     )

@@ -12,16 +12,35 @@ from dataclasses import dataclass
 
 APP_NAME = "LiveInsight"
 PRODUCTION_STAGE = "prod"
+STRING, NUMBER = "S", "N"
+
+
+@dataclass(frozen=True)
+class Key:
+    attribute: str
+    type: str = STRING
+
+
+@dataclass(frozen=True)
+class Index:
+    """A global secondary index. KEYS_ONLY everywhere: an index write then happens only when its
+    key attributes change, never on ordinary updates of the item."""
+
+    name: str
+    hash_key: Key
+    range_key: Key | None = None
+
+    def keys(self) -> list[Key]:
+        return [k for k in (self.hash_key, self.range_key) if k]
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One table: key attributes are strings; on-demand billing unless Terraform says otherwise."""
-
     base_name: str
-    partition_key: str
-    sort_key: str | None = None
+    hash_key: Key
+    range_key: Key | None = None
     ttl_attribute: str | None = None
+    indexes: tuple[Index, ...] = ()
 
     def name(self, stage: str) -> str:
         # Production keeps the operations guide's names (LiveInsight-Events); other stages sit
@@ -30,30 +49,53 @@ class TableSpec:
             return f"{APP_NAME}-{self.base_name}"
         return f"{APP_NAME}-{stage}-{self.base_name}"
 
-    def key_attributes(self) -> list[str]:
-        return [a for a in (self.partition_key, self.sort_key) if a]
+    def keys(self) -> list[Key]:
+        return [k for k in (self.hash_key, self.range_key) if k]
+
+    def attribute_types(self) -> dict[str, str]:
+        types: dict[str, str] = {}
+        for key in self.keys() + [k for index in self.indexes for k in index.keys()]:
+            types[key.attribute] = key.type
+        return types
 
     def create_table_request(self, stage: str) -> dict:
         """Arguments for DynamoDB CreateTable (used by the local stack and the tests)."""
-        key_schema = [{"AttributeName": self.partition_key, "KeyType": "HASH"}]
-        if self.sort_key:
-            key_schema.append({"AttributeName": self.sort_key, "KeyType": "RANGE"})
-        return {
+
+        def schema(hash_key: Key, range_key: Key | None) -> list[dict]:
+            keys = [{"AttributeName": hash_key.attribute, "KeyType": "HASH"}]
+            if range_key:
+                keys.append({"AttributeName": range_key.attribute, "KeyType": "RANGE"})
+            return keys
+
+        request = {
             "TableName": self.name(stage),
-            "KeySchema": key_schema,
+            "KeySchema": schema(self.hash_key, self.range_key),
             "AttributeDefinitions": [
-                {"AttributeName": a, "AttributeType": "S"} for a in self.key_attributes()
+                {"AttributeName": name, "AttributeType": kind} for name, kind in self.attribute_types().items()
             ],
             "BillingMode": "PAY_PER_REQUEST",
         }
+        if self.indexes:
+            request["GlobalSecondaryIndexes"] = [
+                {"IndexName": i.name, "KeySchema": schema(i.hash_key, i.range_key),
+                 "Projection": {"ProjectionType": "KEYS_ONLY"}}
+                for i in self.indexes
+            ]
+        return request
 
     def describe(self) -> dict:
         """A plain description for Terraform and documentation."""
         return {
             "base_name": self.base_name,
-            "hash_key": self.partition_key,
-            "range_key": self.sort_key,
+            "hash_key": self.hash_key.attribute,
+            "range_key": self.range_key.attribute if self.range_key else None,
+            "attributes": self.attribute_types(),
             "ttl_attribute": self.ttl_attribute,
+            "indexes": [
+                {"name": i.name, "hash_key": i.hash_key.attribute,
+                 "range_key": i.range_key.attribute if i.range_key else None, "projection": "KEYS_ONLY"}
+                for i in self.indexes
+            ],
         }
 
 
@@ -61,8 +103,24 @@ class TableSpec:
 # its site so one site's client cannot suppress another's events. The same table holds the daily
 # visitor-hash salts under "salt#<YYYY-MM-DD>" (event ids are UUIDs, so the prefixes cannot meet);
 # TTL removes events after the retention period and salts two days after their day.
-EVENTS = TableSpec(base_name="Events", partition_key="pk", ttl_attribute="expires_at_s")
+# `by_session` lists a session's events in time order (GET /sessions/{id}).
+EVENTS_BY_SESSION = Index("by_session", Key("session_id"), Key("time_ms", NUMBER))
+EVENTS = TableSpec(
+    base_name="Events", hash_key=Key("pk"), ttl_attribute="expires_at_s", indexes=(EVENTS_BY_SESSION,)
+)
 
+# Sessions. `pk` is "<site>#<visitor_id>", `sk` orders a visitor's sessions by creation, so the
+# newest is one Query away and concurrent requests that start a visitor's next session collide on
+# the same key (exactly one wins). `active_by_expiry` is sparse: only active sessions carry
+# `active_shard`, so the expiry job reads just the sessions that are due, spread over shards.
+SESSIONS_BY_ID = Index("by_session_id", Key("session_id"))
+ACTIVE_SESSIONS = Index("active_by_expiry", Key("active_shard"), Key("expiry_check_ms", NUMBER))
+SESSIONS = TableSpec(
+    base_name="Sessions", hash_key=Key("pk"), range_key=Key("sk"), ttl_attribute="expires_at_s",
+    indexes=(SESSIONS_BY_ID, ACTIVE_SESSIONS),
+)
+
+TABLES: tuple[TableSpec, ...] = (EVENTS, SESSIONS)
 
 
 def event_key(site: str, event_id: str) -> str:
@@ -70,7 +128,9 @@ def event_key(site: str, event_id: str) -> str:
     return f"{site}#{event_id}"
 
 
-TABLES: tuple[TableSpec, ...] = (EVENTS,)
+def visitor_key(site: str, visitor_id: str) -> str:
+    """The Sessions table's partition key: one visitor of one site."""
+    return f"{site}#{visitor_id}"
 
 
 def create_tables(client, stage: str) -> list[str]:

@@ -2,8 +2,10 @@
 
 Starts moto's server on 127.0.0.1 (LIVEINSIGHT_DDB_PORT, default 8001), creates the tables from
 chalicelib/tables.py (the same definitions Terraform uses) and serves the app with Chalice's local
-server on 127.0.0.1 (LIVEINSIGHT_PORT, default 8000) with the `local` stage. Any LiveInsight setting
-exported in the shell wins over the stage's defaults in .chalice/config.json. Ctrl-C stops both.
+server on 127.0.0.1 (LIVEINSIGHT_PORT, default 8000) with the `local` stage, and runs the scheduled
+session expiry on a timer (EXPIRY_INTERVAL_SECONDS, default 60), since `chalice local` runs no
+schedules. Any LiveInsight setting exported in the shell (SESSION_TIMEOUT_SECONDS, for one) wins over
+the stage's defaults in .chalice/config.json. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -41,13 +44,49 @@ def _follow_port(sites_json: str, api_port: int) -> str:
     return json.dumps(sites)
 
 
-def start_dynamodb(port: int):
-    from moto.server import ThreadedMotoServer
+class DynamoDBEmulator:
+    """moto's server, one request at a time: DynamoDB applies each conditional write atomically,
+    and moto does so only when requests do not interleave."""
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
-    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
-    server.start()
-    return server
+    def __init__(self, port: int) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import make_server
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
+        app = DomainDispatcherApplication(create_backend_app)
+        lock = threading.Lock()
+
+        def serialized(environ, start_response):
+            with lock:
+                return list(app(environ, start_response))
+
+        self._server = make_server(HOST, port, serialized, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+
+def run_expiry_every(interval_seconds: float, stop: threading.Event) -> threading.Thread:
+    """The same expiry the deployed schedule runs, on a timer."""
+    from chalicelib.log import log
+    from chalicelib.services import get_services
+
+    def loop() -> None:
+        while not stop.wait(interval_seconds):
+            try:
+                report = get_services().expire_sessions()
+                if report.ended:
+                    print(f"[expiry] ended {len(report.ended)} idle session(s)", flush=True)
+            except Exception as exc:  # noqa: BLE001 - keep the timer alive, say what went wrong
+                log("ERROR", "local session expiry failed", error=repr(exc))
+
+    thread = threading.Thread(target=loop, name="session-expiry", daemon=True)
+    thread.start()
+    return thread
 
 
 def main() -> int:
@@ -66,7 +105,9 @@ def main() -> int:
     from chalicelib.store import create_dynamodb_client
     from chalicelib.tables import create_tables
 
-    dynamodb = start_dynamodb(ddb_port)
+    dynamodb = DynamoDBEmulator(ddb_port)
+    dynamodb.start()
+    stop_expiry = threading.Event()
     try:
         tables = create_tables(create_dynamodb_client(), STAGE)
 
@@ -78,12 +119,18 @@ def main() -> int:
         shell = {k: os.environ[k] for k in stage_env if k in os.environ}
         app = factory.load_chalice_app({**stage_env, **shell})  # sets os.environ; the shell wins
         server = factory.create_local_server(app, config, HOST, api_port)
+        expiry_interval = float(os.environ.get("EXPIRY_INTERVAL_SECONDS") or 60)
+        run_expiry_every(expiry_interval, stop_expiry)
+        timeout = os.environ.get("SESSION_TIMEOUT_SECONDS")
 
         base = f"http://{HOST}:{api_port}"
         print(f"""
 LiveInsight is running (stage '{STAGE}').
   API          {base}/events   (POST)      health: {base}/health
   DynamoDB     http://{HOST}:{ddb_port}  (moto emulator; tables: {', '.join(tables)})
+  Sessions     end after {timeout}s idle; expiry runs every {expiry_interval:g}s
+  Read API     Authorization: Bearer {os.environ.get("LIVEINSIGHT_API_TOKEN", "")}
+               e.g. {base}/visitors/test/sessions
   Data lives in memory only: it is gone when you stop this with Ctrl-C.
 
 Try:  curl -X POST {base}/events -H "Content-Type: application/json" \\
@@ -95,6 +142,7 @@ Try:  curl -X POST {base}/events -H "Content-Type: application/json" \\
         except KeyboardInterrupt:
             print("\nStopping LiveInsight (in-memory data discarded).", flush=True)
     finally:
+        stop_expiry.set()
         dynamodb.stop()
     return 0
 

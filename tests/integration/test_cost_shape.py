@@ -1,5 +1,9 @@
 """Cost shape: DynamoDB requests grow with ceil(events/25), never with each event; no per-event
-AWS call, no PutMetricData, no boto3.resource, one client per process. Counted, not timed."""
+AWS call, no PutMetricData, no boto3.resource, one client per process. Counted, not timed.
+
+Per request and visitor, sessions cost one Query (the visitor's newest session) and one
+conditional PutItem; events cost one BatchWriteItem per 25 and, for client-made ids, one
+BatchGetItem per 100 (the duplicate check)."""
 
 from __future__ import annotations
 
@@ -29,34 +33,44 @@ def warm_api(api, counter):
     return api
 
 
-def test_the_guides_single_event_costs_one_request(warm_api, counter):
+SESSION = {"Query": 1, "PutItem": 1}
+
+
+def test_the_guides_single_event_costs_three_requests(warm_api, counter):
     assert post(warm_api, GUIDE_EVENT).status_code == 200
-    assert counter.calls == {"BatchWriteItem": 1}
+    assert counter.calls == {**SESSION, "BatchWriteItem": 1}
 
 
-def test_a_single_event_with_an_id_costs_a_duplicate_check_and_a_write(warm_api, counter):
+def test_a_single_event_with_an_id_adds_the_duplicate_check(warm_api, counter):
     assert post(warm_api, page_views(1)[0]).status_code == 200
-    assert counter.calls == {"BatchGetItem": 1, "BatchWriteItem": 1}
+    assert counter.calls == {**SESSION, "BatchGetItem": 1, "BatchWriteItem": 1}
 
 
 @pytest.mark.parametrize("n", [1, 24, 25, 26, 50, 99, 100])
 def test_requests_grow_with_ceil_events_over_25(warm_api, counter, n):
     response = post(warm_api, {"events": page_views(n)})
     assert json.loads(response.body)["accepted"] == n
-    assert counter.calls == {"BatchGetItem": math.ceil(n / 100), "BatchWriteItem": math.ceil(n / 25)}
+    assert counter.calls == {**SESSION, "BatchGetItem": math.ceil(n / 100), "BatchWriteItem": math.ceil(n / 25)}
 
 
-def test_a_100_event_batch_without_ids_costs_four_requests(warm_api, counter):
+def test_a_100_event_batch_without_ids_costs_six_requests(warm_api, counter):
     post(warm_api, {"events": page_views(100, with_ids=False)})
-    assert counter.calls == {"BatchWriteItem": 4}
+    assert counter.calls == {**SESSION, "BatchWriteItem": 4}
+
+
+def test_each_visitor_of_a_batch_costs_one_session_read_and_write(warm_api, counter):
+    events = [{**e, "user_id": f"user-{i % 3}"} for i, e in enumerate(page_views(30))]
+    post(warm_api, {"events": events})
+    assert counter.calls == {"Query": 3, "PutItem": 3, "BatchGetItem": 1, "BatchWriteItem": 2}
 
 
 def test_the_daily_salt_costs_requests_once_per_process_per_day(api, counter):
     post(api, page_views(1, with_ids=False)[0])
-    assert counter.calls == {"BatchGetItem": 1, "PutItem": 1, "BatchWriteItem": 1}  # created today's
+    # today's salt: one BatchGetItem and, as the first process of the day, one PutItem creating it
+    assert counter.calls == {"BatchGetItem": 1, "Query": 1, "PutItem": 2, "BatchWriteItem": 1}
     counter.reset()
     post(api, page_views(1, with_ids=False)[0])
-    assert counter.calls == {"BatchWriteItem": 1}
+    assert counter.calls == {**SESSION, "BatchWriteItem": 1}
 
 
 def test_one_low_level_client_per_process_and_nothing_but_dynamodb(dynamodb, settings, monkeypatch):
@@ -84,4 +98,4 @@ def test_one_low_level_client_per_process_and_nothing_but_dynamodb(dynamodb, set
     finally:
         set_services(None)
     assert created == ["dynamodb"]
-    assert set(calls.calls) <= {"BatchGetItem", "BatchWriteItem", "PutItem"}  # no PutMetricData anywhere
+    assert set(calls.calls) <= {"BatchGetItem", "BatchWriteItem", "PutItem", "Query"}  # no PutMetricData

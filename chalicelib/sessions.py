@@ -1,0 +1,347 @@
+"""Server-side sessions: the rules, and folding a request's events into a visitor's sessions.
+
+A session is one visitor's visit to one site. It ends after `timeout` without events (30 minutes by
+default, as in Plausible, Umami, GA4 and Snowplow) and never spans more than 24 hours. The server
+decides, from event times: a visitor who comes back after the timeout gets a new session even if the
+expiry job has not yet ended the old one, which is then closed at its true end (its last event).
+
+`plan()` is pure: given the newest stored session and the events, it returns the writes to make.
+`Sessionizer` runs it against the store with optimistic concurrency: every write is conditional
+(on the version read, or on the key not existing), and a conflict means "read again and re-plan",
+so concurrent requests for one visitor never lose or double an event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from .errors import StoreUnavailable
+from .tables import visitor_key
+
+if TYPE_CHECKING:
+    from .store import SessionStore
+
+ACTIVE, ENDED = "active", "ended"
+PAGE_VIEW = "page_view"
+MAX_SESSION_MS = 24 * 3_600_000
+# The SDK reports time-on-page as an `engagement` event; like GA4, 10 visible seconds make a visit
+# engaged. Any other non-page-view event (a click, a signup) is an interaction and engages too.
+ENGAGEMENT_EVENT = "engagement"
+ENGAGED_AFTER_MS = 10_000
+# Fingerprints of the last events applied to a session: a resend of events whose session update
+# landed but whose event write did not (or a concurrent duplicate) is recognised and not counted.
+RECENT_EVENTS_KEPT = 50
+FINGERPRINT_BYTES = 6
+# The acquisition and device facts a session takes from its first event.
+FIRST_EVENT_FIELDS = ("referrer_host", "channel", "utm_source", "utm_medium", "utm_campaign", "utm_term",
+                      "utm_content", "device_type", "browser", "os", "country")
+SEQUENCE_DIGITS = 10
+
+
+@dataclass(frozen=True)
+class SessionRules:
+    timeout_ms: int
+    max_ms: int = MAX_SESSION_MS
+    shards: int = 8
+
+
+def fingerprint(event_id: str) -> bytes:
+    return hashlib.blake2b(event_id.encode(), digest_size=FINGERPRINT_BYTES).digest()
+
+
+def session_id_for(site: str, visitor_id: str, sk: str) -> str:
+    # Deterministic, so concurrent creators of a visitor's next session agree on its id.
+    return hashlib.blake2b(f"{site}\x1f{visitor_id}\x1f{sk}".encode(), digest_size=10).hexdigest()
+
+
+def is_engagement(record: dict) -> bool:
+    if record["event_type"] == PAGE_VIEW:
+        return False
+    if record["event_type"] == ENGAGEMENT_EVENT:
+        engaged_ms = (record.get("properties") or {}).get("engaged_ms")
+        return isinstance(engaged_ms, (int, float)) and engaged_ms >= ENGAGED_AFTER_MS
+    return True
+
+
+@dataclass
+class Session:
+    site: str
+    visitor_id: str
+    sk: str
+    session_id: str
+    status: str
+    started_ms: int
+    last_seen_ms: int
+    first_event_ms: int
+    events: int = 0
+    page_views: int = 0
+    entry_page: str | None = None
+    entry_ms: int | None = None
+    exit_page: str | None = None
+    exit_ms: int | None = None
+    engaged: bool = False
+    first_event: dict = field(default_factory=dict)
+    ended_ms: int | None = None
+    expiry_check_ms: int | None = None
+    recent: bytes = b""
+    version: int = 0  # 0: not stored yet
+
+    @property
+    def sequence(self) -> int:
+        return int(self.sk[:SEQUENCE_DIGITS])
+
+    @property
+    def duration_ms(self) -> int:
+        return self.last_seen_ms - self.started_ms
+
+    @property
+    def bounce(self) -> bool:
+        return self.page_views == 1 and not self.engaged
+
+    @property
+    def shard(self) -> int:
+        return int(self.session_id[:8], 16)
+
+    def accepts(self, time_ms: int, rules: SessionRules) -> bool:
+        span = max(self.last_seen_ms, time_ms) - min(self.started_ms, time_ms)
+        return (self.started_ms - rules.timeout_ms <= time_ms <= self.last_seen_ms + rules.timeout_ms
+                and span <= rules.max_ms)
+
+    def add(self, record: dict) -> None:
+        time_ms = record["time_ms"]
+        if self.events == 0 or time_ms < self.first_event_ms:
+            self.first_event_ms = time_ms
+            self.first_event = {k: record[k] for k in FIRST_EVENT_FIELDS if record.get(k) is not None}
+        self.events += 1
+        self.started_ms = min(self.started_ms, time_ms)
+        self.last_seen_ms = max(self.last_seen_ms, time_ms)
+        if record["event_type"] == PAGE_VIEW:
+            self.page_views += 1
+            page = record.get("page_path")
+            if self.entry_ms is None or time_ms < self.entry_ms:
+                self.entry_page, self.entry_ms = page, time_ms
+            if self.exit_ms is None or time_ms >= self.exit_ms:
+                self.exit_page, self.exit_ms = page, time_ms
+        self.engaged = self.engaged or is_engagement(record)
+        self.recent = (self.recent + fingerprint(record["event_id"]))[-RECENT_EVENTS_KEPT * FINGERPRINT_BYTES:]
+
+    def end(self) -> None:
+        self.status, self.ended_ms, self.expiry_check_ms = ENDED, self.last_seen_ms, None
+
+    def schedule_expiry(self, rules: SessionRules) -> None:
+        self.expiry_check_ms = min(self.last_seen_ms + rules.timeout_ms, self.started_ms + rules.max_ms)
+
+    def seen(self, event_id: str) -> bool:
+        fp = fingerprint(event_id)
+        return any(self.recent[i:i + FINGERPRINT_BYTES] == fp
+                   for i in range(0, len(self.recent), FINGERPRINT_BYTES))
+
+    @classmethod
+    def start(cls, site: str, visitor_id: str, sk: str, record: dict) -> Session:
+        session = cls(site=site, visitor_id=visitor_id, sk=sk, session_id=session_id_for(site, visitor_id, sk),
+                      status=ACTIVE, started_ms=record["time_ms"], last_seen_ms=record["time_ms"],
+                      first_event_ms=record["time_ms"])
+        session.add(record)
+        return session
+
+    # --- storage form ---------------------------------------------------------------------
+
+    def to_record(self, rules: SessionRules, retention_seconds: int) -> dict:
+        record = {
+            "pk": visitor_key(self.site, self.visitor_id), "sk": self.sk, "session_id": self.session_id,
+            "site": self.site, "visitor_id": self.visitor_id, "status": self.status,
+            "started_ms": self.started_ms, "last_seen_ms": self.last_seen_ms, "ended_ms": self.ended_ms,
+            "duration_ms": self.duration_ms, "first_event_ms": self.first_event_ms, "events": self.events,
+            "page_views": self.page_views, "entry_page": self.entry_page, "entry_ms": self.entry_ms,
+            "exit_page": self.exit_page, "exit_ms": self.exit_ms, "engaged": self.engaged,
+            "bounce": self.bounce, "recent": self.recent, "version": self.version + 1,
+            "expires_at_s": self.last_seen_ms // 1000 + retention_seconds, **self.first_event,
+        }
+        if self.status == ACTIVE:  # only active sessions appear in the sparse expiry index
+            record["active_shard"] = str(self.shard % rules.shards)
+            record["expiry_check_ms"] = self.expiry_check_ms
+        return {k: v for k, v in record.items() if v is not None}
+
+    @classmethod
+    def from_record(cls, record: dict) -> Session:
+        return cls(
+            site=record["site"], visitor_id=record["visitor_id"], sk=record["sk"],
+            session_id=record["session_id"], status=record["status"], started_ms=record["started_ms"],
+            last_seen_ms=record["last_seen_ms"], first_event_ms=record["first_event_ms"],
+            events=record["events"], page_views=record["page_views"], entry_page=record.get("entry_page"),
+            entry_ms=record.get("entry_ms"), exit_page=record.get("exit_page"), exit_ms=record.get("exit_ms"),
+            engaged=record["engaged"], first_event={k: record[k] for k in FIRST_EVENT_FIELDS if k in record},
+            ended_ms=record.get("ended_ms"), expiry_check_ms=record.get("expiry_check_ms"),
+            recent=bytes(record.get("recent", b"")), version=record["version"],
+        )
+
+
+PUBLIC_HIDDEN_FIELDS = ("pk", "sk", "recent", "version", "active_shard", "expiry_check_ms", "expires_at_s")
+
+
+def public_view(record: dict) -> dict:
+    """A stored session as the read API shows it (no storage internals)."""
+    view = {k: v for k, v in record.items() if k not in PUBLIC_HIDDEN_FIELDS}
+    view["duration_seconds"] = round(record["duration_ms"] / 1000, 3)
+    return view
+
+
+# --- planning ---------------------------------------------------------------------------------
+
+@dataclass
+class Write:
+    session: Session
+    expected_version: int | None  # None: create; the key must not exist yet
+    event_ids: list[str]
+    started: bool = False
+
+
+@dataclass
+class Plan:
+    writes: list[Write]
+    assignment: dict[str, Session]  # event id -> its session
+
+
+def sequence_key(sequence: int) -> str:
+    return f"{sequence:0{SEQUENCE_DIGITS}d}"
+
+
+def _fold(sessions: list[Session], records: Iterable[dict], rules: SessionRules,
+          new_key: Callable[[], str], site: str, visitor_id: str, assignment: dict[str, Session]) -> None:
+    """Adds time-ordered records to the last session of `sessions` or to new ones appended to it."""
+    for record in records:
+        current = sessions[-1] if sessions and sessions[-1].status == ACTIVE else None
+        if current is not None and current.accepts(record["time_ms"], rules):
+            current.add(record)
+        else:
+            if current is not None:
+                current.end()
+            current = Session.start(site, visitor_id, new_key(), record)
+            sessions.append(current)
+        assignment[record["event_id"]] = current
+
+
+def plan(site: str, visitor_id: str, latest: Session | None, records: list[dict], rules: SessionRules,
+         token: Callable[[], str] = lambda: secrets.token_hex(4)) -> Plan:
+    assignment: dict[str, Session] = {}
+    pending = []
+    for record in records:
+        if latest is not None and latest.seen(record["event_id"]):
+            assignment[record["event_id"]] = latest  # applied before: counted once already
+        else:
+            pending.append(record)
+    pending.sort(key=lambda r: r["time_ms"])
+
+    active = replace(latest) if latest is not None and latest.status == ACTIVE else None
+    # Events older than the active session by more than the timeout are from an earlier visit
+    # (an offline queue delivered late): they get sessions of their own, already ended, keyed to
+    # sort before the active one so it stays the visitor's newest.
+    cutoff_ms = active.started_ms - rules.timeout_ms if active is not None else None
+    late = [r for r in pending if cutoff_ms is not None and r["time_ms"] < cutoff_ms]
+    late_sessions: list[Session] = []
+    if active is not None and late:
+        before = sequence_key(active.sequence - 1)
+        _fold(late_sessions, late, rules, lambda: f"{before}~{token()}", site, visitor_id, assignment)
+        for session in late_sessions:
+            session.end()
+
+    sessions: list[Session] = [active] if active is not None else []
+    sequences = iter(range(latest.sequence + 1 if latest is not None else 1, 1 << 62))
+    _fold(sessions, pending[len(late):], rules, lambda: sequence_key(next(sequences)), site, visitor_id,
+          assignment)
+    for session in sessions:
+        # Only a new session gets its first expiry check: moving an index key on every event would
+        # cost an index write per request. The expiry job re-schedules sessions that are not idle.
+        if session.status == ACTIVE and session.version == 0:
+            session.schedule_expiry(rules)
+    return Plan(_writes(sessions + late_sessions, active, latest, assignment), assignment)
+
+
+def _writes(sessions: list[Session], active: Session | None, latest: Session | None,
+            assignment: dict[str, Session]) -> list[Write]:
+    by_session: dict[str, list[str]] = {}
+    for event_id, session in assignment.items():
+        if session is not latest:
+            by_session.setdefault(session.sk, []).append(event_id)
+    writes = []
+    for session in sessions:
+        if session is active and session.sk not in by_session and session.status == ACTIVE:
+            continue  # nothing changed
+        is_new = session.version == 0
+        writes.append(Write(session, None if is_new else session.version, by_session.get(session.sk, []),
+                            started=is_new))
+    return writes
+
+
+# --- running a plan against the store --------------------------------------------------------
+
+@dataclass
+class SessionOutcome:
+    assignment: dict[str, Session]  # event id -> session (for the event's session_id, visitor_id)
+    started: list[Session]
+    ended: list[Session]
+
+
+class Sessionizer:
+    """Applies a request's events for one visitor, retrying on write conflicts."""
+
+    MAX_ATTEMPTS = 30
+
+    def __init__(self, store: SessionStore, rules: SessionRules, retention_seconds: int,
+                 pause: Callable[[int], None] = lambda attempt: None) -> None:
+        self._store = store
+        self._rules = rules
+        self._retention_seconds = retention_seconds
+        self._pause = pause
+
+    def _latest(self, site: str, visitor_id: str) -> Session | None:
+        record = self._store.latest(visitor_key(site, visitor_id))
+        return Session.from_record(record) if record else None
+
+    def visitor_for(self, site: str, visitor_id: str, previous_visitor_id: str | None,
+                    first_time_ms: int) -> tuple[str, Session | None]:
+        """Which visitor id to use: the previous day's cookieless id while its session goes on
+        across midnight UTC, otherwise today's."""
+        latest = self._latest(site, visitor_id)
+        if latest is None and previous_visitor_id:
+            previous = self._latest(site, previous_visitor_id)
+            if previous is not None and previous.status == ACTIVE and previous.accepts(first_time_ms, self._rules):
+                return previous_visitor_id, previous
+        return visitor_id, latest
+
+    def apply(self, site: str, visitor_id: str, records: list[dict],
+              previous_visitor_id: str | None = None) -> SessionOutcome:
+        first_time_ms = min(r["time_ms"] for r in records)
+        visitor_id, latest = self.visitor_for(site, visitor_id, previous_visitor_id, first_time_ms)
+        outcome = SessionOutcome({}, [], [])
+        remaining = list(records)
+        for attempt in range(self.MAX_ATTEMPTS):
+            if attempt:
+                self._pause(attempt)
+                latest = self._latest(site, visitor_id)
+            steps = plan(site, visitor_id, latest, remaining, self._rules)
+            outcome.assignment.update((e, s) for e, s in steps.assignment.items() if s is latest)
+            conflict = not self._execute(steps.writes, outcome)
+            remaining = [r for r in records if r["event_id"] not in outcome.assignment]
+            if not conflict and not remaining:
+                return outcome
+        raise StoreUnavailable(f"session of {site}/{visitor_id} kept changing under {self.MAX_ATTEMPTS} attempts")
+
+    def _execute(self, writes: list[Write], outcome: SessionOutcome) -> bool:
+        """Makes the writes in order; False at the first conflict (the rest are re-planned)."""
+        for write in writes:
+            record = write.session.to_record(self._rules, self._retention_seconds)
+            if not self._store.put_session(record, write.expected_version):
+                return False
+            written = write.session
+            written.version += 1
+            outcome.assignment.update((event_id, written) for event_id in write.event_ids)
+            if write.started:
+                outcome.started.append(written)
+            if written.status == ENDED:
+                outcome.ended.append(written)
+        return True
