@@ -3,58 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
 
-import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from chalicelib.store import from_item
-from tests.conftest import PROJECT_DIR
+from tests.e2e.conftest import start_stack
 
 pytestmark = pytest.mark.e2e
-STARTUP_TIMEOUT_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def stack():
-    api_port, ddb_port = free_port(), free_port()
-    env = {**os.environ, "LIVEINSIGHT_PORT": str(api_port), "LIVEINSIGHT_DDB_PORT": str(ddb_port),
-           "LIVEINSIGHT_EVENT_RETENTION_DAYS": "30"}  # a shell setting must win over the stage's 400
-    process = subprocess.Popen([sys.executable, "scripts/local_stack.py"], cwd=PROJECT_DIR, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{api_port}"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"local stack did not start:\n{process.stdout.read()}")
-            time.sleep(0.2)
-    dynamodb = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{ddb_port}", region_name="us-east-1",
-                            aws_access_key_id="local", aws_secret_access_key="local")
-    yield {"base": base, "api_port": api_port, "dynamodb": dynamodb, "process": process}
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    # A shell setting must win over the stage's default (400 days).
+    running = start_stack({"LIVEINSIGHT_EVENT_RETENTION_DAYS": "30"})
+    yield running
+    running.stop()
 
 
 def stored(dynamodb) -> dict[str, dict]:
@@ -64,7 +33,7 @@ def stored(dynamodb) -> dict[str, dict]:
 
 def test_the_guides_curl_request_is_accepted_and_stored(stack):
     result = subprocess.run(
-        ["curl", "-sS", "-X", "POST", f"{stack['base']}/events", "-H", "Content-Type: application/json",
+        ["curl", "-sS", "-X", "POST", f"{stack.base}/events", "-H", "Content-Type: application/json",
          "-d", '{"user_id":"test","event_type":"page_view","page_url":"https://example.com"}',
          "-w", "\n%{http_code}"],
         capture_output=True, text=True, timeout=30, check=True)
@@ -72,7 +41,7 @@ def test_the_guides_curl_request_is_accepted_and_stored(stack):
     assert status == "200"
     [status_of_event] = json.loads(body)["events"]
     assert status_of_event["status"] == "accepted"
-    event = stored(stack["dynamodb"])[status_of_event["event_id"]]
+    event = stored(stack.dynamodb)[status_of_event["event_id"]]
     assert (event["user_id"], event["page_url"], event["site"]) == ("test", "https://example.com", "demo")
     assert event["expires_at_s"] == event["received_ms"] // 1000 + 30 * 86_400
 
@@ -80,9 +49,9 @@ def test_the_guides_curl_request_is_accepted_and_stored(stack):
 def test_a_browser_batch_from_the_stacks_own_origin(stack):
     events = [{"event_type": "page_view", "page_url": f"https://shop.example/{i}", "event_id": str(uuid.uuid4())}
               for i in range(30)]
-    origin = f"http://localhost:{stack['api_port']}"  # the demo site follows the port it runs on
+    origin = f"http://localhost:{stack.api_port}"  # the demo site follows the port it runs on
     request = urllib.request.Request(
-        f"{stack['base']}/events", data=json.dumps({"events": events}).encode(), method="POST",
+        f"{stack.base}/events", data=json.dumps({"events": events}).encode(), method="POST",
         headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": origin,
                  "User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
                                "(KHTML, like Gecko) Version/18.1 Safari/605.1.15"})
@@ -90,21 +59,21 @@ def test_a_browser_batch_from_the_stacks_own_origin(stack):
         body = json.loads(response.read())
         assert response.headers["Access-Control-Allow-Origin"] == origin
     assert body["accepted"] == 30
-    saved = stored(stack["dynamodb"])
+    saved = stored(stack.dynamodb)
     assert all(saved[e["event_id"]]["browser"] == "Safari" for e in events)
 
     with pytest.raises(urllib.error.HTTPError) as resend_elsewhere:
         urllib.request.urlopen(urllib.request.Request(
-            f"{stack['base']}/events", data=json.dumps({"events": events}).encode(), method="POST",
+            f"{stack.base}/events", data=json.dumps({"events": events}).encode(), method="POST",
             headers={"Content-Type": "application/json", "Origin": "https://evil.example"}), timeout=30)
     assert resend_elsewhere.value.code == 403
 
 
 def test_ctrl_c_stops_both_processes(stack):
-    process = stack["process"]
+    process = stack.process
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=30)
     assert process.returncode == 0
     assert "Data lives in memory" in output and "Stopping LiveInsight" in output
     with pytest.raises(EndpointConnectionError):  # the emulator is gone too
-        stack["dynamodb"].list_tables()
+        stack.dynamodb.list_tables()

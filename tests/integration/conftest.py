@@ -104,3 +104,33 @@ def post(api, document=None, *, raw: bytes | None = None, content_type="applicat
     if content_type is None:
         del all_headers["Content-Type"]
     return api.http.post("/events", headers=all_headers, body=body)
+
+
+class Serialized:
+    """The moto client with one call at a time, as DynamoDB applies each conditional write
+    atomically (moto alone does not guard against interleaving threads)."""
+
+    def __init__(self, client) -> None:
+        import threading
+
+        self._client, self._lock = client, threading.Lock()
+
+    def __getattr__(self, name):
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args, **kwargs):
+            with self._lock:
+                return attribute(*args, **kwargs)
+        return call
+
+
+def stored_sessions(client) -> list[dict]:
+    from chalicelib.tables import SESSIONS
+
+    return [from_item(i) for i in client.scan(TableName=SESSIONS.name(STAGE))["Items"]]
+
+
+TOKEN = stage_environment(STAGE)["LIVEINSIGHT_API_TOKEN"]
+AUTH = {"Authorization": f"Bearer {TOKEN}"}

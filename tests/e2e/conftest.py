@@ -1,0 +1,59 @@
+"""Starts the real local stack (scripts/local_stack.py) as a process on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+
+import boto3
+import pytest
+
+from tests.conftest import PROJECT_DIR
+
+STARTUP_TIMEOUT_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    base: str
+    api_port: int
+    process: subprocess.Popen
+    dynamodb: object
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_stack(extra_env: dict[str, str]) -> Stack:
+    api_port, ddb_port = free_port(), free_port()
+    env = {**os.environ, "LIVEINSIGHT_PORT": str(api_port), "LIVEINSIGHT_DDB_PORT": str(ddb_port), **extra_env}
+    process = subprocess.Popen([sys.executable, "scripts/local_stack.py"], cwd=PROJECT_DIR, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{api_port}"
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"local stack did not start:\n{process.stdout.read()}")
+            time.sleep(0.2)
+    dynamodb = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{ddb_port}", region_name="us-east-1",
+                            aws_access_key_id="local", aws_secret_access_key="local")
+    return Stack(base=base, api_port=api_port, process=process, dynamodb=dynamodb)
