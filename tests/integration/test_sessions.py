@@ -40,7 +40,8 @@ def test_every_accepted_event_carries_its_session_and_the_read_api_shows_it(api,
     assert response.status_code == 200
     body = answer(response)
     session = body["session"]
-    assert (session["visitor_id"], session["status"], session["events"], session["page_views"]) == ("ann", "active", 3, 3)
+    assert (session["visitor_id"], session["status"]) == ("ann", "active")
+    assert (session["events"], session["page_views"]) == (3, 3)
     assert (session["entry_page"], session["exit_page"]) == ("/a", "/c")
     assert 239 <= session["duration_seconds"] <= 241
     assert [e["page_path"] for e in body["events"]] == ["/a", "/b", "/c"]  # time order
