@@ -18,7 +18,9 @@ MIN = 60_000
 
 
 def measure(idle: int, active: int) -> dict:
-    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"})
+    for name, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        os.environ.setdefault(name, value)
     import boto3
     from moto import mock_aws
 
@@ -61,9 +63,10 @@ def measure(idle: int, active: int) -> dict:
         report = expire_idle_sessions(SessionStore(client, table), rules, Metrics("bench", write=lambda _: None),
                                       now_ms=now, budget_seconds=600)
         elapsed = time.perf_counter() - started
+    ended = len(report.ended)
     return {
-        "idle_sessions": idle, "active_sessions": active, "ended": len(report.ended),
-        "items_read": items_read[0], "items_read_per_ended_session": round(items_read[0] / max(1, len(report.ended)), 3),
+        "idle_sessions": idle, "active_sessions": active, "ended": ended, "items_read": items_read[0],
+        "items_read_per_ended_session": round(items_read[0] / max(1, ended), 3),
         "requests": dict(calls), "requests_total": sum(calls.values()), "seconds_on_moto": round(elapsed, 2),
     }
 
