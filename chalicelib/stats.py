@@ -1,0 +1,153 @@
+"""Real-time aggregates: what each request adds to the per-minute statistics buckets.
+
+A minute bucket is one item per (site, minute, shard) holding counters (`pageviews`, `sessions`,
+`page:/pricing`, `country:DE`, ...) and the set of hashed visitor ids seen that minute. A request
+rolls its events up in memory and makes one ADD update per bucket it touches, normally one. A
+visitor always lands in the same shard, so shards never share a visitor and their visitor sets
+union exactly. Hour and day buckets are computed from minute buckets by the minute job (rollup.py).
+
+Session numbers come from sessions: `sessions` and the source dimensions count when a session
+starts; `ended`, `bounces`, `duration_ms`, `session_pageviews`, entry and exit pages when it ends,
+all in the bucket of the session's start, so they agree with GET /sessions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .sessions import PAGE_VIEW, Session
+
+MINUTE, HOUR, DAY = "minute", "hour", "day"
+BUCKET_MS = {MINUTE: 60_000, HOUR: 3_600_000, DAY: 86_400_000}
+_LABEL_FORMATS = {MINUTE: "%Y-%m-%dT%H:%M", HOUR: "%Y-%m-%dT%H", DAY: "%Y-%m-%d"}
+_KEY_LETTER = {MINUTE: "m", HOUR: "h", DAY: "d"}
+MAX_VALUE_CHARS = 200
+NONE = "(none)"
+
+# Plain counters of a bucket.
+PAGEVIEWS, EVENTS, SESSIONS = "pageviews", "events", "sessions"
+ENDED, BOUNCES, DURATION_MS, SESSION_PAGEVIEWS = "ended", "bounces", "duration_ms", "session_pageviews"
+COUNTERS = (PAGEVIEWS, EVENTS, SESSIONS, ENDED, BOUNCES, DURATION_MS, SESSION_PAGEVIEWS)
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A breakdown: its attribute prefix in a bucket and what it counts."""
+
+    prefix: str
+    counts: str  # the metric the breakdown's numbers are
+
+
+# Pages count page views, entry and exit pages count ended sessions, events count events, and
+# sources and devices count sessions (visits), as Plausible and GA4 report them.
+DIMENSIONS: dict[str, Dimension] = {
+    "page": Dimension("page:", PAGEVIEWS),
+    "entry_page": Dimension("entry:", ENDED),
+    "exit_page": Dimension("exit:", ENDED),
+    "referrer": Dimension("referrer:", SESSIONS),
+    "channel": Dimension("channel:", SESSIONS),
+    "utm_source": Dimension("utm_source:", SESSIONS),
+    "utm_medium": Dimension("utm_medium:", SESSIONS),
+    "utm_campaign": Dimension("utm_campaign:", SESSIONS),
+    "country": Dimension("country:", SESSIONS),
+    "device": Dimension("device:", SESSIONS),
+    "browser": Dimension("browser:", SESSIONS),
+    "os": Dimension("os:", SESSIONS),
+    "event": Dimension("event:", EVENTS),
+}
+# Session facts (stored on the session from its first event) behind each source dimension.
+_SESSION_SOURCES = {"referrer": "referrer_host", "channel": "channel", "utm_source": "utm_source",
+                    "utm_medium": "utm_medium", "utm_campaign": "utm_campaign", "country": "country",
+                    "device": "device_type", "browser": "browser", "os": "os"}
+
+
+def label(granularity: str, time_ms: int) -> str:
+    """A bucket's sort key: its start in UTC, e.g. 2026-11-26T12:05 for a minute."""
+    return datetime.fromtimestamp(time_ms / 1000, tz=timezone.utc).strftime(_LABEL_FORMATS[granularity])
+
+
+def bucket_start_ms(granularity: str, time_ms: int) -> int:
+    return time_ms - time_ms % BUCKET_MS[granularity]
+
+
+def bucket_pk(site: str, granularity: str, shard: int | None = None) -> str:
+    """Minute buckets are sharded (hot keys); hour and day buckets are written by one job only."""
+    letter = _KEY_LETTER[granularity]
+    return f"{site}#{letter}#{shard}" if shard is not None else f"{site}#{letter}"
+
+
+def visitor_member(visitor_id: str) -> bytes:
+    """The 8-byte hash of a visitor id kept in a bucket's visitor set (and fed to HyperLogLog)."""
+    return hashlib.blake2b(visitor_id.encode(), digest_size=8).digest()
+
+
+def shard_of(visitor_id: str, shards: int) -> int:
+    return visitor_member(visitor_id)[0] % shards
+
+
+def attribute(dimension: str, value: str | None) -> str:
+    return DIMENSIONS[dimension].prefix + ((value or NONE)[:MAX_VALUE_CHARS])
+
+
+@dataclass
+class BucketDelta:
+    counters: Counter = field(default_factory=Counter)
+    visitors: set[bytes] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class BucketKey:
+    site: str
+    minute_ms: int
+    shard: int
+
+
+class Rollup:
+    """One request's (or one expiry run's) additions, by bucket, before they are written."""
+
+    def __init__(self, shards: int) -> None:
+        self.shards = shards
+        self.buckets: dict[BucketKey, BucketDelta] = {}
+
+    def _bucket(self, site: str, time_ms: int, visitor_id: str) -> BucketDelta:
+        key = BucketKey(site, bucket_start_ms(MINUTE, time_ms), shard_of(visitor_id, self.shards))
+        return self.buckets.setdefault(key, BucketDelta())
+
+    def add_events(self, records: Iterable[dict]) -> None:
+        for record in records:
+            bucket = self._bucket(record["site"], record["time_ms"], record["visitor_id"])
+            bucket.visitors.add(visitor_member(record["visitor_id"]))
+            bucket.counters[EVENTS] += 1
+            bucket.counters[attribute("event", record["event_type"])] += 1
+            if record["event_type"] == PAGE_VIEW:
+                bucket.counters[PAGEVIEWS] += 1
+                bucket.counters[attribute("page", record.get("page_path"))] += 1
+
+    def add_started(self, sessions: Iterable[Session]) -> None:
+        for session in sessions:
+            counters = self._bucket(session.site, session.started_ms, session.visitor_id).counters
+            counters[SESSIONS] += 1
+            for dimension, source in _SESSION_SOURCES.items():
+                counters[attribute(dimension, session.first_event.get(source))] += 1
+
+    def add_ended(self, sessions: Iterable[Session]) -> None:
+        for session in sessions:
+            counters = self._bucket(session.site, session.started_ms, session.visitor_id).counters
+            counters[ENDED] += 1
+            counters[BOUNCES] += int(session.bounce)
+            counters[DURATION_MS] += session.duration_ms
+            counters[SESSION_PAGEVIEWS] += session.page_views
+            if session.entry_page is not None:
+                counters[attribute("entry_page", session.entry_page)] += 1
+            if session.exit_page is not None:
+                counters[attribute("exit_page", session.exit_page)] += 1
+
+    def pageviews_by_site(self) -> Counter:
+        totals: Counter = Counter()
+        for key, bucket in self.buckets.items():
+            totals[key.site] += bucket.counters[PAGEVIEWS]
+        return totals

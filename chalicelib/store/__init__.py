@@ -1,0 +1,8 @@
+"""The only package that speaks DynamoDB. The domain gets these stores as arguments."""
+
+from .base import Backoff, create_dynamodb_client, from_item, to_item
+from .events import EventStore
+from .salts import SaltStore
+from .sessions import SessionStore
+
+__all__ = ["Backoff", "EventStore", "SaltStore", "SessionStore", "create_dynamodb_client", "from_item", "to_item"]
