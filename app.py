@@ -6,6 +6,7 @@ on the first request that needs them, so a cold start pays only for what it uses
 
 from __future__ import annotations
 
+import time
 import traceback
 from urllib.parse import unquote
 
@@ -115,7 +116,42 @@ def get_visitor_sessions(visitor_id: str) -> Response:
     return _read(lambda: reads.visitor_sessions(unquote(visitor_id), query, services.settings, services.sessions))
 
 
+def _query() -> dict[str, str]:
+    return dict(app.current_request.query_params or {})
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@app.route("/stats/sites", methods=["GET"])
+def get_stats_sites() -> Response:
+    settings = get_services().settings
+    return _read(lambda: {"sites": sorted(settings.sites), "default_site": settings.default_site_id})
+
+
+@app.route("/stats/realtime", methods=["GET"])
+def get_realtime_stats() -> Response:
+    return _read(lambda: get_services().stats_reader.realtime(_query(), _now_ms()))
+
+
+@app.route("/stats", methods=["GET"])
+def get_stats() -> Response:
+    return _read(lambda: get_services().stats_reader.summary(_query(), _now_ms()))
+
+
+@app.route("/stats/breakdown", methods=["GET"])
+def get_stats_breakdown() -> Response:
+    return _read(lambda: get_services().stats_reader.breakdown(_query(), _now_ms()))
+
+
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def expire_sessions(event) -> None:
     """Every minute: end the sessions idle longer than the timeout."""
     get_services().expire_sessions()
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def roll_up_stats(event) -> None:
+    """Every minute: hour and day statistics from minute buckets; the ActiveVisitors metric."""
+    get_services().roll_up_stats()

@@ -1,5 +1,5 @@
 """POST /events as a use case: decode -> validate -> check origin -> drop bots -> enrich ->
-de-duplicate -> sessionise -> store -> answer with a status per event.
+de-duplicate -> sessionise -> aggregate -> store -> answer with a status per event.
 
 Sessions are written before events: a session update that lands while its events' write fails is
 recognised on the resend (the session remembers its recent event ids), so nothing is counted twice;
@@ -23,13 +23,14 @@ from . import enrich
 from .errors import ApiError, InvalidEvent, StoreUnavailable
 from .events import Event, decode_body, validate_event
 from .log import log
-from .metrics import Metrics, RejectReason
+from .metrics import PAGE_VIEWS, Metrics, RejectReason
 from .settings import Settings
+from .stats import Rollup, write_rollup
 from .tables import event_key
 
 if TYPE_CHECKING:  # the store loads botocore; the collector only needs its interface
     from .sessions import Sessionizer
-    from .store import EventStore, SaltStore
+    from .store import EventStore, SaltStore, StatsStore
 
 ACCEPTED, DUPLICATE, INVALID, DROPPED, RETRY = "accepted", "duplicate", "invalid", "dropped", "retry"
 STATUSES = (ACCEPTED, DUPLICATE, INVALID, DROPPED, RETRY)
@@ -63,6 +64,8 @@ class Tally:
     rejected: Counter = field(default_factory=Counter)
     sessions_started: int = 0
     ended_sessions: list[tuple[int, bool]] = field(default_factory=list)  # (duration ms, bounced)
+    pageviews_by_site: Counter = field(default_factory=Counter)
+    aggregate_errors: int = 0
 
 
 @dataclass
@@ -74,12 +77,13 @@ class IngestResult:
 
 class Collector:
     def __init__(self, settings: Settings, events: EventStore, salts: SaltStore, sessions: Sessionizer,
-                 metrics: Metrics, clock: Callable[[], float] = time.time,
+                 stats: StatsStore, metrics: Metrics, clock: Callable[[], float] = time.time,
                  new_event_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
         self._settings = settings
         self._events = events
         self._salts = salts
         self._sessions = sessions
+        self._stats = stats
         self._metrics = metrics
         self._clock = clock
         self._new_event_id = new_event_id
@@ -96,7 +100,7 @@ class Collector:
         else:
             result = _answer(statuses)
             stored = sum(s["status"] == ACCEPTED for s in statuses)
-            errors = sum(s["status"] == RETRY for s in statuses)
+            errors = sum(s["status"] == RETRY for s in statuses) + tally.aggregate_errors
         self._metrics.request(
             events_processed=stored,
             processing_ms=(time.perf_counter() - started) * 1000,
@@ -106,6 +110,7 @@ class Collector:
             ended_sessions=tally.ended_sessions,
             properties={"request_id": request.request_id, "status_code": result.status_code},
         )
+        self._metrics.per_site(PAGE_VIEWS, dict(tally.pageviews_by_site))
         return result
 
     def _process(self, request: IngestRequest, tally: Tally) -> list[dict]:
@@ -168,7 +173,9 @@ class Collector:
             tally.rejected[RejectReason.DUPLICATE] += 1
 
         records = self._records(keyed, request, received_ms)
-        unstored = self._sessionize(records, tally)
+        rollup = Rollup(self._settings.stats_shards)
+        unstored = self._sessionize(records, tally, rollup)
+        self._aggregate(rollup, received_ms, tally)
         stored = [r for r in records.values() if r["pk"] not in unstored]
         unstored.update(self._events.put_events(stored))
         if unstored:
@@ -198,7 +205,17 @@ class Collector:
             records[key] = {"pk": key, **record, PREVIOUS_VISITOR: previous_visitor_id}
         return records
 
-    def _sessionize(self, records: dict[str, dict], tally: Tally) -> set[str]:
+    def _aggregate(self, rollup: Rollup, now_ms: int, tally: Tally) -> None:
+        """Statistics are derived data: if they cannot be written the events are still stored
+        (and answered 2xx); the loss is logged and counted as a ProcessingError, never doubled."""
+        tally.pageviews_by_site.update(rollup.pageviews_by_site())
+        try:
+            write_rollup(self._stats, rollup, now_ms)
+        except StoreUnavailable as exc:
+            log("ERROR", "statistics not updated: DynamoDB unavailable", error=str(exc))
+            tally.aggregate_errors += 1
+
+    def _sessionize(self, records: dict[str, dict], tally: Tally, rollup: Rollup) -> set[str]:
         """Puts every record in its session (setting session_id and visitor_id); returns the keys
         of records whose session could not be written: those events must not be stored either."""
         by_visitor: dict[tuple[str, str, str | None], list[dict]] = {}
@@ -216,6 +233,9 @@ class Collector:
             for record in group:
                 session = outcome.assignment[record["event_id"]]
                 record["session_id"], record["visitor_id"] = session.session_id, session.visitor_id
+            rollup.add_events(r for r in group if r["event_id"] in outcome.applied)
+            rollup.add_started(outcome.started)
+            rollup.add_ended(outcome.ended)
             tally.sessions_started += len(outcome.started)
             tally.ended_sessions.extend((s.duration_ms, s.bounce) for s in outcome.ended)
         return unstored

@@ -33,7 +33,9 @@ class ExpiryReport:
 
 
 def expire_idle_sessions(store: SessionStore, rules: SessionRules, metrics: Metrics, *, now_ms: int,
-                         budget_seconds: float, monotonic: Callable[[], float] = time.monotonic) -> ExpiryReport:
+                         budget_seconds: float, monotonic: Callable[[], float] = time.monotonic,
+                         on_ended: Callable[[list[dict]], None] = lambda records: None) -> ExpiryReport:
+    """on_ended receives the ended session records (statistics count them)."""
     report = ExpiryReport()
     deadline = monotonic() + budget_seconds
     # Start at a different shard each minute so a run that runs out of time does not starve the
@@ -54,6 +56,7 @@ def expire_idle_sessions(store: SessionStore, rules: SessionRules, metrics: Metr
             report.backlog = sum(store.count_due(s, now_ms) for s in shards[position:])
             log("WARNING", "session expiry ran out of time", backlog=report.backlog, budget_seconds=budget_seconds)
             break
+    on_ended(report.ended)
     metrics.expiry(ended_sessions=[(r["duration_ms"], r["bounce"]) for r in report.ended],
                    backlog=report.backlog)
     return report

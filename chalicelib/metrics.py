@@ -24,6 +24,9 @@ SESSIONS_ENDED = "SessionsEnded"
 SESSION_DURATION = "SessionDuration"    # seconds, one value per ended session
 BOUNCED_SESSIONS = "BouncedSessions"
 EXPIRY_BACKLOG = "ExpiryBacklog"        # due sessions a run of the expiry job left for the next
+PAGE_VIEWS = "PageViews"                # per site
+ACTIVE_VISITORS = "ActiveVisitors"      # per site: distinct visitors of the last 5 minutes
+SITE_DIMENSION = "Site"  # never per URL or per visitor: every dimension value is a billed metric
 
 COUNT = "Count"
 MILLISECONDS = "Milliseconds"
@@ -86,6 +89,13 @@ class Metrics:
             if count:
                 self._write(emf_line(self.environment, {EVENTS_REJECTED: (count, COUNT)},
                                      extra_dimensions={"Reason": reason.value}))
+
+    def per_site(self, name: str, values: dict[str, int]) -> None:
+        for site, value in values.items():
+            self._write(emf_line(self.environment, {name: (value, COUNT)}, extra_dimensions={SITE_DIMENSION: site}))
+
+    def active_visitors(self, by_site: dict[str, int]) -> None:
+        self.per_site(ACTIVE_VISITORS, by_site)
 
     def expiry(self, *, ended_sessions: list[tuple[int, bool]], backlog: int) -> None:
         self._write(emf_line(self.environment, {EXPIRY_BACKLOG: (backlog, COUNT)}))

@@ -13,8 +13,11 @@ from functools import cached_property
 from .collector import Collector
 from .expiry import ExpiryReport, expire_idle_sessions
 from .metrics import Metrics
-from .sessions import Sessionizer, SessionRules
+from .rollup import RollupReport, roll_up
+from .sessions import Session, Sessionizer, SessionRules
 from .settings import Settings, load_settings
+from .stats import Rollup, write_rollup
+from .stats_query import StatsReader
 
 
 @dataclass
@@ -51,6 +54,16 @@ class Services:
         return SessionStore(self._client, self.settings.sessions_table, self.backoff)
 
     @cached_property
+    def stats(self):
+        from .store import StatsStore
+
+        return StatsStore(self._client, self.settings.stats_table, self.backoff)
+
+    @cached_property
+    def stats_reader(self) -> StatsReader:
+        return StatsReader(self.stats, self.settings)
+
+    @cached_property
     def collector(self) -> Collector:
         from .store import SaltStore
 
@@ -60,16 +73,31 @@ class Services:
             salts=SaltStore(self._client, self.settings.events_table),
             sessions=Sessionizer(self.sessions, self.session_rules, self.settings.event_retention_seconds,
                                  pause=_jitter_pause),
+            stats=self.stats,
             metrics=self.metrics,
         )
 
     def expire_sessions(self, now_ms: int | None = None) -> ExpiryReport:
         """One run of the scheduled session expiry (the schedule and `make local` call this)."""
-        return expire_idle_sessions(
-            self.sessions, self.session_rules, self.metrics,
-            now_ms=int(time.time() * 1000) if now_ms is None else now_ms,
-            budget_seconds=self.settings.expiry_budget_seconds,
-        )
+        now_ms = _now_ms() if now_ms is None else now_ms
+
+        def count_ended(records: list[dict]) -> None:
+            rollup = Rollup(self.settings.stats_shards)
+            rollup.add_ended(Session.from_record(r) for r in records)
+            write_rollup(self.stats, rollup, now_ms)
+
+        return expire_idle_sessions(self.sessions, self.session_rules, self.metrics, now_ms=now_ms,
+                                    budget_seconds=self.settings.expiry_budget_seconds, on_ended=count_ended)
+
+    def roll_up_stats(self, now_ms: int | None = None) -> RollupReport:
+        """One run of the minute job's statistics work (hour/day buckets, ActiveVisitors)."""
+        return roll_up(self.stats, self.settings.sites, self.settings.stats_shards, self.metrics,
+                       now_ms=_now_ms() if now_ms is None else now_ms,
+                       retention_seconds=self.settings.event_retention_seconds)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _jitter_pause(attempt: int) -> None:

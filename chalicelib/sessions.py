@@ -281,9 +281,12 @@ def _writes(sessions: list[Session], active: Session | None, latest: Session | N
 
 @dataclass
 class SessionOutcome:
-    assignment: dict[str, Session]  # event id -> session (for the event's session_id, visitor_id)
-    started: list[Session]
-    ended: list[Session]
+    assignment: dict[str, Session] = field(default_factory=dict)  # event id -> its session
+    started: list[Session] = field(default_factory=list)
+    ended: list[Session] = field(default_factory=list)
+    # Events counted by this request (not ones a session had counted before): only these may be
+    # added to statistics, so a resend never counts twice there either.
+    applied: set[str] = field(default_factory=set)
 
 
 class Sessionizer:
@@ -317,7 +320,7 @@ class Sessionizer:
               previous_visitor_id: str | None = None) -> SessionOutcome:
         first_time_ms = min(r["time_ms"] for r in records)
         visitor_id, latest = self.visitor_for(site, visitor_id, previous_visitor_id, first_time_ms)
-        outcome = SessionOutcome({}, [], [])
+        outcome = SessionOutcome()
         remaining = list(records)
         for attempt in range(self.MAX_ATTEMPTS):
             if attempt:
@@ -340,6 +343,7 @@ class Sessionizer:
             written = write.session
             written.version += 1
             outcome.assignment.update((event_id, written) for event_id in write.event_ids)
+            outcome.applied.update(write.event_ids)
             if write.started:
                 outcome.started.append(written)
             if written.status == ENDED:

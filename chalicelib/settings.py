@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from . import __version__
-from .tables import EVENTS, PRODUCTION_STAGE, SESSIONS
+from .tables import EVENTS, PRODUCTION_STAGE, SESSIONS, STATS
 
 SITE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ORIGIN_PATTERN = re.compile(r"^https?://[^/\s]+$")
@@ -44,6 +44,9 @@ class Settings:
     session_timeout_seconds: int = 1800
     active_session_shards: int = 8
     expiry_budget_seconds: int = 40
+    # Minute buckets per site and minute: each shard is one item, so one partition's write limit
+    # (1,000 write units a second) caps a shard, not the site.
+    stats_shards: int = 4
     # The bearer token of the read API (sessions, stats, dashboard). Empty: the read API is closed.
     api_token: str = field(default="", repr=False)
     version: str = __version__
@@ -60,6 +63,10 @@ class Settings:
     @property
     def sessions_table(self) -> str:
         return SESSIONS.name(self.stage)
+
+    @property
+    def stats_table(self) -> str:
+        return STATS.name(self.stage)
 
     @property
     def event_retention_seconds(self) -> int:
@@ -130,5 +137,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         session_timeout_seconds=_positive_int(env, "SESSION_TIMEOUT_SECONDS", 1800),
         active_session_shards=_positive_int(env, "LIVEINSIGHT_ACTIVE_SESSION_SHARDS", 8),
         expiry_budget_seconds=_positive_int(env, "LIVEINSIGHT_EXPIRY_BUDGET_SECONDS", 40),
+        stats_shards=_positive_int(env, "LIVEINSIGHT_STATS_SHARDS", 4),
         api_token=env.get("LIVEINSIGHT_API_TOKEN", ""),
     )

@@ -18,8 +18,12 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from .sessions import PAGE_VIEW, Session
+
+if TYPE_CHECKING:
+    from .store import StatsStore
 
 MINUTE, HOUR, DAY = "minute", "hour", "day"
 BUCKET_MS = {MINUTE: 60_000, HOUR: 3_600_000, DAY: 86_400_000}
@@ -27,6 +31,10 @@ _LABEL_FORMATS = {MINUTE: "%Y-%m-%dT%H:%M", HOUR: "%Y-%m-%dT%H", DAY: "%Y-%m-%d"
 _KEY_LETTER = {MINUTE: "m", HOUR: "h", DAY: "d"}
 MAX_VALUE_CHARS = 200
 NONE = "(none)"
+# How long buckets are kept: minutes feed the realtime view and the hour rollups (late events are
+# at most 24 hours old); hours serve ranges up to a month; days live as long as events.
+MINUTE_BUCKET_TTL_SECONDS = 2 * 86_400
+HOUR_BUCKET_TTL_SECONDS = 35 * 86_400
 
 # Plain counters of a bucket.
 PAGEVIEWS, EVENTS, SESSIONS = "pageviews", "events", "sessions"
@@ -70,8 +78,18 @@ def label(granularity: str, time_ms: int) -> str:
     return datetime.fromtimestamp(time_ms / 1000, tz=timezone.utc).strftime(_LABEL_FORMATS[granularity])
 
 
+def label_start_ms(granularity: str, bucket_label: str) -> int:
+    moment = datetime.strptime(bucket_label, _LABEL_FORMATS[granularity]).replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
 def bucket_start_ms(granularity: str, time_ms: int) -> int:
     return time_ms - time_ms % BUCKET_MS[granularity]
+
+
+def last_minutes(minutes: int, now_ms: int) -> tuple[int, int]:
+    """The span of the last `minutes` minute buckets, the current (unfinished) one included."""
+    return bucket_start_ms(MINUTE, now_ms) - (minutes - 1) * BUCKET_MS[MINUTE], now_ms
 
 
 def bucket_pk(site: str, granularity: str, shard: int | None = None) -> str:
@@ -151,3 +169,19 @@ class Rollup:
         for key, bucket in self.buckets.items():
             totals[key.site] += bucket.counters[PAGEVIEWS]
         return totals
+
+
+def dirty_pk(site: str) -> str:
+    return f"{site}#dirty"
+
+
+def write_rollup(store: StatsStore, rollup: Rollup, now_ms: int) -> None:
+    """One ADD update per bucket. A bucket of an hour the rollup job no longer recomputes by
+    itself (older than the previous hour: late events, long sessions ending) also leaves a marker
+    so the job recomputes that hour and its day."""
+    settled_before_ms = bucket_start_ms(HOUR, now_ms) - BUCKET_MS[HOUR]
+    for key, delta in rollup.buckets.items():
+        store.add(bucket_pk(key.site, MINUTE, key.shard), label(MINUTE, key.minute_ms), dict(delta.counters),
+                  delta.visitors, now_ms // 1000 + MINUTE_BUCKET_TTL_SECONDS)
+        if key.minute_ms < settled_before_ms:
+            store.mark(dirty_pk(key.site), label(HOUR, key.minute_ms), now_ms // 1000 + MINUTE_BUCKET_TTL_SECONDS)

@@ -70,8 +70,8 @@ class DynamoDBEmulator:
         self._server.shutdown()
 
 
-def run_expiry_every(interval_seconds: float, stop: threading.Event) -> threading.Thread:
-    """The same expiry the deployed schedule runs, on a timer."""
+def run_minute_jobs_every(interval_seconds: float, stop: threading.Event) -> threading.Thread:
+    """The same minute jobs the deployed schedules run (session expiry, statistics rollup), on a timer."""
     from chalicelib.log import log
     from chalicelib.services import get_services
 
@@ -81,10 +81,11 @@ def run_expiry_every(interval_seconds: float, stop: threading.Event) -> threadin
                 report = get_services().expire_sessions()
                 if report.ended:
                     print(f"[expiry] ended {len(report.ended)} idle session(s)", flush=True)
+                get_services().roll_up_stats()
             except Exception as exc:  # noqa: BLE001 - keep the timer alive, say what went wrong
-                log("ERROR", "local session expiry failed", error=repr(exc))
+                log("ERROR", "local minute job failed", error=repr(exc))
 
-    thread = threading.Thread(target=loop, name="session-expiry", daemon=True)
+    thread = threading.Thread(target=loop, name="minute-jobs", daemon=True)
     thread.start()
     return thread
 
@@ -120,7 +121,7 @@ def main() -> int:
         app = factory.load_chalice_app({**stage_env, **shell})  # sets os.environ; the shell wins
         server = factory.create_local_server(app, config, HOST, api_port)
         expiry_interval = float(os.environ.get("EXPIRY_INTERVAL_SECONDS") or 60)
-        run_expiry_every(expiry_interval, stop_expiry)
+        run_minute_jobs_every(expiry_interval, stop_expiry)
         timeout = os.environ.get("SESSION_TIMEOUT_SECONDS")
 
         base = f"http://{HOST}:{api_port}"

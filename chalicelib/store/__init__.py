@@ -4,5 +4,9 @@ from .base import Backoff, create_dynamodb_client, from_item, to_item
 from .events import EventStore
 from .salts import SaltStore
 from .sessions import SessionStore
+from .stats import StatsStore
 
-__all__ = ["Backoff", "EventStore", "SaltStore", "SessionStore", "create_dynamodb_client", "from_item", "to_item"]
+__all__ = [
+    "Backoff", "EventStore", "SaltStore", "SessionStore", "StatsStore", "create_dynamodb_client", "from_item",
+    "to_item",
+]

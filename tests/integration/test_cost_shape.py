@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from chalicelib.services import Services, set_services
+from chalicelib.stats import shard_of
 from tests.integration.conftest import RequestCounter, post
 
 GUIDE_EVENT = {"user_id": "test", "event_type": "page_view", "page_url": "https://example.com"}
@@ -33,7 +34,7 @@ def warm_api(api, counter):
     return api
 
 
-SESSION = {"Query": 1, "PutItem": 1}
+SESSION = {"Query": 1, "PutItem": 1, "UpdateItem": 1}  # the visitor's session, and its statistics bucket
 
 
 def test_the_guides_single_event_costs_three_requests(warm_api, counter):
@@ -58,16 +59,18 @@ def test_a_100_event_batch_without_ids_costs_six_requests(warm_api, counter):
     assert counter.calls == {**SESSION, "BatchWriteItem": 4}
 
 
-def test_each_visitor_of_a_batch_costs_one_session_read_and_write(warm_api, counter):
+def test_each_visitor_of_a_batch_costs_one_session_read_and_write(warm_api, counter, settings):
     events = [{**e, "user_id": f"user-{i % 3}"} for i, e in enumerate(page_views(30))]
     post(warm_api, {"events": events})
-    assert counter.calls == {"Query": 3, "PutItem": 3, "BatchGetItem": 1, "BatchWriteItem": 2}
+    shards = {shard_of(f"user-{i}", settings.stats_shards) for i in range(3)}
+    assert counter.calls == {"Query": 3, "PutItem": 3, "UpdateItem": len(shards), "BatchGetItem": 1,
+                             "BatchWriteItem": 2}
 
 
 def test_the_daily_salt_costs_requests_once_per_process_per_day(api, counter):
     post(api, page_views(1, with_ids=False)[0])
     # today's salt: one BatchGetItem and, as the first process of the day, one PutItem creating it
-    assert counter.calls == {"BatchGetItem": 1, "Query": 1, "PutItem": 2, "BatchWriteItem": 1}
+    assert counter.calls == {"BatchGetItem": 1, "Query": 1, "PutItem": 2, "UpdateItem": 1, "BatchWriteItem": 1}
     counter.reset()
     post(api, page_views(1, with_ids=False)[0])
     assert counter.calls == {**SESSION, "BatchWriteItem": 1}
@@ -98,4 +101,4 @@ def test_one_low_level_client_per_process_and_nothing_but_dynamodb(dynamodb, set
     finally:
         set_services(None)
     assert created == ["dynamodb"]
-    assert set(calls.calls) <= {"BatchGetItem", "BatchWriteItem", "PutItem", "Query"}  # no PutMetricData
+    assert set(calls.calls) <= {"BatchGetItem", "BatchWriteItem", "PutItem", "Query", "UpdateItem"}  # no metrics API

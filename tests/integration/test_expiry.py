@@ -12,6 +12,7 @@ import pytest
 from chalicelib.collector import IngestRequest
 from chalicelib.expiry import expire_idle_sessions
 from chalicelib.metrics import Metrics
+from chalicelib.stats import shard_of
 from tests.integration.conftest import BROWSER_UA, Serialized, stored_sessions
 
 MIN = 60_000
@@ -47,7 +48,9 @@ def test_ends_idle_sessions_at_their_last_event_and_reads_only_those(services, d
     assert all(sessions[s]["status"] == "ended" and sessions[s]["ended_ms"] == now - 45 * MIN for s in idle)
     assert all(sessions[s]["status"] == "active" for s in active)
     assert report.items_read == len(idle)  # not one read for the 30 active sessions
-    assert calls == {"Query": 8, "UpdateItem": 12}  # one query per shard, one write per end
+    # one query per index shard, one write per end, one statistics update per bucket touched
+    stats_buckets = {shard_of(f"idle-{i}", services.settings.stats_shards) for i in range(12)}
+    assert calls == {"Query": 8, "UpdateItem": 12 + len(stats_buckets)}
     assert services.expire_sessions(now_ms=now).items_read == 0  # ended ones left the sparse index
 
 
