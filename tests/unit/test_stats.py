@@ -1,0 +1,96 @@
+"""Aggregation and query rules, without storage."""
+
+from collections import Counter
+
+import pytest
+
+from chalicelib.errors import ApiError
+from chalicelib.rollup import TOP_VALUES_KEPT, capped, merge
+from chalicelib.sessions import Session
+from chalicelib.stats import Rollup, bucket_start_ms, label, last_minutes, shard_of, visitor_member
+from chalicelib.stats_query import parse_range, top_values
+
+T0 = 1_795_700_000_000  # 2026-11-26T13:33:20Z
+
+
+def record(visitor, minute, event_type="page_view", path="/"):
+    return {"site": "demo", "visitor_id": visitor, "time_ms": T0 + minute * 60_000, "event_type": event_type,
+            "page_path": path, "event_id": f"{visitor}-{minute}"}
+
+
+def test_a_request_rolls_up_into_one_bucket_per_minute_and_shard():
+    rollup = Rollup(shards=4)
+    rollup.add_events([record("a", 0), record("a", 0, path="/x"), record("a", 0, "signup")])
+    [(key, delta)] = rollup.buckets.items()
+    assert key.shard == shard_of("a", 4) and key.minute_ms == bucket_start_ms("minute", T0)
+    assert delta.counters == Counter({"events": 3, "pageviews": 2, "event:page_view": 2, "event:signup": 1,
+                                      "page:/": 1, "page:/x": 1})
+    assert delta.visitors == {visitor_member("a")}
+
+
+def test_sessions_count_at_start_and_end_in_their_start_bucket():
+    session = Session.start("demo", "a", "0000000001", {**record("a", 0), "channel": "search",
+                                                          "referrer_host": "google.com", "country": "DE",
+                                                          "device_type": "mobile"})
+    session.add(record("a", 3, path="/pricing"))
+    session.end()
+    rollup = Rollup(shards=4)
+    rollup.add_started([session])
+    rollup.add_ended([session])
+    [delta] = rollup.buckets.values()
+    c = delta.counters
+    assert (c["sessions"], c["ended"], c["bounces"], c["duration_ms"], c["session_pageviews"]) == (1, 1, 0, 180_000, 2)
+    assert (c["channel:search"], c["referrer:google.com"], c["country:DE"], c["device:mobile"]) == (1, 1, 1, 1)
+    assert (c["entry:/"], c["exit:/pricing"], c["utm_source:(none)"]) == (1, 1, 1)
+
+
+def test_minute_buckets_merge_visitors_exactly():
+    buckets = [{"pageviews": 2, "visitors": [b"a" * 8, b"b" * 8]}, {"pageviews": 1, "visitors": [b"a" * 8]}]
+    merged = merge(buckets)
+    assert (merged.counters["pageviews"], merged.visitors()) == (3, 2)
+
+
+def test_rolled_buckets_keep_the_top_values_and_fold_the_rest():
+    counters = Counter({f"page:/{i}": i + 1 for i in range(TOP_VALUES_KEPT + 5)})
+    counters["pageviews"] = 99
+    kept = capped(counters)
+    assert kept["pageviews"] == 99 and "page:/0" not in kept
+    assert kept["page:(other)"] == sum(range(1, 6))
+    assert sum(v for k, v in kept.items() if k.startswith("page:")) == sum(v for k, v in counters.items()
+                                                                           if k.startswith("page:"))
+
+
+def test_top_values_are_sorted_by_count_then_value():
+    counters = Counter({"page:/b": 3, "page:/a": 3, "page:/c": 5, "country:DE": 9})
+    assert top_values(counters, "page", 2) == [{"value": "/c", "count": 5}, {"value": "/a", "count": 3}]
+
+
+def test_labels_and_windows():
+    assert label("minute", T0) == "2026-11-26T13:33" and label("hour", T0) == "2026-11-26T13"
+    assert label("day", T0) == "2026-11-26"
+    first, last = last_minutes(5, T0)
+    assert (label("minute", first), last) == ("2026-11-26T13:29", T0)
+
+
+@pytest.mark.parametrize("query, expected", [
+    ({}, (T0 - 86_400_000, T0, "hour")),
+    ({"from": "2026-11-26T10:00:00Z", "to": "2026-11-26T11:00:00Z"}, (1_795_687_200_000, 1_795_690_800_000, "minute")),
+    ({"from": "2026-11-01", "to": "2026-11-26", "interval": "day"}, (1_793_491_200_000, 1_795_651_200_000, "day")),
+    ({"from": "1795000000000", "to": "1795003600000", "interval": "hour"},
+     (1_795_000_000_000, 1_795_003_600_000, "hour")),
+])
+def test_ranges(query, expected):
+    assert parse_range(query, T0) == expected
+
+
+@pytest.mark.parametrize("query, code, fragment", [
+    ({"from": "2026-11-26", "to": "2026-11-25"}, "invalid_range", "before"),
+    ({"from": "yesterday"}, "invalid_time", "from must be"),
+    ({"interval": "week"}, "invalid_interval", "minute, hour, day"),
+    ({"from": "2026-11-01", "to": "2026-11-26", "interval": "minute"}, "range_too_long", "at most 6 hours"),
+    ({"from": "2026-01-01", "to": "2026-11-26", "interval": "hour"}, "range_too_long", "at most 31 days"),
+])
+def test_bad_ranges_say_what_is_allowed(query, code, fragment):
+    with pytest.raises(ApiError) as err:
+        parse_range(query, T0)
+    assert err.value.code == code and fragment in err.value.message and err.value.status_code == 400
