@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: local test test-unit lint venv clean
+.PHONY: local traffic test test-unit lint venv clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ venv: $(STAMP)
 ## Run the local stack: the app on 127.0.0.1:8000 against an in-memory DynamoDB on 127.0.0.1:8001.
 local: $(STAMP)
 	$(PY) scripts/local_stack.py
+
+## Send realistic demo visits to a running `make local` (another terminal), so the dashboard moves.
+traffic: $(STAMP)
+	$(PY) scripts/traffic.py
 
 ## Run every test: unit, integration (moto) and end-to-end (the real local stack over HTTP).
 test: $(STAMP)

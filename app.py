@@ -18,6 +18,7 @@ from chalicelib.collector import IngestRequest
 from chalicelib.errors import ApiError
 from chalicelib.log import log, set_context
 from chalicelib.services import get_services
+from chalicelib.static import static_file
 
 app = Chalice(app_name="LiveInsight")
 
@@ -143,6 +144,36 @@ def get_stats() -> Response:
 @app.route("/stats/breakdown", methods=["GET"])
 def get_stats_breakdown() -> Response:
     return _read(lambda: get_services().stats_reader.breakdown(_query(), _now_ms()))
+
+
+DASHBOARD_FILES = {"dashboard.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
+                   "app.css": "text/css; charset=utf-8"}
+DASHBOARD_HEADERS = {
+    # Everything the page needs comes from this API: no CDN, no external fonts or scripts.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def _static(name: str) -> Response:
+    return Response(body=static_file(name), status_code=200,
+                    headers={"Content-Type": DASHBOARD_FILES[name], **DASHBOARD_HEADERS})
+
+
+@app.route("/dashboard", methods=["GET"])
+def dashboard() -> Response:
+    """The live dashboard; it asks for the API token itself and keeps it in sessionStorage."""
+    return _static("dashboard.html")
+
+
+@app.route("/dashboard/{asset}", methods=["GET"])
+def dashboard_asset(asset: str) -> Response:
+    if asset not in DASHBOARD_FILES or asset == "dashboard.html":
+        return _json(404, {"error": {"code": "not_found", "message": f"no dashboard file {asset!r}",
+                                     "field": "asset"}})
+    return _static(asset)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

@@ -130,8 +130,10 @@ LiveInsight is running (stage '{STAGE}').
   API          {base}/events   (POST)      health: {base}/health
   DynamoDB     http://{HOST}:{ddb_port}  (moto emulator; tables: {', '.join(tables)})
   Sessions     end after {timeout}s idle; expiry runs every {expiry_interval:g}s
+  Dashboard    {base}/dashboard    token: {os.environ.get("LIVEINSIGHT_API_TOKEN", "")}
+               (run `make traffic` in another terminal to watch demo visits arrive)
   Read API     Authorization: Bearer {os.environ.get("LIVEINSIGHT_API_TOKEN", "")}
-               e.g. {base}/visitors/test/sessions
+               e.g. {base}/stats/realtime  {base}/visitors/test/sessions
   Data lives in memory only: it is gone when you stop this with Ctrl-C.
 
 Try:  curl -X POST {base}/events -H "Content-Type: application/json" \\
