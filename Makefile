@@ -24,6 +24,7 @@ traffic: $(STAMP)
 
 ## Run every test: unit, integration (moto) and end-to-end (the real local stack over HTTP).
 test: $(STAMP)
+	bash scripts/install_test_tools.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP)

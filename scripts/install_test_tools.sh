@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# System tools the tests need beyond Python packages: curl (the guide's smoke request) and Debian's
+# Chromium (the dashboard's browser test; never a downloaded browser). Installs only what is missing.
+set -euo pipefail
+missing=()
+command -v curl >/dev/null || missing+=(curl)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "The tests need: ${missing[*]}. Install them with: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "Installing ${missing[*]} (apt-get)"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
