@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+SDK_STAMP := sdk/node_modules/.installed
 
-.PHONY: local traffic test test-unit lint venv clean
+.PHONY: local traffic sdk test test-unit lint venv clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +14,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+$(SDK_STAMP): sdk/package.json sdk/package-lock.json
+	cd sdk && npm ci --no-audit --no-fund --loglevel=error
+	touch $(SDK_STAMP)
+
+## Build the website SDK: sdk/dist/ and chalicelib/static/liveinsight.js (the copy the API serves).
+sdk: $(SDK_STAMP)
+	cd sdk && node build.mjs
 
 ## Run the local stack: the app on 127.0.0.1:8000 against an in-memory DynamoDB on 127.0.0.1:8001.
 local: $(STAMP)
@@ -23,8 +32,9 @@ traffic: $(STAMP)
 	$(PY) scripts/traffic.py
 
 ## Run every test: unit, integration (moto) and end-to-end (the real local stack over HTTP).
-test: $(STAMP)
+test: $(STAMP) $(SDK_STAMP)
 	bash scripts/install_test_tools.sh
+	cd sdk && node build.mjs --check && node --test test/
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
@@ -35,4 +45,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache sdk/node_modules sdk/dist

@@ -18,7 +18,7 @@ from chalicelib.collector import IngestRequest
 from chalicelib.errors import ApiError
 from chalicelib.log import log, set_context
 from chalicelib.services import get_services
-from chalicelib.static import static_file
+from chalicelib.static import static_file, static_version
 
 app = Chalice(app_name="LiveInsight")
 
@@ -174,6 +174,43 @@ def dashboard_asset(asset: str) -> Response:
         return _json(404, {"error": {"code": "not_found", "message": f"no dashboard file {asset!r}",
                                      "field": "asset"}})
     return _static(asset)
+
+
+SDK_FILE = "liveinsight.js"
+SDK_IMMUTABLE = "public, max-age=31536000, immutable"  # /liveinsight.js?v=<etag>: this exact build
+SDK_REVALIDATE = "public, max-age=3600"  # /liveinsight.js: re-checked hourly (ETag), so updates arrive
+
+
+@app.route("/liveinsight.js", methods=["GET"])
+def sdk() -> Response:
+    """The website SDK, first party: served by this API, so no third-party host sees visitors."""
+    version = static_version(SDK_FILE)
+    etag = f'"{version}"'
+    query = _query()
+    headers = {"ETag": etag, "Cache-Control": SDK_IMMUTABLE if query.get("v") == version else SDK_REVALIDATE,
+               "Content-Type": "text/javascript; charset=utf-8", "X-Content-Type-Options": "nosniff"}
+    if _header("if-none-match") == etag:
+        return Response(body="", status_code=304, headers=headers)
+    return Response(body=static_file(SDK_FILE), status_code=200, headers=headers)
+
+
+def _demo(depth: int) -> Response:
+    # Links relative to the page, so the demo works under any API Gateway stage (/prod/demo).
+    up = "../" * depth
+    html = (static_file("demo.html").replace("{{SDK_URL}}", f"{up}{SDK_FILE}").replace("{{BASE}}", f"{up}demo")
+            .replace("{{DASHBOARD_URL}}", f"{up}dashboard"))
+    return Response(body=html, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+@app.route("/demo", methods=["GET"])
+def demo() -> Response:
+    """A tiny single-page site with the SDK installed, to click around and watch the dashboard."""
+    return _demo(0)
+
+
+@app.route("/demo/{view}", methods=["GET"])
+def demo_view(view: str) -> Response:
+    return _demo(1)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

@@ -131,7 +131,8 @@ LiveInsight is running (stage '{STAGE}').
   DynamoDB     http://{HOST}:{ddb_port}  (moto emulator; tables: {', '.join(tables)})
   Sessions     end after {timeout}s idle; expiry runs every {expiry_interval:g}s
   Dashboard    {base}/dashboard    token: {os.environ.get("LIVEINSIGHT_API_TOKEN", "")}
-               (run `make traffic` in another terminal to watch demo visits arrive)
+  Demo site    {base}/demo         (the SDK installed; click around and watch the dashboard)
+               or run `make traffic` in another terminal to send demo visits
   Read API     Authorization: Bearer {os.environ.get("LIVEINSIGHT_API_TOKEN", "")}
                e.g. {base}/stats/realtime  {base}/visitors/test/sessions
   Data lives in memory only: it is gone when you stop this with Ctrl-C.

@@ -4,7 +4,6 @@ against the local stack: it signs in, shows the numbers the API gives, and moves
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.request
 import uuid
@@ -15,10 +14,6 @@ from tests.conftest import PROJECT_DIR, stage_environment
 from tests.e2e.conftest import start_stack
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-# Flags that keep Chromium off the network (this machine has none) and fit running as root.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 TOKEN = stage_environment("local")["LIVEINSIGHT_API_TOKEN"]
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
 SAFARI = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -30,17 +25,6 @@ def stack():
     running = start_stack({"EXPIRY_INTERVAL_SECONDS": "2"})
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert os.path.exists(CHROMIUM), "Chromium is missing: apt-get install chromium (.ci/run does)"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def post_visit(base: str, visitor: str, pages: list[str], country: str = "DE", referrer: str | None = None) -> None:

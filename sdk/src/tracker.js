@@ -1,0 +1,230 @@
+// LiveInsight tracker. One implementation behind both builds: the <script> snippet (snippet.js)
+// and the ES module for bundlers (index.js). Everything it touches comes from `win`, so tests can
+// hand it a fake window. It must never break the host page: every entry point is guarded.
+
+const BATCH_EVENTS = 25; // a request carries at most 25 events...
+const BATCH_BYTES = 60000; // ...and stays under the 64 KB the server and keepalive allow
+const FLUSH_MS = 1000;
+const QUEUE_MAX = 500; // failed events kept for retry, oldest dropped first
+const RETRY_BASE_MS = 1000;
+const RETRY_MAX_MS = 60000;
+const QUEUE_KEY = "liveinsight:queue";
+const OPT_OUT_KEY = "liveinsight:optout";
+const ID_KEY = "liveinsight:id";
+
+export function createTracker(config, win) {
+  const doc = win.document;
+  const nav = win.navigator || {};
+  const endpoint = config.api.replace(/\/+$/, "") + "/events";
+  const memory = {}; // stands in for localStorage when it is blocked
+  let buffer = [];
+  let timer = 0;
+  let retryTimer = 0;
+  let failures = 0;
+  let userId = null;
+  let lastView = null;
+  let page = null; // the current page view: its url, visible time and scroll depth
+
+  const guard = (fn) => function () {
+    try {
+      return fn.apply(this, arguments);
+    } catch (e) {
+      /* never let an analytics error reach the page */
+    }
+  };
+  const load = (key) => {
+    try {
+      return win.localStorage.getItem(key);
+    } catch (e) {
+      return key in memory ? memory[key] : null;
+    }
+  };
+  const save = (key, value) => {
+    try {
+      value === null ? win.localStorage.removeItem(key) : win.localStorage.setItem(key, value);
+    } catch (e) {
+      value === null ? delete memory[key] : (memory[key] = value);
+    }
+  };
+  // A v4 UUID from getRandomValues, which (unlike randomUUID) also works on plain http pages.
+  const uuid = () => "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) =>
+    (c ^ (win.crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16));
+  const now = () => Date.now();
+  const visible = () => doc.visibilityState === "visible";
+
+  const disabled = () => load(OPT_OUT_KEY) === "1" || (config.respectDnt && (nav.doNotTrack || win.doNotTrack) == 1);
+  const stored = () => {
+    try {
+      return JSON.parse(load(QUEUE_KEY)) || [];
+    } catch (e) {
+      return [];
+    }
+  };
+  const store = (events) => save(QUEUE_KEY, events.length ? JSON.stringify(events.slice(-QUEUE_MAX)) : null);
+  const forget = (events) => {
+    const ids = events.map((e) => e.event_id);
+    store(stored().filter((e) => ids.indexOf(e.event_id) < 0));
+  };
+
+  const retryLater = () => {
+    failures++;
+    win.clearTimeout(retryTimer);
+    const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (failures - 1));
+    retryTimer = win.setTimeout(guard(resend), ceiling / 2 + (Math.random() * ceiling) / 2);
+  };
+
+  // Per-event answers: `retry` is resent; accepted, duplicate, invalid and dropped are done.
+  const settle = (events, statuses) => {
+    const again = events.filter((e, i) => (statuses[i] || {}).status == "retry");
+    forget(events.filter((e) => again.indexOf(e) < 0));
+    again.length ? retryLater() : (failures = 0);
+  };
+
+  const send = (events, leaving) => {
+    const body = JSON.stringify({ events });
+    const beacon = () => nav.sendBeacon && nav.sendBeacon(endpoint, body) && forget(events);
+    if (!win.fetch) return beacon();
+    let request;
+    try {
+      // text/plain makes a "simple" request (no CORS preflight); keepalive lets it outlive the page.
+      request = win.fetch(endpoint, { method: "POST", body, keepalive: true, credentials: "omit",
+                                      headers: { "Content-Type": "text/plain" } });
+    } catch (e) {
+      return leaving && beacon();
+    }
+    request.then((response) => {
+      const status = response.status;
+      if ((status > 199 && status < 300) || status === 503) {
+        return response.json().then((answer) => settle(events, answer.events || []));
+      }
+      // Other 4xx answers say the events are wrong: resending cannot help. 408, 429, 5xx: retry.
+      status > 399 && status < 500 && status !== 408 && status !== 429 ? forget(events) : retryLater();
+    }).catch(retryLater);
+  };
+
+  const batches = (events) => {
+    const out = [];
+    let current = [];
+    let bytes = 0;
+    events.forEach((e) => {
+      const size = JSON.stringify(e).length + 1;
+      if (current.length && (current.length >= BATCH_EVENTS || bytes + size > BATCH_BYTES)) {
+        out.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(e);
+      bytes += size;
+    });
+    current.length && out.push(current);
+    return out;
+  };
+
+  function resend() {
+    batches(stored()).forEach((batch) => send(batch));
+  }
+
+  const flush = (leaving) => {
+    win.clearTimeout(timer);
+    timer = 0;
+    const events = buffer.splice(0);
+    // Kept until the server answers: a page that closes mid-request resends them on the next
+    // page, and the server recognises the event ids, so nothing is lost or counted twice.
+    store(stored().concat(events));
+    batches(events).forEach((batch) => send(batch, leaving));
+  };
+
+  const enqueue = (type, properties, extra) => {
+    if (disabled()) return;
+    const event = { event_type: type, event_id: uuid(), timestamp: now(), page_url: win.location.href };
+    if (config.site) event.site = config.site;
+    if (userId) event.user_id = userId;
+    if (properties) event.properties = properties;
+    buffer.push(Object.assign(event, extra));
+    if (buffer.length >= BATCH_EVENTS) flush();
+    else timer = timer || win.setTimeout(guard(flush), FLUSH_MS);
+  };
+
+  // Time on page and scroll depth, sent when the page is hidden or left.
+  const engagement = () => {
+    if (!page) return;
+    const ms = page.visible + (page.since ? now() - page.since : 0);
+    if (ms >= 1000 || page.scroll) enqueue("engagement", { engaged_ms: ms, scroll_pct: page.scroll }, { page_url: page.url });
+    page.visible = 0;
+    page.since = visible() ? now() : 0;
+  };
+
+  const pageview = () => {
+    const l = win.location;
+    const key = l.pathname + l.search + (config.hash ? l.hash : "");
+    if (key === lastView) return; // one page view per view: replaceState or a repeated event is not a new one
+    const referrer = page ? page.url : doc.referrer;
+    engagement();
+    lastView = key;
+    page = { url: l.href, visible: 0, scroll: 0, since: visible() ? now() : 0 };
+    enqueue("page_view", null, referrer ? { title: doc.title, referrer } : { title: doc.title });
+  };
+
+  const onScroll = () => {
+    const depth = Math.round((((win.scrollY || 0) + win.innerHeight) / (doc.documentElement.scrollHeight || 1)) * 100);
+    if (page && depth > page.scroll) page.scroll = Math.min(depth, 100);
+  };
+
+  const onHide = (leaving) => {
+    if (leaving === true || !visible()) {
+      engagement();
+      flush(true);
+    } else if (page && !page.since) {
+      page.since = now();
+    }
+  };
+
+  const onClick = (event) => {
+    const link = event.target && event.target.closest && event.target.closest("a[href]");
+    if (link && link.host && link.host !== win.location.host) {
+      enqueue("outbound_click", { url: link.href.slice(0, 500) });
+      flush(true);
+    }
+  };
+
+  const patch = (name) => {
+    const original = win.history[name];
+    win.history[name] = function () {
+      const result = original.apply(this, arguments);
+      win.setTimeout(guard(pageview), 0); // after the app has rendered and set its title
+      return result;
+    };
+  };
+
+  guard(() => {
+    if (config.anonymousId && !disabled()) {
+      userId = load(ID_KEY);
+      userId || save(ID_KEY, (userId = uuid()));
+    }
+    patch("pushState");
+    patch("replaceState");
+    const on = (target, name, fn, options) => target.addEventListener(name, guard(fn), options);
+    on(win, "popstate", pageview);
+    config.hash && on(win, "hashchange", pageview);
+    on(win, "scroll", onScroll, { passive: true });
+    on(win, "pagehide", () => onHide(true));
+    on(doc, "visibilitychange", onHide);
+    on(win, "online", resend);
+    config.outbound && on(doc, "click", onClick, true);
+    config.auto !== false && pageview();
+    resend(); // what an earlier page could not deliver
+  })();
+
+  return {
+    track: guard((name, properties) => enqueue(String(name), properties || null)),
+    identify: guard((id) => (userId = id ? String(id) : null)),
+    optOut: guard(() => {
+      save(OPT_OUT_KEY, "1");
+      buffer = [];
+      store([]);
+    }),
+    optIn: guard(() => save(OPT_OUT_KEY, null)),
+    pageview: guard(pageview),
+    flush: guard(flush)
+  };
+}

@@ -1,0 +1,233 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { createTracker } from "../src/tracker.js";
+import { fakeWindow } from "./fake-window.js";
+
+const API = "https://api.example/prod";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const sent = (fake) => fake.requests.flatMap((r) => r.events);
+const start = (fake, config = {}) => createTracker({ api: API + "/", site: "shop", ...config }, fake.win);
+
+test("a page view on load, batched into one text/plain keepalive request", async () => {
+  const fake = fakeWindow();
+  start(fake);
+  assert.equal(fake.requests.length, 0); // batched: nothing before the timer
+  await fake.tick();
+  const [request] = fake.requests;
+  assert.equal(request.url, API + "/events");
+  assert.equal(request.init.headers["Content-Type"], "text/plain"); // no CORS preflight
+  assert.equal(request.init.keepalive, true);
+  const [view] = request.events;
+  assert.equal(view.event_type, "page_view");
+  assert.equal(view.page_url, "https://shop.example/");
+  assert.equal(view.referrer, "https://www.google.com/");
+  assert.equal(view.site, "shop");
+  assert.match(view.event_id, UUID);
+  assert.deepEqual(fake.queued(), []); // delivered: nothing left to retry
+});
+
+test("single-page navigation: one page view per view, never twice", async () => {
+  const fake = fakeWindow();
+  start(fake);
+  fake.win.history.pushState({}, "", "/pricing");
+  fake.win.history.replaceState({}, "", "/pricing"); // same view: not counted again
+  await fake.tick();
+  fake.win.history.pushState({}, "", "/pricing#faq"); // hash routing is opt-in
+  fake.win.history.pushState({}, "", "/docs?q=x");
+  await fake.tick();
+  fake.win.location = new URL("https://shop.example/pricing");
+  fake.dispatch("win", "popstate");
+  await fake.tick();
+  const views = sent(fake).filter((e) => e.event_type === "page_view");
+  assert.deepEqual(views.map((e) => new URL(e.page_url).pathname + new URL(e.page_url).search),
+                   ["/", "/pricing", "/docs?q=x", "/pricing"]);
+  assert.equal(views[1].referrer, "https://shop.example/"); // the previous view, inside the app
+  assert.equal(new Set(sent(fake).map((e) => e.event_id)).size, sent(fake).length);
+});
+
+test("hash routes count as pages when the site opts in", async () => {
+  const fake = fakeWindow({ url: "https://shop.example/#/home" });
+  start(fake, { hash: true });
+  fake.win.location = new URL("https://shop.example/#/pricing");
+  fake.dispatch("win", "hashchange");
+  await fake.tick();
+  assert.deepEqual(sent(fake).map((e) => new URL(e.page_url).hash), ["#/home", "#/pricing"]);
+});
+
+test("engagement: visible time and scroll depth, sent when the page is hidden", async () => {
+  const fake = fakeWindow();
+  start(fake);
+  fake.win.scrollY = 1200;
+  fake.dispatch("win", "scroll");
+  fake.win.document.visibilityState = "hidden";
+  fake.dispatch("doc", "visibilitychange");
+  await fake.tick();
+  const engagement = sent(fake).find((e) => e.event_type === "engagement");
+  assert.equal(engagement.properties.scroll_pct, 100);
+  assert.ok(engagement.properties.engaged_ms >= 0);
+  assert.equal(engagement.page_url, "https://shop.example/");
+});
+
+test("25 events make a request at once; the rest wait for the timer", async () => {
+  const fake = fakeWindow();
+  const tracker = start(fake, { auto: false });
+  for (let i = 0; i < 30; i++) tracker.track("click", { i });
+  assert.equal(fake.requests.length, 1);
+  assert.equal(fake.requests[0].events.length, 25);
+  await fake.tick();
+  assert.deepEqual(fake.requests.map((r) => r.events.length), [25, 5]);
+});
+
+test("every request stays below 64 KB", async () => {
+  const fake = fakeWindow();
+  const tracker = start(fake, { auto: false });
+  for (let i = 0; i < 20; i++) tracker.track("big", { blob: "x".repeat(5000) });
+  await fake.tick();
+  assert.ok(fake.requests.length > 1);
+  for (const r of fake.requests) assert.ok(r.init.body.length < 64 * 1024);
+  assert.equal(sent(fake).length, 20);
+});
+
+test("a 503 resends only the events answered `retry`, after a backoff", async () => {
+  const fake = fakeWindow({ responses: [{ status: 503, statuses: [{ status: "accepted" }, { status: "retry" }] }] });
+  const tracker = start(fake, { auto: false });
+  tracker.track("a");
+  tracker.track("b");
+  await fake.tick();
+  const [first, second] = fake.requests;
+  assert.deepEqual(first.events.map((e) => e.event_type), ["a", "b"]);
+  assert.deepEqual(second.events, [first.events[1]]); // the same event, the same id
+  assert.ok(fake.timers.some((t) => t.ms >= 500 && t.ms <= 1000)); // backoff with jitter
+  assert.deepEqual(fake.queued(), []);
+});
+
+test("offline: events wait in localStorage and go out once when the browser is back", async () => {
+  const fake = fakeWindow({ responses: [{ error: true }] });
+  const tracker = start(fake, { auto: false });
+  tracker.track("signup");
+  await fake.tick(1); // the send fails
+  assert.equal(fake.queued().length, 1);
+  fake.dispatch("win", "online");
+  await fake.tick();
+  const attempts = fake.requests.map((r) => r.events[0].event_id);
+  assert.equal(new Set(attempts).size, 1); // one event id on every attempt: the server counts it once
+  assert.deepEqual(fake.queued(), []);
+});
+
+test("the next page delivers what the last page could not", async () => {
+  const storage = new Map();
+  const first = fakeWindow({ storage, responses: [{ error: true }] });
+  start(first, { auto: false }).track("checkout");
+  await first.tick(1); // the send fails and the page is left before the retry
+  const next = fakeWindow({ storage });
+  start(next, { auto: false });
+  await next.tick();
+  assert.deepEqual(next.requests[0].events.map((e) => e.event_type), ["checkout"]);
+  assert.deepEqual(next.queued(), []);
+});
+
+test("4xx answers are not retried, except 408 and 429", async () => {
+  for (const [status, retried] of [[400, false], [403, false], [413, false], [408, true], [429, true], [500, true]]) {
+    const fake = fakeWindow({ responses: [{ status }] });
+    start(fake, { auto: false }).track("x");
+    await fake.tick();
+    assert.equal(fake.requests.length > 1, retried, `status ${status}`);
+  }
+});
+
+test("the retry queue keeps the newest 500 events", async () => {
+  const fake = fakeWindow({ responses: Array(100).fill({ error: true }) });
+  const tracker = start(fake, { auto: false });
+  for (let i = 0; i < 520; i++) tracker.track("e", { i });
+  tracker.flush();
+  const queued = fake.queued();
+  assert.equal(queued.length, 500);
+  assert.equal(queued[0].properties.i, 20);
+});
+
+test("blocked localStorage breaks nothing", async () => {
+  const fake = fakeWindow({ blockStorage: true });
+  const tracker = start(fake, { anonymousId: true });
+  tracker.track("still-works");
+  tracker.optOut();
+  tracker.track("not-sent");
+  await fake.tick();
+  assert.deepEqual(sent(fake).map((e) => e.event_type), []); // opted out before the first flush
+  tracker.optIn();
+  tracker.track("sent");
+  await fake.tick();
+  assert.deepEqual(sent(fake).map((e) => e.event_type), ["sent"]);
+});
+
+test("opting out persists across pages; opting in undoes it", async () => {
+  const storage = new Map();
+  const first = fakeWindow({ storage });
+  start(first, { auto: false }).optOut();
+  const second = fakeWindow({ storage });
+  const tracker = start(second);
+  tracker.track("x");
+  await second.tick();
+  assert.equal(second.requests.length, 0);
+  tracker.optIn();
+  tracker.track("y");
+  await second.tick();
+  assert.deepEqual(sent(second).map((e) => e.event_type), ["y"]);
+});
+
+test("Do Not Track is honoured when the site asks for it", async () => {
+  const asked = fakeWindow({ navigator: { doNotTrack: "1" } });
+  start(asked, { respectDnt: true });
+  const notAsked = fakeWindow({ navigator: { doNotTrack: "1" } });
+  start(notAsked);
+  await asked.tick();
+  await notAsked.tick();
+  assert.equal(asked.requests.length, 0);
+  assert.equal(notAsked.requests.length, 1);
+});
+
+test("no id is stored unless the site opts in; identify() names the user", async () => {
+  const storage = new Map();
+  const plain = fakeWindow({ storage });
+  start(plain);
+  await plain.tick();
+  assert.equal(sent(plain)[0].user_id, undefined);
+  assert.deepEqual([...storage.keys()], []); // nothing stored: no cookies, no ids
+
+  const first = fakeWindow({ storage });
+  start(first, { anonymousId: true });
+  const second = fakeWindow({ storage });
+  const tracker = start(second, { anonymousId: true });
+  tracker.identify("user-42");
+  tracker.track("after");
+  await first.tick();
+  await second.tick();
+  assert.equal(sent(first)[0].user_id, sent(second)[0].user_id);
+  assert.equal(sent(second)[1].user_id, "user-42");
+});
+
+test("outbound link clicks, when the site opts in", async () => {
+  const fake = fakeWindow();
+  start(fake, { outbound: true });
+  const link = (href) => ({ target: { closest: () => new URL(href) } });
+  fake.dispatch("doc", "click", link("https://shop.example/internal"));
+  fake.dispatch("doc", "click", link("https://partner.example/deal"));
+  await fake.tick();
+  const clicks = sent(fake).filter((e) => e.event_type === "outbound_click");
+  assert.deepEqual(clicks.map((e) => e.properties.url), ["https://partner.example/deal"]);
+});
+
+test("nothing escapes to the page, whatever fails", async () => {
+  const fake = fakeWindow();
+  fake.win.fetch = () => { throw new Error("blocked by an extension"); };
+  const tracker = start(fake);
+  assert.doesNotThrow(() => {
+    tracker.track({ toString() { throw new Error("weird"); } });
+    tracker.track("ok", { a: 1 });
+    tracker.flush();
+    fake.dispatch("win", "pagehide");
+  });
+  const broken = fakeWindow();
+  broken.win.history = null; // a page that replaced history: the tracker stays quiet
+  assert.doesNotThrow(() => start(broken));
+});

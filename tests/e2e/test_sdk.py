@@ -1,0 +1,144 @@
+"""The website SDK in Debian's headless Chromium against the local stack's demo site: what the
+server stores after real page views, SPA navigation, engagement, a cut network and a 503."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from chalicelib.store import from_item
+from tests.e2e.conftest import start_stack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack():
+    running = start_stack({})
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def page(stack, browser):
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def stored_events(stack) -> list[dict]:
+    items = stack.dynamodb.scan(TableName="LiveInsight-local-Events")["Items"]
+    return [from_item(i) for i in items if "event_id" in i]
+
+
+def wait_for(predicate, timeout_seconds=20.0, what="the expected events"):
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def of_visitor(stack, visitor: str) -> list[dict]:
+    """Events of one test's visitor (each test has its own browser context, so its own queue)."""
+    return [e for e in stored_events(stack) if e.get("user_id") == visitor]
+
+
+def open_demo(stack, page, visitor: str) -> None:
+    page.goto(f"{stack.base}/demo")
+    page.wait_for_function("() => window.liveinsight && window.liveinsight.identify")
+    page.evaluate(f"window.liveinsight.identify({json.dumps(visitor)})")
+
+
+def test_page_views_spa_navigation_engagement_and_one_session(stack, page):
+    page.goto(f"{stack.base}/demo")
+    page.wait_for_function("() => window.liveinsight && window.liveinsight.track")
+    page.click("a[data-route=pricing]")
+    page.wait_for_selector("#heading:has-text('Pricing')")
+    page.click("a[data-route=pricing]")  # the same view again: not a second page view
+    page.click("#signup")
+    time.sleep(1.3)  # time on the page, for the engagement event
+    # Leaving for a page without the SDK: only the pagehide keepalive request can deliver the
+    # engagement event (nothing on the next page would resend it).
+    page.click("#dashboard-link")
+    page.wait_for_url("**/dashboard")
+
+    def visit_events():
+        events = [e for e in stored_events(stack) if e.get("browser") == "Chrome"]
+        kinds = sorted(e["event_type"] for e in events)
+        return events if kinds.count("page_view") >= 2 and "engagement" in kinds and "signup" in kinds else None
+
+    events = wait_for(visit_events)
+    views = sorted(e["page_path"] for e in events if e["event_type"] == "page_view")
+    assert views == ["/demo", "/demo/pricing"]
+    assert len({e["session_id"] for e in events}) == 1
+    engagement = [e for e in events if e["event_type"] == "engagement"]
+    assert engagement and max(e["properties"]["engaged_ms"] for e in engagement) >= 1000
+    assert next(e for e in events if e["event_type"] == "signup")["properties"] == {"plan": "pro"}
+    assert len({e["event_id"] for e in events}) == len(events)
+
+
+def test_events_sent_while_offline_arrive_exactly_once(stack, page):
+    visitor = "offline-visitor"
+    open_demo(stack, page, visitor)
+    page.context.route("**/events", lambda route: route.abort("internetdisconnected"))
+    page.evaluate("window.liveinsight.track('offline_click', {})")
+    page.click("a[data-route=pricing]")  # navigate while the network is cut
+    page.evaluate("window.liveinsight.flush()")
+    wait_for(lambda: page.evaluate("JSON.parse(localStorage.getItem('liveinsight:queue') || '[]').length") >= 2,
+             what="events queued in localStorage")
+    assert not [e for e in of_visitor(stack, visitor) if e["event_type"] == "offline_click"]
+
+    page.context.unroute("**/events")
+    page.context.set_offline(True)
+    page.context.set_offline(False)  # the browser is back online: the queue is sent
+
+    def arrived():
+        events = of_visitor(stack, visitor)
+        return events if {"offline_click", "page_view"} <= {e["event_type"] for e in events} and \
+            any(e.get("page_path") == "/demo/pricing" for e in events) else None
+
+    wait_for(arrived, what="the queued events")
+    page.goto(f"{stack.base}/demo")  # another page load resends anything still queued
+    time.sleep(2.5)
+    events = of_visitor(stack, visitor)
+    ids = [e["event_id"] for e in events]
+    assert len(ids) == len(set(ids))
+    assert [e["event_type"] for e in events].count("offline_click") == 1
+    assert [e.get("page_path") for e in events].count("/demo/pricing") == 1
+    assert page.evaluate("localStorage.getItem('liveinsight:queue')") is None
+
+
+def test_a_503_is_retried_and_each_event_is_stored_once(stack, page):
+    visitor = "retry-visitor"
+    open_demo(stack, page, visitor)
+    answered = []
+
+    def first_answer_503(route):
+        response = route.fetch()  # the server really stores the events...
+        if answered:
+            return route.fulfill(response=response)
+        body = json.loads(response.text())
+        answered.append(body)
+        # ...but the client is told to retry all of them, as after a throttled DynamoDB write.
+        retry = {**body, "events": [{"status": "retry", "event_id": s.get("event_id")} for s in body["events"]]}
+        route.fulfill(status=503, headers={"Content-Type": "application/json", "Retry-After": "1"},
+                      body=json.dumps(retry))
+
+    page.context.route("**/events", first_answer_503)
+    page.evaluate("window.liveinsight.track('purchase', {amount: 42})")
+    page.evaluate("window.liveinsight.flush()")
+
+    def stored_once():
+        events = [e for e in of_visitor(stack, visitor) if e["event_type"] == "purchase"]
+        queue = page.evaluate("localStorage.getItem('liveinsight:queue')")
+        return events if events and queue is None else None
+
+    events = wait_for(stored_once, what="the retried purchase")
+    assert len(events) == 1 and events[0]["properties"]["amount"] == 42
+    assert answered and answered[0]["accepted"] >= 1  # the first attempt had stored it
