@@ -63,15 +63,16 @@ def test_page_views_spa_navigation_engagement_and_one_session(stack, page):
     page.click("a[data-route=pricing]")  # the same view again: not a second page view
     page.click("#signup")
     time.sleep(1.3)  # time on the page, for the engagement event
-    # Leaving for a page without the SDK: only the pagehide keepalive request can deliver the
-    # engagement event (nothing on the next page would resend it).
-    page.click("#dashboard-link")
-    page.wait_for_url("**/dashboard")
+    # Leaving through the outbound link, for a site without the SDK (answered locally: no network
+    # here): only requests sent as the page goes can deliver the click and the engagement.
+    page.context.route("https://example.org/**", lambda route: route.fulfill(status=200, body="partner site"))
+    page.click("#outbound")
+    page.wait_for_url("https://example.org/**")
 
     def visit_events():
         events = [e for e in stored_events(stack) if e.get("browser") == "Chrome"]
-        kinds = sorted(e["event_type"] for e in events)
-        return events if kinds.count("page_view") >= 2 and "engagement" in kinds and "signup" in kinds else None
+        kinds = {e["event_type"] for e in events}
+        return events if {"page_view", "engagement", "signup", "outbound_click"} <= kinds else None
 
     events = wait_for(visit_events)
     views = sorted(e["page_path"] for e in events if e["event_type"] == "page_view")
@@ -80,6 +81,8 @@ def test_page_views_spa_navigation_engagement_and_one_session(stack, page):
     engagement = [e for e in events if e["event_type"] == "engagement"]
     assert engagement and max(e["properties"]["engaged_ms"] for e in engagement) >= 1000
     assert next(e for e in events if e["event_type"] == "signup")["properties"] == {"plan": "pro"}
+    assert next(e for e in events if e["event_type"] == "outbound_click")["properties"] == {
+        "url": "https://example.org/partner"}
     assert len({e["event_id"] for e in events}) == len(events)
 
 
