@@ -4,8 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SDK_STAMP := sdk/node_modules/.installed
+# checkov pins many packages of its own: it lives in a virtualenv of its own.
+CHECKOV_STAMP := .venv-checkov/.installed
+STAGE ?= prod
 
-.PHONY: local traffic sdk test test-unit lint venv clean
+.PHONY: local traffic sdk test test-unit lint venv clean package plan deploy rollback destroy ops-check
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +21,11 @@ venv: $(STAMP)
 $(SDK_STAMP): sdk/package.json sdk/package-lock.json
 	cd sdk && npm ci --no-audit --no-fund --loglevel=error
 	touch $(SDK_STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
 
 ## Build the website SDK: sdk/dist/ and chalicelib/static/liveinsight.js (the copy the API serves).
 sdk: $(SDK_STAMP)
@@ -32,7 +40,7 @@ traffic: $(STAMP)
 	$(PY) scripts/traffic.py
 
 ## Run every test: unit, integration (moto) and end-to-end (the real local stack over HTTP).
-test: $(STAMP) $(SDK_STAMP)
+test: $(STAMP) $(SDK_STAMP) $(CHECKOV_STAMP)
 	bash scripts/install_test_tools.sh
 	cd sdk && node build.mjs --check && node --test test/
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -44,5 +52,25 @@ test-unit: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+## Terraform for a stage, ready to plan: build/terraform/$(STAGE) (Chalice's, fixed, and ours).
+package: $(STAMP)
+	$(PY) deploy/package.py $(STAGE)
+
+## Deploy and operate a stage (needs AWS credentials; see docs/operations.md).
+plan: $(STAMP)
+	$(PY) -m deploy plan --stage $(STAGE)
+
+deploy: $(STAMP)
+	$(PY) -m deploy deploy --stage $(STAGE)
+
+rollback: $(STAMP)
+	$(PY) -m deploy rollback --stage $(STAGE) $(if $(RELEASE),--release $(RELEASE))
+
+destroy: $(STAMP)
+	$(PY) -m deploy destroy --stage $(STAGE)
+
+ops-check: $(STAMP)
+	$(PY) -m deploy.ops_check --stage $(STAGE)
+
 clean:
-	rm -rf $(VENV) .pytest_cache sdk/node_modules sdk/dist
+	rm -rf $(VENV) .venv-checkov .pytest_cache sdk/node_modules sdk/dist build

@@ -15,6 +15,17 @@ PRODUCTION_STAGE = "prod"
 STRING, NUMBER = "S", "N"
 
 
+def name_prefix(stage: str) -> str:
+    """Every AWS resource name starts with this. Production keeps the operations guide's names
+    (LiveInsight-Events, LiveInsight-Lambda-Role); other stages sit beside it in the same account
+    without clashing (LiveInsight-dev-Events). Terraform receives it as `name_prefix`."""
+    return f"{APP_NAME}-" if stage == PRODUCTION_STAGE else f"{APP_NAME}-{stage}-"
+
+
+def resource_name(stage: str, base: str) -> str:
+    return name_prefix(stage) + base
+
+
 @dataclass(frozen=True)
 class Key:
     attribute: str
@@ -43,11 +54,7 @@ class TableSpec:
     indexes: tuple[Index, ...] = ()
 
     def name(self, stage: str) -> str:
-        # Production keeps the operations guide's names (LiveInsight-Events); other stages sit
-        # beside it in the same account without clashing (LiveInsight-dev-Events).
-        if stage == PRODUCTION_STAGE:
-            return f"{APP_NAME}-{self.base_name}"
-        return f"{APP_NAME}-{stage}-{self.base_name}"
+        return resource_name(stage, self.base_name)
 
     def keys(self) -> list[Key]:
         return [k for k in (self.hash_key, self.range_key) if k]

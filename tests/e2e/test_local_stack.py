@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from chalicelib.store import from_item
+from deploy.smoke import SmokeTestFailed, smoke_test
 from tests.e2e.conftest import start_stack
 
 pytestmark = pytest.mark.e2e
@@ -67,6 +68,13 @@ def test_a_browser_batch_from_the_stacks_own_origin(stack):
             f"{stack.base}/events", data=json.dumps({"events": events}).encode(), method="POST",
             headers={"Content-Type": "application/json", "Origin": "https://evil.example"}), timeout=30)
     assert resend_elsewhere.value.code == 403
+
+
+def test_the_deploy_smoke_test_passes_against_a_working_stack_and_fails_otherwise(stack):
+    event_id = smoke_test(f"{stack.base}/events")
+    assert stored(stack.dynamodb)[event_id]["user_id"] == "test"
+    with pytest.raises(SmokeTestFailed, match="404|403"):
+        smoke_test(f"{stack.base}/no-such-endpoint")
 
 
 def test_ctrl_c_stops_both_processes(stack):

@@ -14,15 +14,23 @@ def test_local_stage_has_the_demo_site_as_default_allowing_the_local_origins():
     assert settings.metrics_environment == "local"
 
 
+def deployed(stage: str) -> dict[str, str]:
+    """A deploy stage's environment once Terraform has filled in its variables."""
+    env = stage_environment(stage)
+    assert env["LIVEINSIGHT_SITES"] == "${var.sites_json}" and env["LIVEINSIGHT_API_TOKEN"] == "${var.api_token}"
+    return {**env, "LIVEINSIGHT_SITES": '{"default": {"origins": ["https://www.example.com"]}}',
+            "LIVEINSIGHT_DEFAULT_SITE": "default", "LIVEINSIGHT_API_TOKEN": "secret"}
+
+
 def test_prod_uses_the_guides_names():
-    settings = load_settings(stage_environment("prod"))
+    settings = load_settings(deployed("prod"))
     assert settings.events_table == "LiveInsight-Events"
     assert settings.metrics_environment == "Production"
     assert settings.event_retention_days == 400
 
 
 def test_dev_sits_beside_prod_without_clashing():
-    assert load_settings(stage_environment("dev")).events_table == "LiveInsight-dev-Events"
+    assert load_settings(deployed("dev")).events_table == "LiveInsight-dev-Events"
 
 
 def test_wildcard_origin():

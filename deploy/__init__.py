@@ -1,0 +1,1 @@
+"""Packaging, releases and deployment of LiveInsight (Terraform driven from Python)."""

@@ -1,0 +1,198 @@
+# The operations guide's alarms, exactly as it states them, plus what operators also need.
+# Every alarm notifies one SNS topic (and its optional e-mail subscriptions) on ALARM and on OK.
+
+resource "aws_sns_topic" "alarms" {
+  name              = "${var.name_prefix}Alarms"
+  kms_master_key_id = var.kms_key_arn
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  for_each  = toset(var.alarm_emails)
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+locals {
+  actions = [aws_sns_topic.alarms.arn]
+  api     = var.function_names.api
+}
+
+# Guide 1: 5 or more errors in 5 minutes, 2 consecutive evaluation periods.
+resource "aws_cloudwatch_metric_alarm" "lambda_error_rate" {
+  alarm_name          = "${var.name_prefix}Lambda-ErrorRate"
+  alarm_description   = "5 or more errors of ${local.api} in 5 minutes, twice in a row. Runbook: docs/operations.md#lambda-errors"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = local.api }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 2
+  threshold           = 5
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+}
+
+# Guide 2: average duration 5 seconds or more, 2 consecutive periods.
+resource "aws_cloudwatch_metric_alarm" "lambda_duration" {
+  alarm_name          = "${var.name_prefix}Lambda-Duration"
+  alarm_description   = "Average duration of ${local.api} 5,000 ms or more, twice in a row. Runbook: docs/operations.md#slow-responses"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Duration"
+  dimensions          = { FunctionName = local.api }
+  statistic           = "Average"
+  period              = 300
+  evaluation_periods  = 2
+  threshold           = 5000
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+}
+
+# Guide 3: any throttled request on any table, at once (1 period).
+resource "aws_cloudwatch_metric_alarm" "dynamodb_throttles" {
+  alarm_name          = "${var.name_prefix}DynamoDB-Throttles"
+  alarm_description   = "Any throttled read or write on a LiveInsight table. Runbook: docs/operations.md#dynamodb-throttling"
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+
+  metric_query {
+    id          = "throttled"
+    expression  = "SUM([${join(",", [for i in range(length(local.throttle_metrics)) : "m${i}"])}])"
+    label       = "Throttled requests, all tables"
+    return_data = true
+  }
+
+  dynamic "metric_query" {
+    for_each = local.throttle_metrics
+    content {
+      id = "m${metric_query.key}"
+      metric {
+        namespace   = "AWS/DynamoDB"
+        metric_name = metric_query.value.metric
+        dimensions  = { TableName = metric_query.value.table }
+        stat        = "Sum"
+        period      = 60
+      }
+    }
+  }
+}
+
+locals {
+  throttle_metrics = flatten([
+    for table in values(var.table_names) : [
+      for metric in ["ReadThrottleEvents", "WriteThrottleEvents"] : { table = table, metric = metric }
+    ]
+  ])
+}
+
+# Beyond the guide: what else tells an operator that visitors' events are being lost or late.
+resource "aws_cloudwatch_metric_alarm" "api_5xx_rate" {
+  alarm_name          = "${var.name_prefix}API-5XXRate"
+  alarm_description   = "More than 1% of API requests answered 5xx for 10 minutes. Runbook: docs/operations.md#api-5xx"
+  namespace           = "AWS/ApiGateway"
+  metric_name         = "5XXError"
+  dimensions          = { ApiName = var.api_name, Stage = var.api_stage }
+  statistic           = "Average"
+  period              = 300
+  evaluation_periods  = 2
+  threshold           = 0.01
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
+  alarm_name          = "${var.name_prefix}Lambda-Throttles"
+  alarm_description   = "Any throttled invocation of ${local.api} (account concurrency exhausted). Runbook: docs/operations.md#lambda-throttles"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = local.api }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "processing_errors" {
+  alarm_name          = "${var.name_prefix}ProcessingErrors"
+  alarm_description   = "Events not stored or statistics not updated (LiveInsight/ProcessingErrors) in 5 minutes. Runbook: docs/operations.md#processing-errors"
+  namespace           = "LiveInsight"
+  metric_name         = "ProcessingErrors"
+  dimensions          = { Environment = var.metrics_environment }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.processing_errors_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+}
+
+# The minute jobs: any failure, and a run that did not happen (no invocation in 5 minutes).
+resource "aws_cloudwatch_metric_alarm" "job_errors" {
+  for_each = { expiry = var.function_names.expiry, rollup = var.function_names.rollup }
+
+  alarm_name          = "${each.value}-Errors"
+  alarm_description   = "${each.value} failed. Runbook: docs/operations.md#minute-jobs"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "job_missed" {
+  for_each = { expiry = var.function_names.expiry, rollup = var.function_names.rollup }
+
+  alarm_name          = "${each.value}-MissedRuns"
+  alarm_description   = "${each.value} did not run for 5 minutes (it runs every minute). Runbook: docs/operations.md#minute-jobs"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Invocations"
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "no_events" {
+  count = var.expect_traffic ? 1 : 0
+
+  alarm_name          = "${var.name_prefix}NoEventsProcessed"
+  alarm_description   = "No events stored for 15 minutes although traffic is expected. Runbook: docs/operations.md#no-events"
+  namespace           = "LiveInsight"
+  metric_name         = "EventsProcessed"
+  dimensions          = { Environment = var.metrics_environment }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+}

@@ -1,0 +1,38 @@
+variable "name_prefix" {
+  description = "Prefix of the dashboard name: LiveInsight- gives LiveInsight-Operations."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the metrics."
+  type        = string
+}
+
+variable "function_names" {
+  description = "Function names: api, expiry, rollup."
+  type = object({
+    api    = string
+    expiry = string
+    rollup = string
+  })
+}
+
+variable "table_names" {
+  description = "The tables, by base name."
+  type        = map(string)
+}
+
+variable "api_name" {
+  description = "The REST API's name."
+  type        = string
+}
+
+variable "api_stage" {
+  description = "The API stage."
+  type        = string
+}
+
+variable "metrics_environment" {
+  description = "Environment dimension of LiveInsight's metrics (Production for prod)."
+  type        = string
+}

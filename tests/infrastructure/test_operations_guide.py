@@ -1,0 +1,118 @@
+"""The operations guide's names, metrics and alarms are what the Terraform deploys for prod."""
+
+from __future__ import annotations
+
+import re
+
+from deploy.package import FUNCTION_NAMES
+from tests.conftest import PROJECT_DIR
+from tests.infrastructure.conftest import TERRAFORM_DIR, load_hcl, resources, with_prefix
+
+MODULES = TERRAFORM_DIR / "modules"
+
+
+def alarm(name: str) -> dict:
+    return resources(MODULES / "alarms" / "main.tf", "aws_cloudwatch_metric_alarm")[name]
+
+
+def test_the_three_alarms_of_the_guide():
+    errors = alarm("lambda_error_rate")
+    assert with_prefix(errors["alarm_name"]) == "LiveInsight-Lambda-ErrorRate"
+    assert (errors["namespace"], errors["metric_name"], errors["statistic"]) == ("AWS/Lambda", "Errors", "Sum")
+    assert (errors["period"], errors["threshold"], errors["evaluation_periods"]) == (300, 5, 2)
+    assert errors["comparison_operator"] == "GreaterThanOrEqualToThreshold"
+    assert errors["dimensions"] == {"FunctionName": "${local.api}"}
+
+    duration = alarm("lambda_duration")
+    assert with_prefix(duration["alarm_name"]) == "LiveInsight-Lambda-Duration"
+    assert (duration["metric_name"], duration["statistic"]) == ("Duration", "Average")
+    assert (duration["threshold"], duration["evaluation_periods"], duration["period"]) == (5000, 2, 300)
+    assert duration["comparison_operator"] == "GreaterThanOrEqualToThreshold"
+
+    throttles = alarm("dynamodb_throttles")
+    assert with_prefix(throttles["alarm_name"]) == "LiveInsight-DynamoDB-Throttles"
+    assert (throttles["evaluation_periods"], throttles["threshold"]) == (1, 1)
+    assert throttles["comparison_operator"] == "GreaterThanOrEqualToThreshold"
+    source = (MODULES / "alarms" / "main.tf").read_text()
+    assert '["ReadThrottleEvents", "WriteThrottleEvents"]' in source  # of every table, summed
+
+
+def test_every_alarm_notifies_the_topic():
+    for name, definition in resources(MODULES / "alarms" / "main.tf", "aws_cloudwatch_metric_alarm").items():
+        assert definition["alarm_actions"] == "${local.actions}", name
+        assert definition["ok_actions"] == "${local.actions}", name
+
+
+def test_the_operators_extra_alarms():
+    names = {with_prefix(a["alarm_name"]) for a in resources(MODULES / "alarms" / "main.tf",
+                                                                "aws_cloudwatch_metric_alarm").values()}
+    assert {"LiveInsight-API-5XXRate", "LiveInsight-Lambda-Throttles", "LiveInsight-ProcessingErrors",
+            "LiveInsight-NoEventsProcessed", "${each.value}-Errors", "${each.value}-MissedRuns"} <= names
+    processing = alarm("processing_errors")
+    assert (processing["namespace"], processing["metric_name"]) == ("LiveInsight", "ProcessingErrors")
+    assert processing["dimensions"] == {"Environment": "${var.metrics_environment}"}
+    assert alarm("no_events")["count"] == "${var.expect_traffic ? 1 : 0}"
+    assert alarm("job_missed")["treat_missing_data"] == "breaching"  # no run at all is the failure
+
+
+def test_function_and_log_group_names():
+    main = load_hcl(TERRAFORM_DIR / "main.tf")
+    names = {k: with_prefix(v) for k, v in main["locals"][0]["function_names"].items()}
+    assert names == {"api": "LiveInsight-EventCollector", "expiry": "LiveInsight-SessionExpiry",
+                     "rollup": "LiveInsight-StatsRollup"}
+    assert names == {k: "LiveInsight-" + v for k, v in FUNCTION_NAMES.items()}  # what ops-check reads
+    [group] = resources(MODULES / "logs" / "main.tf", "aws_cloudwatch_log_group").values()
+    assert group["name"] == "/aws/lambda/${each.value}"  # /aws/lambda/LiveInsight-EventCollector
+    assert group["retention_in_days"] == "${var.retention_days}"
+    assert main["locals"][0]["metrics_environment"] == '${var.stage == "prod" ? "Production" : var.stage}'
+
+
+def test_role_and_policies_of_the_guide():
+    iam = MODULES / "iam" / "main.tf"
+    role = resources(iam, "aws_iam_role")["lambda"]
+    assert with_prefix(role["name"]) == "LiveInsight-Lambda-Role"
+    policies = resources(iam, "aws_iam_policy")
+    assert {with_prefix(p["name"]) for p in policies.values()} == {"LiveInsight-DynamoDB-Policy",
+                                                                  "LiveInsight-CloudWatch-Policy"}
+    attachments = resources(iam, "aws_iam_role_policy_attachment")
+    assert "AWSLambdaBasicExecutionRole" in attachments["basic_execution"]["policy_arn"]
+
+
+def test_the_dynamodb_policy_allows_exactly_the_calls_the_code_makes():
+    source = "\n".join(p.read_text() for p in (PROJECT_DIR / "chalicelib" / "store").glob("*.py"))
+    used = set(re.findall(r"self\._client\.(\w+)", source))
+    expected = {"dynamodb:" + "".join(part.title() for part in name.split("_")) for name in used}
+    document = load_hcl(MODULES / "iam" / "main.tf")["data"]
+    statements = next(d["aws_iam_policy_document"]["dynamodb"] for d in document
+                       if "dynamodb" in d.get("aws_iam_policy_document", {}))["statement"]
+    table_statement = next(s for s in statements if s["sid"] == "LiveInsightTables")
+    assert set(table_statement["actions"]) == expected
+    assert table_statement["resources"] == \
+        '${concat(values(var.table_arns), [for arn in values(var.table_arns) : "${arn}/index/*"])}'
+
+
+def test_every_table_is_encrypted_recoverable_and_protected():
+    [table] = resources(MODULES / "tables" / "main.tf", "aws_dynamodb_table").values()
+    assert table["for_each"] == "${var.tables}"  # every table of chalicelib/tables.py
+    assert table["server_side_encryption"][0] == {"enabled": True, "kms_key_arn": "${var.kms_key_arn}"}
+    assert table["point_in_time_recovery"][0] == {"enabled": True}
+    assert table["deletion_protection_enabled"] == "${var.deletion_protection}"
+    assert table["billing_mode"] == "${var.billing_mode}"
+
+
+def test_modules_follow_the_standard_layout_and_describe_their_variables():
+    for module in MODULES.iterdir():
+        files = {p.name for p in module.iterdir()}
+        assert {"main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"} <= files, module.name
+        for block in load_hcl(module / "variables.tf").get("variable", []):
+            for name, spec in block.items():
+                assert spec.get("description") and spec.get("type"), f"{module.name}.{name}"
+
+
+def test_the_dashboard_shows_the_guides_metrics():
+    source = (MODULES / "dashboard" / "main.tf").read_text()
+    for metric in ('"AWS/Lambda", "Duration"', '"AWS/Lambda", "Errors"', '"AWS/Lambda", "Invocations"',
+                   '"LiveInsight", "EventsProcessed"', '"LiveInsight", "ProcessingTime"',
+                   '"LiveInsight", "ProcessingErrors"', '"AWS/ApiGateway", "Latency"', '"5XXError"',
+                   '"ConsumedWriteCapacityUnits"', '"SessionsStarted"', 'PageViews'):
+        assert metric in source, metric

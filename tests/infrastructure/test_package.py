@@ -1,0 +1,77 @@
+"""`make package`: Chalice's Terraform fixed for Terraform >= 1.5 and AWS provider 5.x."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from deploy.package import FUNCTIONS, fix_chalice_terraform, tables_json
+from tests.infrastructure.conftest import TERRAFORM_DIR, terraform
+
+
+def test_the_hand_written_terraform_is_formatted():
+    result = terraform("fmt", "-check", "-recursive", "-diff", cwd=TERRAFORM_DIR)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_terraform_tables_json_is_the_apps_table_definition():
+    assert (TERRAFORM_DIR / "tables.json").read_text() == tables_json()
+
+
+def test_get_and_providers_accept_the_pins_on_current_terraform(packaged, tmp_path):
+    for stage, directory in packaged.items():
+        offline = tmp_path / stage
+        shutil.copytree(directory, offline)
+        (offline / "backend.tf").unlink()  # the S3 backend needs credentials; the pins do not
+        get = terraform("get", cwd=offline)
+        assert get.returncode == 0, get.stderr
+        providers = terraform("providers", cwd=offline)
+        assert providers.returncode == 0, providers.stderr
+        assert "hashicorp/aws] >= 5.0.0, < 6.0.0" in providers.stdout
+        assert "< 5" not in providers.stdout.replace("< 6.0.0", "") and "hashicorp/null" not in providers.stdout
+
+
+def test_the_generated_terraform_is_fixed(packaged):
+    doc = json.loads((packaged["prod"] / "chalice.tf.json").read_text())
+    assert "terraform" not in doc and "null_data_source" not in json.dumps(doc) and "output" not in doc
+    functions = doc["resource"]["aws_lambda_function"]
+    assert {key: f["function_name"] for key, f in functions.items()} == {
+        key: f"${{local.function_names.{name}}}" for key, name in FUNCTIONS.items()}
+    for function in functions.values():
+        assert function["role"] == "${module.iam.lambda_role_arn}"
+        assert function["depends_on"] == ["module.logs", "module.iam"]  # log groups with retention first
+        assert function["kms_key_arn"] == "${module.encryption.key_arn}"
+        assert function["runtime"] in ("python3.11", "python3.12", "python3.13")
+    assert functions["api_handler"]["memory_size"] == 512 and functions["api_handler"]["timeout"] == 30
+    rules = doc["resource"]["aws_cloudwatch_event_rule"]
+    assert {r["name"] for r in rules.values()} == {"${local.function_names.expiry}-Schedule",
+                                                  "${local.function_names.rollup}-Schedule"}
+    [deployment] = doc["resource"]["aws_api_gateway_deployment"].values()
+    assert "stage_name" not in deployment and deployment["triggers"]["redeployment"].startswith("${md5(")
+    assert "aws_iam_role" not in doc["resource"]  # our role, not Chalice's
+
+
+def test_stages_get_their_own_names(packaged):
+    prod = json.loads((packaged["prod"] / "liveinsight.auto.tfvars.json").read_text())
+    dev = json.loads((packaged["dev"] / "liveinsight.auto.tfvars.json").read_text())
+    assert prod == {"stage": "prod", "name_prefix": "LiveInsight-"}
+    assert dev == {"stage": "dev", "name_prefix": "LiveInsight-dev-"}
+
+
+def test_the_package_holds_the_app_and_its_dashboard_and_sdk(packaged):
+    import zipfile
+
+    names = set(zipfile.ZipFile(packaged["prod"] / "deployment.zip").namelist())
+    assert {"app.py", "chalicelib/collector.py", "chalicelib/static/liveinsight.js",
+            "chalicelib/static/dashboard.html", "ua_parser/__init__.py", "crawlerdetect/__init__.py"} <= names
+    assert not any(n.startswith(("tests/", "sdk/", "deploy/", "terraform/")) for n in names)
+
+
+def test_a_new_chalice_function_must_be_named_first():
+    import pytest
+
+    from deploy.package import PackageError
+
+    doc = {"resource": {"aws_lambda_function": {"surprise": {"function_name": "x"}}}}
+    with pytest.raises(PackageError, match="surprise"):
+        fix_chalice_terraform(doc)
