@@ -25,3 +25,12 @@ def test_checkov_finds_nothing_to_fix(packaged, tmp_path):
         failed = [c["check_id"] + " " + c["resource"] for r in reports for c in r["results"].get("failed_checks", [])]
         assert failed == [] and result.returncode == 0, failed
         assert summaries["terraform"]["passed"] > 50 and summaries["terraform_json"]["passed"] > 10
+
+
+def test_checkov_passes_the_state_bootstrap():
+    result = subprocess.run([str(CHECKOV), "-d", str(PROJECT_DIR / "terraform" / "bootstrap"),
+                             "--config-file", str(PROJECT_DIR / ".checkov.yaml"), "-o", "json"],
+                            capture_output=True, text=True, timeout=600)
+    report = json.loads(result.stdout)
+    report = report[0] if isinstance(report, list) else report
+    assert report["summary"]["failed"] == 0 and report["summary"]["passed"] > 10, report["summary"]
