@@ -8,11 +8,11 @@ SDK_STAMP := sdk/node_modules/.installed
 CHECKOV_STAMP := .venv-checkov/.installed
 STAGE ?= prod
 
-.PHONY: local traffic sdk test test-unit lint venv clean package plan deploy rollback destroy ops-check
+.PHONY: local traffic sdk test test-unit lint venv clean package plan deploy rollback destroy ops-check bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "pip>=24,<26.3"  # chalice 1.34 needs pip < 26.3 to build its package
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
@@ -51,6 +51,10 @@ test-unit: $(STAMP)
 ## Lint (ruff: pyflakes, pycodestyle, isort, bugbear, complexity <= 10).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+## Speed, memory and cost per page view beside the baseline (bench/results.json, docs/performance.md).
+bench: $(STAMP)
+	$(PY) bench/run.py
 
 ## Terraform for a stage, ready to plan: build/terraform/$(STAGE) (Chalice's, fixed, and ours).
 package: $(STAMP)

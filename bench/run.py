@@ -1,0 +1,344 @@
+"""`make bench`: LiveInsight's speed, memory and cost per page view, beside the baseline.
+
+Prints a table, writes bench/results.json, and ends with one line of JSON. Everything DynamoDB
+does is counted (requests with botocore hooks; capacity from real item sizes, bench/capacity.py);
+time is measured for our own code and the emulator's time replaced by a per-call latency
+(bench/prices.py), since moto is far slower than DynamoDB. `--quick` is the tiny run the tests use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import redirect_stdout
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+from bench import prices  # noqa: E402
+
+RESULTS = PROJECT_DIR / "bench" / "results.json"
+LAMBDA_MEMORY_GB = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"]["prod"][
+    "lambda_memory_size"] / 1024
+UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+PAGES_PER_VISIT = 4  # page views in one visit (session) of the workload
+MIN = 60_000
+
+
+def _aws_env() -> None:
+    for name, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        os.environ.setdefault(name, value)
+
+
+def _settings():
+    from chalicelib.settings import load_settings
+    from tests.conftest import stage_environment
+
+    return load_settings({**stage_environment("local"), "LIVEINSIGHT_STAGE": "bench"})
+
+
+class Timer:
+    """Time spent inside DynamoDB calls, to subtract from wall time."""
+
+    def __init__(self, client) -> None:
+        self.inside_seconds = 0.0
+        self._start = 0.0
+        client.meta.events.register("before-call.dynamodb", self._before)
+        client.meta.events.register("after-call.dynamodb", self._after)
+
+    def _before(self, **_):
+        self._start = time.perf_counter()
+
+    def _after(self, **_):
+        self.inside_seconds += time.perf_counter() - self._start
+
+
+def _visit_requests(visits: int, batch: int, now_ms: int):
+    """Visits of PAGES_PER_VISIT page views by distinct visitors, as requests of `batch` events."""
+    for visit in range(visits):
+        views = [{"event_type": "page_view", "event_id": str(uuid.uuid4()), "user_id": f"visitor-{visit}",
+                  "page_url": f"https://shop.example/p{(visit + i) % 30}?utm_source=news",
+                  "referrer": "https://www.google.com/" if i == 0 else "https://shop.example/",
+                  "timestamp": now_ms - (PAGES_PER_VISIT - i) * 15_000} for i in range(PAGES_PER_VISIT)]
+        for start in range(0, len(views), batch):
+            chunk = views[start:start + batch]
+            yield json.dumps({"events": chunk} if len(chunk) > 1 else chunk[0]).encode(), len(chunk)
+
+
+def measure_ingest(batch: int, page_views: int) -> dict:
+    """Page views through the real collector (the handler's core), on moto in this process."""
+    import boto3
+    from moto import mock_aws
+
+    from bench.capacity import CapacityMeter
+    from chalicelib.collector import IngestRequest
+    from chalicelib.services import Services
+    from chalicelib.tables import TABLES, create_tables
+
+    _aws_env()
+    settings = _settings()
+    by_name = {spec.name(settings.stage): spec for spec in TABLES}
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_tables(client, settings.stage)
+        services = Services(settings, dynamodb_client=client)
+        now = int(time.time() * 1000)
+        # whole visits per request when batching: one visitor's batch is what the SDK sends
+        requests = list(_visit_requests(page_views // PAGES_PER_VISIT, min(batch, PAGES_PER_VISIT), now)) \
+            if batch <= PAGES_PER_VISIT else _batched(page_views, batch, now)
+        # Warm-up: today's salt and the user-agent parser, paid once per process.
+        with redirect_stdout(io.StringIO()):
+            services.collector.collect(IngestRequest(
+                body=json.dumps({"event_type": "page_view", "page_url": "https://shop.example/"}).encode(),
+                content_type="text/plain", user_agent=UA, source_ip="203.0.113.1"))
+        meter = CapacityMeter(client, boto3.client("dynamodb", region_name="us-east-1"), lambda t: by_name[t])
+        timer = Timer(client)
+        log = io.StringIO()
+        started = time.perf_counter()
+        with redirect_stdout(log):
+            for body, _ in requests:
+                result = services.collector.collect(IngestRequest(body=body, content_type="text/plain",
+                                                                  user_agent=UA, source_ip="203.0.113.1",
+                                                                  country_header="DE"))
+                assert result.status_code == 200, result.body
+        wall = time.perf_counter() - started
+        ingest_calls, ingest_inside = sum(meter.calls.values()), timer.inside_seconds
+        # All-in: the minute jobs end these sessions and roll up their statistics later.
+        with redirect_stdout(log):
+            services.expire_sessions(now_ms=now + 60 * MIN)
+            services.roll_up_stats(now_ms=now + 60 * MIN)
+        pv = sum(n for _, n in requests)
+    own_ms_per_request = (wall - ingest_inside) * 1000 / len(requests)
+    return {
+        "page_views": pv, "requests": len(requests), "events_per_second": round(pv / wall, 1),
+        "ddb_requests_per_event": round(ingest_calls / pv, 4),
+        "write_units_per_page_view": round(meter.write_units / pv, 3),
+        "write_units_per_page_view_by_table": {k: round(v / pv, 3)
+                                               for k, v in sorted(meter.write_units_by_table.items())},
+        "read_units_per_page_view": round(meter.read_units / pv, 3),
+        "own_ms_per_request": round(own_ms_per_request, 3),
+        "ddb_calls_per_request": round(ingest_calls / len(requests), 3),
+        "log_bytes_per_page_view": round(len(log.getvalue().encode()) / pv, 1),
+    }
+
+
+def _batched(page_views: int, batch: int, now: int):
+    """Requests of `batch` events, each from one visitor: one browser's SDK batch, sent when 25
+    events have gathered within its one-second timer (a busy single-page app)."""
+    requests = []
+    for r in range(page_views // batch):
+        views = [{"event_type": "page_view", "event_id": str(uuid.uuid4()), "user_id": f"visitor-{r}",
+                  "page_url": f"https://shop.example/p{i % 30}", "timestamp": now - (batch - i) * 30}
+                 for i in range(batch)]
+        requests.append((json.dumps({"events": views}).encode(), batch))
+    return requests
+
+
+def usd_per_million(requests_per_pv: float, lambda_ms_per_request: float, write_units: float, read_units: float,
+                    log_bytes: float, put_metric_data_per_pv: float = 0.0) -> float:
+    """All-in list price of a million page views (bench/prices.py)."""
+    million = 1_000_000
+    api = requests_per_pv * prices.API_GATEWAY_REST_USD_PER_MILLION_REQUESTS
+    lambda_requests = requests_per_pv * prices.LAMBDA_USD_PER_MILLION_REQUESTS
+    gb_seconds = requests_per_pv * million * LAMBDA_MEMORY_GB * max(1.0, lambda_ms_per_request) / 1000
+    lambda_duration = gb_seconds * prices.LAMBDA_USD_PER_GB_SECOND
+    dynamodb = (write_units * prices.DYNAMODB_USD_PER_MILLION_WRITE_UNITS
+                + read_units * prices.DYNAMODB_USD_PER_MILLION_READ_UNITS)
+    logs = log_bytes * million / 1e9 * prices.CLOUDWATCH_LOGS_USD_PER_GB_INGESTED
+    metrics = put_metric_data_per_pv * million / 1000 * prices.CLOUDWATCH_USD_PER_THOUSAND_PUT_METRIC_DATA
+    return round(api + lambda_requests + lambda_duration + dynamodb + logs + metrics, 3)
+
+
+def our_cost(figures: dict) -> float:
+    lambda_ms = figures["own_ms_per_request"] + figures["ddb_calls_per_request"] * prices.DYNAMODB_MS_PER_CALL
+    return usd_per_million(figures["requests"] / figures["page_views"], lambda_ms,
+                           figures["write_units_per_page_view"], figures["read_units_per_page_view"],
+                           figures["log_bytes_per_page_view"])
+
+
+def baseline_cost(own_ms_per_event: float) -> float:
+    # One request per event; per event one put_item (1 unit), one session update (1 unit: items
+    # under 1 KB) and one PutMetricData; it prints nothing of its own.
+    lambda_ms = own_ms_per_event + 2 * prices.DYNAMODB_MS_PER_CALL + prices.CLOUDWATCH_MS_PER_CALL
+    return usd_per_million(1.0, lambda_ms, 2.0, 0.0, 0.0, put_metric_data_per_pv=1.0)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def measure_processes(cold_runs: int, rss_events: int, baseline_rss_events: int) -> dict:
+    """Fresh processes against a moto server: cold starts and peak memory, ours and the baseline's."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from bench import baseline
+    from chalicelib.tables import create_tables
+
+    _aws_env()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+        create_tables(dynamodb, "prod")
+        for table, key in baseline.TABLES.items():
+            dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                                  KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                                  AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}])
+        env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+               "LIVEINSIGHT_STAGE": "prod", "LIVEINSIGHT_SITES": '{"default": {"origins": []}}',
+               "LIVEINSIGHT_DEFAULT_SITE": "default", "LIVEINSIGHT_API_TOKEN": "bench-token-bench-token-1234",
+               "PYTHONDONTWRITEBYTECODE": "1"}
+
+        def child(target: str, events: int, batch: int) -> dict:
+            done = subprocess.run([sys.executable, str(PROJECT_DIR / "bench" / "child.py"), target, str(events),
+                                   str(batch)], env=env, capture_output=True, text=True, timeout=600)
+            line = next((out for out in done.stderr.splitlines() if out.startswith("BENCH ")), None)
+            if done.returncode != 0 or line is None:
+                raise RuntimeError(f"bench child {target} failed:\n{done.stderr[-2000:]}")
+            return json.loads(line[6:])
+
+        ours = [child("ours", 1, 1)["cold_start_ms"] for _ in range(cold_runs)]
+        theirs = [child("baseline", 1, 1)["cold_start_ms"] for _ in range(cold_runs)]
+        our_rss = child("ours", rss_events, 25)
+        their_rss = child("baseline", baseline_rss_events, 25)
+    finally:
+        server.stop()
+    return {"cold_start_ms": round(statistics.median(ours), 1),
+            "baseline_cold_start_ms": round(statistics.median(theirs), 1),
+            "peak_rss_mb": our_rss["peak_rss_mb"], "rss_events": our_rss["events"],
+            "baseline_peak_rss_mb": their_rss["peak_rss_mb"], "baseline_rss_events": their_rss["events"]}
+
+
+def measure_baseline_own_ms(events: int) -> float:
+    """The baseline handler's own time per event (its AWS calls' time taken out), on moto."""
+    import boto3
+    from moto import mock_aws
+
+    _aws_env()
+    with mock_aws():
+        from bench import baseline as module
+
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        for table, key in module.TABLES.items():
+            dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                                  KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                                  AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}])
+        inside = [0.0]
+        clients = [module.dynamodb.meta.client, module.cloudwatch]
+        marks = {}
+        for c in clients:
+            c.meta.events.register("before-call", lambda **kw: marks.__setitem__("t", time.perf_counter()))
+            c.meta.events.register("after-call", lambda **kw: inside.__setitem__(0, inside[0] + time.perf_counter()
+                                                                                  - marks["t"]))
+        from bench.child import api_event, batch
+
+        started = time.perf_counter()
+        for i in range(events):
+            module.handler(api_event(batch(1, i)), None)
+        wall = time.perf_counter() - started
+    return (wall - inside[0]) * 1000 / events
+
+
+def measure_realtime_items() -> dict:
+    """Items one realtime query reads after 10,000 and after 100,000 events in its 30 minutes."""
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib.services import Services
+    from chalicelib.stats import Rollup, write_rollup
+    from chalicelib.tables import create_tables
+
+    _aws_env()
+    settings = _settings()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_tables(client, settings.stage)
+        services = Services(settings, dynamodb_client=client)
+        now = int(time.time() * 1000)
+        found = {}
+        for label, events in (("10k", 10_000), ("100k", 90_000)):
+            rollup = Rollup(settings.stats_shards)
+            rollup.add_events({"site": "demo", "visitor_id": f"v{i % 2000}", "time_ms": now - (i % 30) * MIN,
+                               "event_type": "page_view", "page_path": f"/p{i % 50}", "event_id": str(i)}
+                              for i in range(events))
+            write_rollup(services.stats, rollup, now)
+            before = services.stats.items_read
+            services.stats_reader.realtime({"site": "demo"}, now)
+            found[label] = services.stats.items_read - before
+    return {"realtime_query_items_10k": found["10k"], "realtime_query_items_100k": found["100k"]}
+
+
+def run(quick: bool) -> dict:
+    from bench.expiry_cost import measure as measure_expiry
+
+    single = measure_ingest(batch=1, page_views=40 if quick else 2000)
+    batch25 = measure_ingest(batch=25, page_views=50 if quick else 5000)
+    processes = measure_processes(cold_runs=5, rss_events=200 if quick else 10_000,
+                                  baseline_rss_events=50 if quick else 2_000)
+    realtime = measure_realtime_items()
+    expiry = measure_expiry(20, 200) if quick else measure_expiry(1000, 10_000)
+    baseline_own_ms = measure_baseline_own_ms(20 if quick else 500)
+    results = {
+        "events_per_second_single": single["events_per_second"],
+        "events_per_second_batch25": batch25["events_per_second"],
+        "ddb_requests_per_event_single": single["ddb_requests_per_event"],
+        "ddb_requests_per_event_batch25": batch25["ddb_requests_per_event"],
+        "write_units_per_page_view": single["write_units_per_page_view"],
+        "write_units_per_page_view_batch25": batch25["write_units_per_page_view"],
+        "read_units_per_page_view": single["read_units_per_page_view"],
+        "cold_start_ms": processes["cold_start_ms"],
+        "peak_rss_mb": processes["peak_rss_mb"],
+        **realtime,
+        "expiry_items_read_1k_of_10k": expiry["items_read"],
+        "expiry_items_read_per_ended_session": expiry["items_read_per_ended_session"],
+        "usd_per_million_page_views": our_cost(single),
+        "usd_per_million_page_views_batch25": our_cost(batch25),
+        "baseline_usd_per_million_page_views": baseline_cost(baseline_own_ms),
+        "baseline_cold_start_ms": processes["baseline_cold_start_ms"],
+        "baseline_peak_rss_mb": processes["baseline_peak_rss_mb"],
+        "details": {"single": single, "batch25": batch25, "processes": processes, "expiry": expiry,
+                    "baseline_own_ms_per_event": round(baseline_own_ms, 3), "lambda_memory_gb": LAMBDA_MEMORY_GB,
+                    "prices_as_of": prices.PRICES_AS_OF, "quick": quick},
+    }
+    return results
+
+
+def table(results: dict) -> str:
+    rows = [(k, v) for k, v in results.items() if k != "details"]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a tiny run (for the tests), not a measurement")
+    parser.add_argument("--output", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    results = run(args.quick)
+    print(table(results))
+    print(f"({time.perf_counter() - started:.0f} s; details in {args.output})")
+    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in results.items() if k != "details"}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

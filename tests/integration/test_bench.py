@@ -1,0 +1,29 @@
+"""make bench in its tiny configuration, so it cannot rot: it runs and reports every key (not timings)."""
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import PROJECT_DIR
+
+KEYS = {
+    "events_per_second_single", "events_per_second_batch25", "ddb_requests_per_event_single",
+    "ddb_requests_per_event_batch25", "write_units_per_page_view", "cold_start_ms", "peak_rss_mb",
+    "realtime_query_items_10k", "realtime_query_items_100k", "expiry_items_read_1k_of_10k",
+    "usd_per_million_page_views", "baseline_usd_per_million_page_views", "baseline_cold_start_ms",
+    "baseline_peak_rss_mb",
+}
+
+
+def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
+    output = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "bench/run.py", "--quick", "--output", str(output)], cwd=PROJECT_DIR,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    last_line = json.loads(done.stdout.strip().splitlines()[-1])
+    assert KEYS <= set(last_line)
+    assert json.loads(output.read_text())["details"]["quick"] is True
+    # counts, not timings: these are deterministic
+    assert last_line["realtime_query_items_10k"] == last_line["realtime_query_items_100k"]
+    assert last_line["expiry_items_read_1k_of_10k"] == 20  # the quick run ends 20 of 200 sessions
+    assert last_line["ddb_requests_per_event_single"] == 5.0
