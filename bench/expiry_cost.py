@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from collections import Counter
 
 MIN = 60_000
@@ -39,7 +40,7 @@ def measure(idle: int, active: int) -> dict:
         items = []
         for i in range(idle + active):
             minutes_ago = 45 if i < idle else 5
-            record = {"event_id": f"e{i}", "event_type": "page_view", "time_ms": now - minutes_ago * MIN,
+            record = {"event_id": str(uuid.UUID(int=i)), "event_type": "page_view", "time_ms": now - minutes_ago * MIN,
                       "page_path": "/", "channel": "direct"}
             session = Session.start("demo", f"visitor-{i}", "0000000001", record)
             session.schedule_expiry(rules)

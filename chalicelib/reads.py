@@ -8,14 +8,13 @@ import json
 from typing import TYPE_CHECKING
 
 from .errors import ApiError
-from .sessions import public_view
+from .sessions import Session, public_view
 from .settings import Settings
 from .tables import visitor_key
 
 if TYPE_CHECKING:
     from .store import EventStore, SessionStore
 
-MAX_EVENTS_SHOWN = 1000
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 EVENT_HIDDEN_FIELDS = ("pk", "expires_at_s")
 
@@ -24,11 +23,13 @@ def session_with_events(session_id: str, sessions: SessionStore, events: EventSt
     record = sessions.get(session_id)
     if record is None:
         raise ApiError(404, "session_not_found", f"no session {session_id!r}", field="session_id")
-    stored, truncated = events.events_of_session(session_id, MAX_EVENTS_SHOWN)
+    listed = Session.from_record(record).listed_event_ids()
+    stored = events.get_events(record["site"], listed)
     return {
         "session": public_view(record),
         "events": [{k: v for k, v in e.items() if k not in EVENT_HIDDEN_FIELDS} for e in stored],
-        "events_truncated": truncated,
+        # A session lists its first LISTED_EVENTS events; its counters cover all of them.
+        "events_truncated": record["events"] > len(listed),
     }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -36,6 +37,10 @@ ENGAGED_AFTER_MS = 10_000
 # landed but whose event write did not (or a concurrent duplicate) is recognised and not counted.
 RECENT_EVENTS_KEPT = 50
 FINGERPRINT_BYTES = 6
+# The ids of a session's first events (16 bytes each), for GET /sessions/{id}: the session lists
+# its events itself instead of an index on the events table costing a write unit per event.
+LISTED_EVENTS = 64
+UUID_BYTES = 16
 # The acquisition and device facts a session takes from its first event.
 FIRST_EVENT_FIELDS = ("referrer_host", "channel", "utm_source", "utm_medium", "utm_campaign", "utm_term",
                       "utm_content", "device_type", "browser", "os", "country")
@@ -88,6 +93,7 @@ class Session:
     ended_ms: int | None = None
     expiry_check_ms: int | None = None
     recent: bytes = b""
+    event_ids: bytes = b""  # the first LISTED_EVENTS event ids, 16 bytes each
     version: int = 0  # 0: not stored yet
 
     @property
@@ -128,12 +134,18 @@ class Session:
                 self.exit_page, self.exit_ms = page, time_ms
         self.engaged = self.engaged or is_engagement(record)
         self.recent = (self.recent + fingerprint(record["event_id"]))[-RECENT_EVENTS_KEPT * FINGERPRINT_BYTES:]
+        if len(self.event_ids) < LISTED_EVENTS * UUID_BYTES:
+            self.event_ids += uuid.UUID(record["event_id"]).bytes
 
     def end(self) -> None:
         self.status, self.ended_ms, self.expiry_check_ms = ENDED, self.last_seen_ms, None
 
     def schedule_expiry(self, rules: SessionRules) -> None:
         self.expiry_check_ms = min(self.last_seen_ms + rules.timeout_ms, self.started_ms + rules.max_ms)
+
+    def listed_event_ids(self) -> list[str]:
+        return [str(uuid.UUID(bytes=self.event_ids[i:i + UUID_BYTES]))
+                for i in range(0, len(self.event_ids), UUID_BYTES)]
 
     def seen(self, event_id: str) -> bool:
         fp = fingerprint(event_id)
@@ -158,7 +170,7 @@ class Session:
             "duration_ms": self.duration_ms, "first_event_ms": self.first_event_ms, "events": self.events,
             "page_views": self.page_views, "entry_page": self.entry_page, "entry_ms": self.entry_ms,
             "exit_page": self.exit_page, "exit_ms": self.exit_ms, "engaged": self.engaged,
-            "bounce": self.bounce, "recent": self.recent, "version": self.version + 1,
+            "bounce": self.bounce, "recent": self.recent, "event_ids": self.event_ids, "version": self.version + 1,
             "expires_at_s": self.last_seen_ms // 1000 + retention_seconds, **self.first_event,
         }
         if self.status == ACTIVE:  # only active sessions appear in the sparse expiry index
@@ -176,11 +188,13 @@ class Session:
             entry_ms=record.get("entry_ms"), exit_page=record.get("exit_page"), exit_ms=record.get("exit_ms"),
             engaged=record["engaged"], first_event={k: record[k] for k in FIRST_EVENT_FIELDS if k in record},
             ended_ms=record.get("ended_ms"), expiry_check_ms=record.get("expiry_check_ms"),
-            recent=bytes(record.get("recent", b"")), version=record["version"],
+            recent=bytes(record.get("recent", b"")), event_ids=bytes(record.get("event_ids", b"")),
+            version=record["version"],
         )
 
 
-PUBLIC_HIDDEN_FIELDS = ("pk", "sk", "recent", "version", "active_shard", "expiry_check_ms", "expires_at_s")
+PUBLIC_HIDDEN_FIELDS = ("pk", "sk", "recent", "event_ids", "version", "active_shard", "expiry_check_ms",
+                        "expires_at_s")
 
 
 def public_view(record: dict) -> dict:

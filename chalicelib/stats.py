@@ -176,10 +176,10 @@ def dirty_pk(site: str) -> str:
 
 
 def write_rollup(store: StatsStore, rollup: Rollup, now_ms: int) -> None:
-    """One ADD update per bucket. A bucket of an hour the rollup job no longer recomputes by
-    itself (older than the previous hour: late events, long sessions ending) also leaves a marker
-    so the job recomputes that hour and its day."""
-    settled_before_ms = bucket_start_ms(HOUR, now_ms) - BUCKET_MS[HOUR]
+    """One ADD update per bucket. A bucket of an earlier hour than the current one (late events,
+    sessions ending) also leaves a marker, so the rollup job recomputes that hour and its day:
+    the job recomputes only the current hour by itself."""
+    settled_before_ms = bucket_start_ms(HOUR, now_ms)
     for key, delta in rollup.buckets.items():
         store.add(bucket_pk(key.site, MINUTE, key.shard), label(MINUTE, key.minute_ms), dict(delta.counters),
                   delta.visitors, now_ms // 1000 + MINUTE_BUCKET_TTL_SECONDS)

@@ -110,11 +110,9 @@ class TableSpec:
 # its site so one site's client cannot suppress another's events. The same table holds the daily
 # visitor-hash salts under "salt#<YYYY-MM-DD>" (event ids are UUIDs, so the prefixes cannot meet);
 # TTL removes events after the retention period and salts two days after their day.
-# `by_session` lists a session's events in time order (GET /sessions/{id}).
-EVENTS_BY_SESSION = Index("by_session", Key("session_id"), Key("time_ms", NUMBER))
-EVENTS = TableSpec(
-    base_name="Events", hash_key=Key("pk"), ttl_attribute="expires_at_s", indexes=(EVENTS_BY_SESSION,)
-)
+# No index: a session lists its events itself (sessions.py, `event_ids`), which saves an index
+# write, a write unit, on every event.
+EVENTS = TableSpec(base_name="Events", hash_key=Key("pk"), ttl_attribute="expires_at_s")
 
 # Sessions. `pk` is "<site>#<visitor_id>", `sk` orders a visitor's sessions by creation, so the
 # newest is one Query away and concurrent requests that start a visitor's next session collide on

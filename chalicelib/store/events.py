@@ -8,7 +8,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import StoreUnavailable
 from ..log import log
-from ..tables import EVENTS_BY_SESSION, event_key
+from ..tables import event_key
 from .base import (
     BATCH_GET_LIMIT,
     BATCH_WRITE_LIMIT,
@@ -88,18 +88,14 @@ class EventStore:
                          Key={"pk": {"S": event_key(site, event_id)}}, ConsistentRead=True)
         return from_item(response["Item"]) if "Item" in response else None
 
-    def events_of_session(self, session_id: str, limit: int) -> tuple[list[dict], bool]:
-        """A session's events in time order (at most `limit`), and whether there are more."""
-        response = call(self._backoff, self._client.query, TableName=self._table,
-                         IndexName=EVENTS_BY_SESSION.name, KeyConditionExpression="session_id = :s",
-                         ExpressionAttributeValues={":s": {"S": session_id}}, Limit=limit)
-        keys = [i["pk"]["S"] for i in response.get("Items", [])]
-        events = []
-        for chunk in chunks(keys, BATCH_GET_LIMIT):
-            request = {self._table: {"Keys": [{"pk": {"S": k}} for k in chunk]}}
+    def get_events(self, site: str, event_ids: list[str]) -> list[dict]:
+        """Stored events by id (100 per BatchGetItem), in time order."""
+        events: list[dict] = []
+        for chunk in chunks(sorted(set(event_ids)), BATCH_GET_LIMIT):
+            request = {self._table: {"Keys": [{"pk": {"S": event_key(site, e)}} for e in chunk]}}
             while request:
                 got = call(self._backoff, self._client.batch_get_item, RequestItems=request)
                 events.extend(from_item(i) for i in got.get("Responses", {}).get(self._table, []))
                 request = got.get("UnprocessedKeys") or {}
         events.sort(key=lambda e: (e["time_ms"], e["event_id"]))
-        return events, "LastEvaluatedKey" in response
+        return events

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 
 import pytest
 
@@ -15,7 +16,7 @@ _ids = itertools.count()
 
 
 def event(minute: float, path: str | None = "/", event_type: str = "page_view", **extra) -> dict:
-    record = {"event_id": f"e{next(_ids)}", "event_type": event_type, "time_ms": int(T0 + minute * MIN),
+    record = {"event_id": str(uuid.UUID(int=next(_ids))), "event_type": event_type, "time_ms": int(T0 + minute * MIN),
               "channel": "direct", "device_type": "desktop", **extra}
     if event_type == "page_view":
         record["page_path"] = path
@@ -117,7 +118,8 @@ def test_bounce_is_one_page_view_and_no_engagement(extra, bounce):
 
 
 def test_storage_round_trip_and_the_sparse_index_attributes():
-    session = run([event(0, "/a"), event(2, "/b")]).writes[0].session
+    a, b = event(0, "/a"), event(2, "/b")
+    session = run([a, b]).writes[0].session
     record = session.to_record(RULES, 3600)
     assert record["active_shard"] in {str(i) for i in range(8)} and record["expiry_check_ms"] > 0
     again = Session.from_record(record)
@@ -127,3 +129,4 @@ def test_storage_round_trip_and_the_sparse_index_attributes():
     assert "active_shard" not in ended and "expiry_check_ms" not in ended
     view = public_view(ended)
     assert view["duration_seconds"] == 120.0 and "recent" not in view and "pk" not in view
+    assert "event_ids" not in view and again.listed_event_ids() == [r["event_id"] for r in (a, b)]

@@ -1,5 +1,6 @@
 """Aggregation and query rules, without storage."""
 
+import uuid
 from collections import Counter
 
 import pytest
@@ -15,7 +16,7 @@ T0 = 1_795_700_000_000  # 2026-11-26T13:33:20Z
 
 def record(visitor, minute, event_type="page_view", path="/"):
     return {"site": "demo", "visitor_id": visitor, "time_ms": T0 + minute * 60_000, "event_type": event_type,
-            "page_path": path, "event_id": f"{visitor}-{minute}"}
+            "page_path": path, "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{visitor}{minute}{event_type}{path}"))}
 
 
 def test_a_request_rolls_up_into_one_bucket_per_minute_and_shard():
@@ -94,3 +95,25 @@ def test_bad_ranges_say_what_is_allowed(query, code, fragment):
     with pytest.raises(ApiError) as err:
         parse_range(query, T0)
     assert err.value.code == code and fragment in err.value.message and err.value.status_code == 400
+
+
+def test_buckets_of_any_earlier_hour_are_marked_for_the_rollup_job():
+    from chalicelib.stats import write_rollup
+
+    class Store:
+        def __init__(self):
+            self.added, self.marked = [], []
+
+        def add(self, pk, sk, counters, members, ttl):
+            self.added.append(sk)
+
+        def mark(self, pk, sk, ttl):
+            self.marked.append(sk)
+
+    now = T0  # 13:33
+    rollup = Rollup(shards=1)
+    rollup.add_events([record("a", 0), record("b", -40), record("c", -120)])  # 13:33, 12:53, 11:33
+    store = Store()
+    write_rollup(store, rollup, now)
+    assert sorted(store.added) == ["2026-11-26T11:33", "2026-11-26T12:53", "2026-11-26T13:33"]
+    assert sorted(store.marked) == ["2026-11-26T11", "2026-11-26T12"]  # the job recomputes only 13 itself
