@@ -15,7 +15,7 @@ from chalice import Chalice, Rate, Response
 from chalicelib import __version__, reads
 from chalicelib.auth import require_token
 from chalicelib.collector import IngestRequest
-from chalicelib.errors import ApiError
+from chalicelib.errors import ApiError, StoreUnavailable
 from chalicelib.log import log, set_context
 from chalicelib.services import get_services
 from chalicelib.static import static_file, static_version
@@ -102,6 +102,10 @@ def _read(handler) -> Response:
         return _json(200, handler())
     except ApiError as err:
         return _json(err.status_code, err.body(), err.headers)
+    except StoreUnavailable as exc:
+        log("ERROR", "read not answered: DynamoDB unavailable", error=str(exc))
+        return _json(503, {"error": {"code": "store_unavailable", "message": "try again shortly"}},
+                     {"Retry-After": "2"})
 
 
 @app.route("/sessions/{session_id}", methods=["GET"])

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from .collector import Collector
+from .errors import StoreUnavailable
 from .expiry import ExpiryReport, expire_idle_sessions
+from .log import log
 from .metrics import Metrics
 from .rollup import RollupReport, roll_up
 from .sessions import Session, Sessionizer, SessionRules
@@ -84,7 +86,10 @@ class Services:
         def count_ended(records: list[dict]) -> None:
             rollup = Rollup(self.settings.stats_shards)
             rollup.add_ended(Session.from_record(r) for r in records)
-            write_rollup(self.stats, rollup, now_ms)
+            try:
+                write_rollup(self.stats, rollup, now_ms)
+            except StoreUnavailable as exc:  # the sessions did end; only their statistics are late
+                log("ERROR", "statistics of ended sessions not updated", sessions=len(records), error=str(exc))
 
         return expire_idle_sessions(self.sessions, self.session_rules, self.metrics, now_ms=now_ms,
                                     budget_seconds=self.settings.expiry_budget_seconds, on_ended=count_ended)

@@ -144,3 +144,11 @@ def test_session_metrics_are_emitted(api, capsys):
     ended = next(line for line in lines if "SessionsEnded" in line)
     assert started["SessionsStarted"] == 2
     assert (ended["SessionsEnded"], ended["BouncedSessions"], ended["SessionDuration"]) == (1, 1, [0.0])
+
+
+def test_a_read_when_dynamodb_is_unavailable_is_a_503(api, dynamodb, wire):
+    from tests.integration.test_post_events import FailingWrites
+
+    wire(FailingWrites(dynamodb, operation="query"))
+    response = api.http.get("/visitors/x/sessions", headers=AUTH)
+    assert response.status_code == 503 and answer(response)["error"]["code"] == "store_unavailable"
