@@ -23,7 +23,7 @@ from . import enrich
 from .errors import ApiError, InvalidEvent, StoreUnavailable
 from .events import Event, decode_body, validate_event
 from .log import log
-from .metrics import PAGE_VIEWS, Metrics, RejectReason
+from .metrics import Metrics, RejectReason
 from .settings import Settings
 from .stats import Rollup, write_rollup
 from .tables import event_key
@@ -109,8 +109,8 @@ class Collector:
             sessions_started=tally.sessions_started,
             ended_sessions=tally.ended_sessions,
             properties={"request_id": request.request_id, "status_code": result.status_code},
+            pageviews_by_site=dict(tally.pageviews_by_site),
         )
-        self._metrics.per_site(PAGE_VIEWS, dict(tally.pageviews_by_site))
         return result
 
     def _process(self, request: IngestRequest, tally: Tally) -> list[dict]:

@@ -111,14 +111,20 @@ def _rolled_record(site: str, granularity: str, start_ms: int, merged: Merged, t
             "unique_visitors": merged.visitors(), "hll": sketch.to_bytes(), "expires_at_s": ttl_s}
 
 
-def recompute_hour(store: StatsStore, site: str, shards: int, hour_ms: int, now_ms: int) -> None:
-    merged = merge(minute_buckets(store, site, shards, hour_ms, hour_ms + BUCKET_MS[HOUR] - 1))
-    store.put(_rolled_record(site, HOUR, hour_ms, merged, now_ms // 1000 + HOUR_BUCKET_TTL_SECONDS))
+def recompute_hour(store: StatsStore, site: str, shards: int, hour_ms: int, now_ms: int) -> bool:
+    """Rewrites an hour bucket from its minute buckets; False (and no write) for an hour with none:
+    an idle site's minute job then costs reads only."""
+    minutes = minute_buckets(store, site, shards, hour_ms, hour_ms + BUCKET_MS[HOUR] - 1)
+    if not minutes:
+        return False
+    store.put(_rolled_record(site, HOUR, hour_ms, merge(minutes), now_ms // 1000 + HOUR_BUCKET_TTL_SECONDS))
+    return True
 
 
 def recompute_day(store: StatsStore, site: str, day_ms: int, now_ms: int, retention_seconds: int) -> None:
     hours = store.buckets(bucket_pk(site, HOUR), label(HOUR, day_ms), label(HOUR, day_ms + BUCKET_MS[DAY] - 1))
-    store.put(_rolled_record(site, DAY, day_ms, merge(hours), now_ms // 1000 + retention_seconds))
+    if hours:
+        store.put(_rolled_record(site, DAY, day_ms, merge(hours), now_ms // 1000 + retention_seconds))
 
 
 @dataclass
@@ -138,10 +144,9 @@ def roll_up(store: StatsStore, sites: Iterable[str], shards: int, metrics: Metri
             hours.add(current_hour - BUCKET_MS[HOUR])
         markers = store.buckets(dirty_pk(site), "0", "9")
         hours.update(label_start_ms(HOUR, m["sk"]) for m in markers)
-        for hour_ms in sorted(hours):
-            recompute_hour(store, site, shards, hour_ms, now_ms)
-            report.hours.append((site, label(HOUR, hour_ms)))
-        for day_ms in sorted({bucket_start_ms(DAY, h) for h in hours}):
+        rolled = [h for h in sorted(hours) if recompute_hour(store, site, shards, h, now_ms)]
+        report.hours.extend((site, label(HOUR, h)) for h in rolled)
+        for day_ms in sorted({bucket_start_ms(DAY, h) for h in rolled}):
             recompute_day(store, site, day_ms, now_ms, retention_seconds)
             report.days.append((site, label(DAY, day_ms)))
         for marker in markers:

@@ -180,8 +180,12 @@ def write_rollup(store: StatsStore, rollup: Rollup, now_ms: int) -> None:
     sessions ending) also leaves a marker, so the rollup job recomputes that hour and its day:
     the job recomputes only the current hour by itself."""
     settled_before_ms = bucket_start_ms(HOUR, now_ms)
+    ttl_s = now_ms // 1000 + MINUTE_BUCKET_TTL_SECONDS
+    late_hours = set()
     for key, delta in rollup.buckets.items():
         store.add(bucket_pk(key.site, MINUTE, key.shard), label(MINUTE, key.minute_ms), dict(delta.counters),
-                  delta.visitors, now_ms // 1000 + MINUTE_BUCKET_TTL_SECONDS)
+                  delta.visitors, ttl_s)
         if key.minute_ms < settled_before_ms:
-            store.mark(dirty_pk(key.site), label(HOUR, key.minute_ms), now_ms // 1000 + MINUTE_BUCKET_TTL_SECONDS)
+            late_hours.add((key.site, label(HOUR, key.minute_ms)))
+    for site, hour in sorted(late_hours):  # one marker per hour, however many buckets
+        store.mark(dirty_pk(site), hour, ttl_s)

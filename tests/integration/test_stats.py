@@ -165,3 +165,11 @@ def test_bad_stats_queries_are_400(api, path, code):
 def test_stats_need_the_token(api):
     assert api.http.get("/stats/realtime").status_code == 401
     assert api.http.get("/stats/sites", headers=AUTH).status_code == 200
+
+
+def test_the_minute_job_writes_nothing_for_an_idle_site(wire, counter):
+    services = wire()
+    counter.reset()
+    report = services.roll_up_stats(now_ms=int(time.time() * 1000))
+    assert report.hours == [] and report.days == [] and report.active_visitors == {"demo": 0}
+    assert set(counter.calls) == {"Query"}  # reads only: no PutItem of empty buckets

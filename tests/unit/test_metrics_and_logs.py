@@ -29,3 +29,23 @@ def test_only_error_lines_contain_the_word_error(capsys):
     assert [line["level"] for line in lines] == ["WARNING", "ERROR"]
     raw = [json.dumps(line) for line in lines]
     assert ["ERROR" in text for text in raw] == [False, True]
+
+
+def test_a_single_sites_page_views_ride_on_the_requests_line():
+    lines = []
+    metrics = Metrics("Production", lines.append)
+    metrics.request(events_processed=3, processing_ms=1, processing_errors=0, rejected={},
+                    pageviews_by_site={"shop": 3})
+    [line] = (json.loads(text) for text in lines)
+    main, per_site = line["_aws"]["CloudWatchMetrics"]
+    assert per_site["Dimensions"] == [["Environment", "Site"]] and per_site["Metrics"] == [
+        {"Name": "PageViews", "Unit": "Count"}]
+    assert (line["Site"], line["PageViews"], line["EventsProcessed"]) == ("shop", 3, 3)
+    assert main["Dimensions"] == [["Environment"]]
+
+    lines.clear()
+    metrics.request(events_processed=3, processing_ms=1, processing_errors=0, rejected={},
+                    pageviews_by_site={"shop": 2, "blog": 1})
+    sites = [json.loads(text) for text in lines[1:]]
+    assert sorted((s["Site"], s["PageViews"]) for s in sites) == [("blog", 1), ("shop", 2)]
+    assert "Site" not in json.loads(lines[0])

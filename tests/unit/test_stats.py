@@ -117,3 +117,22 @@ def test_buckets_of_any_earlier_hour_are_marked_for_the_rollup_job():
     write_rollup(store, rollup, now)
     assert sorted(store.added) == ["2026-11-26T11:33", "2026-11-26T12:53", "2026-11-26T13:33"]
     assert sorted(store.marked) == ["2026-11-26T11", "2026-11-26T12"]  # the job recomputes only 13 itself
+
+
+def test_one_marker_per_late_hour_however_many_buckets():
+    from chalicelib.stats import write_rollup
+
+    class Store:
+        marked: list = []
+
+        def add(self, *args):
+            pass
+
+        def mark(self, pk, sk, ttl):
+            self.marked.append(sk)
+
+    rollup = Rollup(shards=4)
+    rollup.add_events([record(f"v{i}", -120 + i % 3) for i in range(40)])  # 11:33-11:35, all shards
+    store = Store()
+    write_rollup(store, rollup, T0)
+    assert store.marked == ["2026-11-26T11"]
