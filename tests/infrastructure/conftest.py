@@ -7,9 +7,9 @@ import os
 import subprocess
 from pathlib import Path
 
-import hcl2
 import pytest
 
+from deploy.hcl import load_hcl  # shared with deploy/schema_check.py (the schema check)
 from deploy.package import package
 from tests.conftest import PROJECT_DIR
 
@@ -27,26 +27,6 @@ def packaged(tmp_path_factory) -> dict[str, Path]:
     """`make package` for prod and dev, into a temporary build directory."""
     build = tmp_path_factory.mktemp("build")
     return {stage: package(stage, build_dir=build) for stage in ("prod", "dev")}
-
-
-def _unquote(value):
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    return value
-
-
-def _normalise(node):
-    """python-hcl2 keeps HCL's quotes around names and strings; drop them."""
-    if isinstance(node, dict):
-        return {_unquote(k): _normalise(v) for k, v in node.items() if k != "__is_block__"}
-    if isinstance(node, list):
-        return [_normalise(v) for v in node]
-    return _unquote(node)
-
-
-def load_hcl(path: Path) -> dict:
-    with open(path) as handle:
-        return _normalise(hcl2.load(handle))
 
 
 def resources(path: Path, kind: str) -> dict[str, dict]:
