@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from . import enrich
-from .errors import ApiError, InvalidEvent, StoreUnavailable
+from .errors import ApiError, InvalidEvent, StoreUnavailable, forbidden_origin, unknown_site_reason
 from .events import Event, decode_body, validate_event
 from .log import log
 from .metrics import Metrics, RejectReason
@@ -122,7 +122,7 @@ class Collector:
                 valid.append((index, validate_event(raw, self._settings)))
             except InvalidEvent as exc:
                 statuses[index] = {"status": INVALID, "field": exc.field, "code": exc.code,
-                                   "reason": exc.reason}
+                                   "reason": self._reason(exc, raw, request.origin)}
                 tally.rejected[RejectReason.INVALID] += 1
         self._check_origin(request.origin, {event.site for _, event in valid})
 
@@ -142,14 +142,17 @@ class Collector:
                     statuses[index] = _status(RETRY, event.event_id)
         return statuses  # type: ignore[return-value]
 
+    def _reason(self, exc: InvalidEvent, raw: dict, origin: str | None) -> str:
+        if exc.code == "unknown_site":  # a configuration mistake: say where the site is added
+            return unknown_site_reason(raw["site"], origin, self._settings.stage)
+        return exc.reason
+
     def _check_origin(self, origin: str | None, sites: set[str]) -> None:
         if not origin:
             return  # not a browser request: nothing to check
         for site_id in sorted(sites):
             if not self._settings.sites[site_id].allows_origin(origin):
-                raise ApiError(403, "forbidden_origin",
-                               f"origin {origin!r} is not allowed to send events for site {site_id!r}",
-                               field="Origin")
+                raise forbidden_origin(origin, site_id, self._settings.stage)
 
     def _store(self, valid: list[tuple[int, Event]], statuses: list, request: IngestRequest,
                received_ms: int, tally: Tally) -> None:

@@ -1,6 +1,9 @@
-"""Errors that become HTTP answers. Each carries a machine-readable code and names the field."""
+"""Errors that become HTTP answers. Each carries a machine-readable code and names the field;
+a site or origin missing from the configuration also says where to add it."""
 
 from __future__ import annotations
+
+import json
 
 
 class ApiError(Exception):
@@ -34,3 +37,25 @@ class InvalidEvent(Exception):
 
 class StoreUnavailable(Exception):
     """DynamoDB could not answer after the retries: the affected events were not stored."""
+
+
+# What to change when a site or an origin is missing: the answer must reach the page's developer
+# with the fix, not only the refusal. It names the request's own values, never the configured list.
+def where_sites_are_configured(stage: str) -> str:
+    if stage == "local":
+        return ("LIVEINSIGHT_SITES (exported in the shell, or the local stage of .chalice/config.json), "
+                "then restart make local")
+    return f"sites_json in terraform/environments/{stage}.tfvars, then make deploy STAGE={stage}"
+
+
+def forbidden_origin(origin: str, site: str, stage: str) -> ApiError:
+    return ApiError(403, "forbidden_origin",
+                    f"origin {origin!r} may not send events for site {site!r}: add {json.dumps(origin)} to "
+                    f"the \"origins\" of site {site!r} in {where_sites_are_configured(stage)}",
+                    field="Origin")
+
+
+def unknown_site_reason(site: str, origin: str | None, stage: str) -> str:
+    example = json.dumps({site: {"origins": [origin or "https://www.example.com"]}})[1:-1]
+    return (f"site {site!r} is not configured: add {example} to {where_sites_are_configured(stage)} "
+            "(GET /stats/sites with the API token lists the configured sites)")
