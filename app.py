@@ -14,24 +14,17 @@ from chalice import Chalice, Rate, Response
 
 from chalicelib import __version__, reads
 from chalicelib.auth import require_token
-from chalicelib.collector import IngestRequest
+from chalicelib.collector import IngestRequest, IngestResult
+from chalicelib.cors import answer_headers, preflight_headers
 from chalicelib.errors import ApiError, StoreUnavailable
 from chalicelib.log import log, set_context
 from chalicelib.services import get_services
+from chalicelib.settings import SettingsError
 from chalicelib.static import static_file, static_version
 
 app = Chalice(app_name="LiveInsight")
 
 JSON = "application/json"
-PREFLIGHT_MAX_AGE_SECONDS = 86_400
-
-
-def _cors_headers(origin: str | None) -> dict[str, str]:
-    """Reflect an allowed Origin (per-site origins cannot be one static CORS setting)."""
-    headers = {"Vary": "Origin"}
-    if origin and get_services().settings.origin_allowed_anywhere(origin):
-        headers["Access-Control-Allow-Origin"] = origin
-    return headers
 
 
 def _json(status_code: int, body: dict, headers: dict[str, str] | None = None) -> Response:
@@ -40,6 +33,10 @@ def _json(status_code: int, body: dict, headers: dict[str, str] | None = None) -
 
 def _header(name: str) -> str | None:
     return app.current_request.headers.get(name)
+
+
+def _origin_allowed(origin: str) -> bool:
+    return get_services().settings.origin_allowed_anywhere(origin)
 
 
 # Chalice would answer other content types with its own 415; the collector answers in our format.
@@ -60,30 +57,22 @@ def post_events() -> Response:
             request_id=context.get("requestId"),
         ))
     except Exception as exc:  # noqa: BLE001 - the last line of defence must answer in JSON
-        log("ERROR", "unhandled error in POST /events", error=type(exc).__name__,
-            trace=traceback.format_exc(limit=5))
-        get_services().metrics.request(
-            events_processed=0, processing_ms=0, processing_errors=1, rejected={})
-        return _json(500, {"error": {"code": "internal_error",
-                                     "message": "the event collector failed; retry later"}},
-                     _cors_headers(origin))
-    return _json(result.status_code, result.body, {**_cors_headers(origin), **result.headers})
+        result = _collector_failed(exc)
+    cors = answer_headers(origin, result.status_code, _origin_allowed)
+    return _json(result.status_code, result.body, {**result.headers, **cors})
+
+
+def _collector_failed(exc: Exception) -> IngestResult:
+    log("ERROR", "unhandled error in POST /events", error=type(exc).__name__, trace=traceback.format_exc(limit=5))
+    if not isinstance(exc, SettingsError):  # broken settings have no metrics either; the log says it
+        get_services().metrics.request(events_processed=0, processing_ms=0, processing_errors=1, rejected={})
+    return IngestResult(500, {"error": {"code": "internal_error",
+                                        "message": "the event collector failed; retry later"}})
 
 
 @app.route("/events", methods=["OPTIONS"])
 def preflight_events() -> Response:
-    origin = _header("origin")
-    headers = _cors_headers(origin)
-    if "Access-Control-Allow-Origin" not in headers:
-        return _json(403, {"error": {"code": "forbidden_origin", "field": "Origin",
-                                     "message": f"origin {origin!r} is not allowed for any site"}},
-                     headers)
-    headers.update({
-        "Access-Control-Allow-Methods": "POST, OPTIONS",
-        "Access-Control-Allow-Headers": "Content-Type",
-        "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_SECONDS),
-    })
-    return Response(body="", status_code=204, headers=headers)
+    return Response(body="", status_code=204, headers=preflight_headers(_header("origin")))
 
 
 @app.route("/health", methods=["GET"])

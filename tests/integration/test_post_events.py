@@ -125,8 +125,9 @@ def test_cors_preflight(api):
     assert allowed.status_code == 204
     assert allowed.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
     assert "POST" in allowed.headers["Access-Control-Allow-Methods"]
-    denied = api.http.request("OPTIONS", "/events", headers={"Origin": "https://evil.example"})
-    assert denied.status_code == 403 and "Access-Control-Allow-Origin" not in denied.headers
+    # Any origin's preflight passes, so its POST can read why it is refused (tests/integration/test_cors.py).
+    other = api.http.request("OPTIONS", "/events", headers={"Origin": "https://evil.example"})
+    assert other.status_code == 204 and other.headers["Access-Control-Allow-Origin"] == "https://evil.example"
 
 
 def test_cookieless_visitor_id_is_stable_per_ip_and_agent_and_the_ip_is_never_stored(api, dynamodb):
