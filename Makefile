@@ -1,5 +1,6 @@
 # LiveInsight developer commands. `make local` runs it, `make test` tests it; both set up .venv.
-PYTHON ?= python3
+# The Lambda runtime's Python (.python-version): the package is built with it and the tests run on it.
+PYTHON ?= $(shell scripts/find_python.sh)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -10,7 +11,9 @@ STAGE ?= prod
 
 .PHONY: local traffic sdk test test-unit lint venv clean package plan deploy rollback destroy ops-check bench
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt .python-version
+	@test -n "$(PYTHON)" || { echo "No Python $$(cat .python-version) found (see above)"; exit 1; }
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet "pip>=24,<26.3"  # chalice 1.34 needs pip < 26.3 to build its package
 	$(PY) -m pip install --quiet -r requirements-dev.txt

@@ -30,8 +30,14 @@ FUNCTIONS = {"api_handler": "api", "expire_sessions": "expiry", "roll_up_stats":
 # ...and the names those keys give (after the stage's name prefix); a test holds main.tf to them.
 FUNCTION_NAMES = {"api": "EventCollector", "expiry": "SessionExpiry", "rollup": "StatsRollup"}
 TRACING_MODE = "PassThrough"  # X-Ray only when the caller traces (no cost by default)
-# The minute jobs run one at a time: an overlapping run would be harmless, but it would be waste.
-SCHEDULED_RESERVED_CONCURRENCY = 1
+# The Lambda runtime is the Python in .python-version (3.13: supported by AWS until mid-2029, where
+# 3.11 was deprecated in 2026). Chalice takes the runtime from the Python it runs on, and picks the
+# wheels it bundles for that runtime, so the package must be built with that very Python.
+PYTHON_VERSION = (PROJECT_DIR / ".python-version").read_text().strip()
+LAMBDA_RUNTIME = f"python{PYTHON_VERSION}"
+# Reserving concurrency for the minute jobs is opt-in (terraform/variables.tf): accounts with a low
+# concurrency quota reject any reservation that leaves fewer than 100 unreserved executions.
+JOBS_RESERVED_CONCURRENCY = "${var.jobs_reserved_concurrency}"
 
 
 class PackageError(RuntimeError):
@@ -67,6 +73,9 @@ def _fix_functions(resources: dict) -> None:
         raise PackageError(f"new Chalice functions {sorted(unknown)}: name them in deploy/package.py FUNCTIONS "
                            "and terraform/main.tf local.function_names")
     for key, function in functions.items():
+        if function.get("runtime") != LAMBDA_RUNTIME:
+            raise PackageError(f"Chalice packaged {key} for {function.get('runtime')}, not {LAMBDA_RUNTIME}: "
+                               f"run make package with Python {PYTHON_VERSION} (scripts/find_python.sh)")
         function["function_name"] = f"${{local.function_names.{FUNCTIONS[key]}}}"
         function["role"] = "${module.iam.lambda_role_arn}"
         function["kms_key_arn"] = "${module.encryption.key_arn}"  # the environment holds the API token
@@ -74,7 +83,7 @@ def _fix_functions(resources: dict) -> None:
         # The log groups (with retention) must exist before a function could create its own.
         function["depends_on"] = ["module.logs", "module.iam"]
         if key != "api_handler":
-            function["reserved_concurrent_executions"] = SCHEDULED_RESERVED_CONCURRENCY
+            function["reserved_concurrent_executions"] = JOBS_RESERVED_CONCURRENCY
     for key, rule in resources.get("aws_cloudwatch_event_rule", {}).items():
         function_key = key.removesuffix("-event")
         rule["name"] = f"${{local.function_names.{FUNCTIONS[function_key]}}}-Schedule"
@@ -98,6 +107,10 @@ def tables_json() -> str:
 
 
 def chalice_package(stage: str, out_dir: Path) -> None:
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if running != PYTHON_VERSION:
+        raise PackageError(f"the package must be built with Python {PYTHON_VERSION} (the Lambda runtime, "
+                           f".python-version), not {running}: use the Makefile (make package), which finds it")
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
     chalice = Path(sys.executable).with_name("chalice")
     result = subprocess.run([str(chalice), "package", "--pkg-format", "terraform", "--stage", stage, str(out_dir)],

@@ -114,6 +114,17 @@ variable "manage_api_gateway_account" {
   default     = true
 }
 
+variable "jobs_reserved_concurrency" {
+  description = "Reserved concurrency of each minute job (session expiry, statistics rollup), e.g. 1 so runs never overlap. null (the default) reserves nothing: AWS rejects any reservation that leaves an account fewer than 100 unreserved executions, which new accounts (quota 10) always would."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.jobs_reserved_concurrency == null ? true : var.jobs_reserved_concurrency >= 1
+    error_message = "jobs_reserved_concurrency must be null (no reservation) or at least 1."
+  }
+}
+
 variable "tags" {
   description = "Extra tags for every resource."
   type        = map(string)

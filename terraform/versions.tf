@@ -1,5 +1,6 @@
 terraform {
-  required_version = ">= 1.5"
+  # 1.10: the S3 backend's use_lockfile (environments/*.s3.tfbackend) locks state without DynamoDB.
+  required_version = ">= 1.10"
 
   required_providers {
     aws = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from deploy.package import FUNCTIONS, fix_chalice_terraform, tables_json
+from deploy.package import FUNCTIONS, LAMBDA_RUNTIME, fix_chalice_terraform, tables_json
 from tests.infrastructure.conftest import TERRAFORM_DIR, terraform
 
 
@@ -41,7 +41,11 @@ def test_the_generated_terraform_is_fixed(packaged):
         assert function["role"] == "${module.iam.lambda_role_arn}"
         assert function["depends_on"] == ["module.logs", "module.iam"]  # log groups with retention first
         assert function["kms_key_arn"] == "${module.encryption.key_arn}"
-        assert function["runtime"] in ("python3.11", "python3.12", "python3.13")
+        assert function["runtime"] == LAMBDA_RUNTIME == "python3.13"  # supported by AWS until 2029
+    # Reserving concurrency is the operator's choice: new accounts reject any reservation.
+    assert "reserved_concurrent_executions" not in functions["api_handler"]
+    assert {functions[key]["reserved_concurrent_executions"] for key in ("expire_sessions", "roll_up_stats")} == {
+        "${var.jobs_reserved_concurrency}"}
     assert functions["api_handler"]["memory_size"] == 512 and functions["api_handler"]["timeout"] == 30
     rules = doc["resource"]["aws_cloudwatch_event_rule"]
     assert {r["name"] for r in rules.values()} == {"${local.function_names.expiry}-Schedule",
@@ -75,3 +79,32 @@ def test_a_new_chalice_function_must_be_named_first():
     doc = {"resource": {"aws_lambda_function": {"surprise": {"function_name": "x"}}}}
     with pytest.raises(PackageError, match="surprise"):
         fix_chalice_terraform(doc)
+
+
+def test_a_package_for_another_runtime_is_refused():
+    import pytest
+
+    from deploy.package import PackageError
+
+    doc = {"resource": {"aws_lambda_function": {"api_handler": {"function_name": "x", "runtime": "python3.11"}}}}
+    with pytest.raises(PackageError, match="python3.11, not python3.13"):
+        fix_chalice_terraform(doc)
+
+
+def test_jobs_reserve_concurrency_only_when_asked(tmp_path):
+    (tmp_path / "variables.tf").write_text((TERRAFORM_DIR / "variables.tf").read_text())
+    required = {"stage": "prod", "name_prefix": "LiveInsight-", "api_token": "x" * 24, "sites_json": "{}",
+                "default_site": "default"}
+    assert terraform("init", "-backend=false", cwd=tmp_path).returncode == 0
+    for value, accepted in ((None, True), (1, True), (0, False)):
+        (tmp_path / "terraform.tfvars.json").write_text(json.dumps({**required, "jobs_reserved_concurrency": value}))
+        result = terraform("apply", "-auto-approve", "-input=false", cwd=tmp_path)
+        assert (result.returncode == 0) == accepted, result.stderr
+
+
+def test_required_version_admits_what_the_configuration_uses():
+    from tests.infrastructure.conftest import load_hcl
+
+    [block] = load_hcl(TERRAFORM_DIR / "versions.tf")["terraform"]
+    backends = "".join(p.read_text() for p in (TERRAFORM_DIR / "environments").glob("*.s3.tfbackend"))
+    assert "use_lockfile" in backends and block["required_version"] == ">= 1.10"  # S3 lock files: 1.10+
