@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from deploy.package import FUNCTION_NAMES
 from tests.conftest import PROJECT_DIR
 from tests.infrastructure.conftest import TERRAFORM_DIR, load_hcl, resources, with_prefix
+from tests.infrastructure.render import INPUTS, render_prod
 
 MODULES = TERRAFORM_DIR / "modules"
 
@@ -33,8 +35,8 @@ def test_the_three_alarms_of_the_guide():
     assert with_prefix(throttles["alarm_name"]) == "LiveInsight-DynamoDB-Throttles"
     assert (throttles["evaluation_periods"], throttles["threshold"]) == (1, 1)
     assert throttles["comparison_operator"] == "GreaterThanOrEqualToThreshold"
-    source = (MODULES / "alarms" / "main.tf").read_text()
-    assert '["ReadThrottleEvents", "WriteThrottleEvents"]' in source  # of every table, summed
+    assert throttles["metric_query"][0]["expression"] == "${local.throttle_expression}"
+    # of every table, summed: the rendered queries are checked in test_rendered_documents.py
 
 
 def test_every_alarm_notifies_the_topic():
@@ -82,13 +84,11 @@ def test_the_dynamodb_policy_allows_exactly_the_calls_the_code_makes():
     source = "\n".join(p.read_text() for p in (PROJECT_DIR / "chalicelib" / "store").glob("*.py"))
     used = set(re.findall(r"self\._client\.(\w+)", source))
     expected = {"dynamodb:" + "".join(part.title() for part in name.split("_")) for name in used}
-    document = load_hcl(MODULES / "iam" / "main.tf")["data"]
-    statements = next(d["aws_iam_policy_document"]["dynamodb"] for d in document
-                       if "dynamodb" in d.get("aws_iam_policy_document", {}))["statement"]
-    table_statement = next(s for s in statements if s["sid"] == "LiveInsightTables")
-    assert set(table_statement["actions"]) == expected
-    assert table_statement["resources"] == \
-        '${concat(values(var.table_arns), [for arn in values(var.table_arns) : "${arn}/index/*"])}'
+    statements = json.loads(render_prod("iam")["dynamodb_policy"])["Statement"]
+    table_statement = next(s for s in statements if s["Sid"] == "LiveInsightTables")
+    assert set(table_statement["Action"]) == expected
+    table_arns = INPUTS["iam"]["table_arns"].values()
+    assert set(table_statement["Resource"]) == {*table_arns, *(f"{arn}/index/*" for arn in table_arns)}
 
 
 def test_every_table_is_encrypted_recoverable_and_protected():
@@ -110,9 +110,12 @@ def test_modules_follow_the_standard_layout_and_describe_their_variables():
 
 
 def test_the_dashboard_shows_the_guides_metrics():
-    source = (MODULES / "dashboard" / "main.tf").read_text()
-    for metric in ('"AWS/Lambda", "Duration"', '"AWS/Lambda", "Errors"', '"AWS/Lambda", "Invocations"',
-                   '"LiveInsight", "EventsProcessed"', '"LiveInsight", "ProcessingTime"',
-                   '"LiveInsight", "ProcessingErrors"', '"AWS/ApiGateway", "Latency"', '"5XXError"',
-                   '"ConsumedWriteCapacityUnits"', '"SessionsStarted"', 'PageViews'):
-        assert metric in source, metric
+    body = json.loads(render_prod("dashboard")["dashboard_body"])
+    shown = {tuple(part for part in entry if isinstance(part, str))[:2] for widget in body["widgets"]
+             for entry in widget["properties"]["metrics"]}
+    expressions = json.dumps(body)
+    assert {("AWS/Lambda", "Duration"), ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Invocations"),
+            ("LiveInsight", "EventsProcessed"), ("LiveInsight", "ProcessingTime"), ("LiveInsight", "ProcessingErrors"),
+            ("AWS/ApiGateway", "Latency"), ("AWS/ApiGateway", "5XXError"),
+            ("AWS/DynamoDB", "ConsumedWriteCapacityUnits"), ("LiveInsight", "SessionsStarted")} <= shown
+    assert 'MetricName=\\"PageViews\\"' in expressions

@@ -65,7 +65,7 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_throttles" {
 
   metric_query {
     id          = "throttled"
-    expression  = "SUM([${join(",", [for i in range(length(local.throttle_metrics)) : "m${i}"])}])"
+    expression  = local.throttle_expression
     label       = "Throttled requests, all tables"
     return_data = true
   }
@@ -73,7 +73,7 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_throttles" {
   dynamic "metric_query" {
     for_each = local.throttle_metrics
     content {
-      id = "m${metric_query.key}"
+      id = metric_query.value.id
       metric {
         namespace   = "AWS/DynamoDB"
         metric_name = metric_query.value.metric
@@ -83,14 +83,6 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_throttles" {
       }
     }
   }
-}
-
-locals {
-  throttle_metrics = flatten([
-    for table in values(var.table_names) : [
-      for metric in ["ReadThrottleEvents", "WriteThrottleEvents"] : { table = table, metric = metric }
-    ]
-  ])
 }
 
 # Beyond the guide: what else tells an operator that visitors' events are being lost or late.

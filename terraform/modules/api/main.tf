@@ -21,18 +21,7 @@ resource "aws_api_gateway_stage" "this" {
 
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.access.arn
-    # JSON with a `level`-free shape; the request id joins it to the function's log lines.
-    format = jsonencode({
-      requestId          = "$context.requestId"
-      time               = "$context.requestTime"
-      httpMethod         = "$context.httpMethod"
-      resourcePath       = "$context.resourcePath"
-      status             = "$context.status"
-      responseLength     = "$context.responseLength"
-      integrationLatency = "$context.integrationLatency"
-      latency            = "$context.responseLatency"
-      integrationStatus  = "$context.integration.status"
-    })
+    format          = local.access_log_format
   }
 
   depends_on = [aws_api_gateway_account.this]
@@ -58,17 +47,7 @@ resource "aws_api_gateway_method_settings" "all" {
 resource "aws_iam_role" "cloudwatch" {
   count              = var.manage_api_gateway_account ? 1 : 0
   name               = "${var.name_prefix}APIGateway-CloudWatch-Role"
-  assume_role_policy = data.aws_iam_policy_document.apigateway_assume.json
-}
-
-data "aws_iam_policy_document" "apigateway_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["apigateway.amazonaws.com"]
-    }
-  }
+  assume_role_policy = local.apigateway_assume_role_policy
 }
 
 data "aws_partition" "this" {}

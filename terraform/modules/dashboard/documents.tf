@@ -1,0 +1,88 @@
+# The operators' dashboard: the guide's metrics first (Lambda Duration, Errors, Invocations;
+# LiveInsight EventsProcessed, ProcessingTime, ProcessingErrors), then the API, DynamoDB and the
+# visitors' side (sessions, page views).
+locals {
+  api       = var.function_names.api
+  tables    = values(var.table_names)
+  own       = ["Environment", var.metrics_environment]
+  api_dims  = ["ApiName", var.api_name, "Stage", var.api_stage]
+  dashboard = "${var.name_prefix}Operations"
+
+  # An object, not a map: each widget's metric list has its own shape.
+  widget = {
+    lambda_duration = { title = "Lambda Duration (ms): ${local.api}", stat = "Average", metrics = [
+      ["AWS/Lambda", "Duration", "FunctionName", local.api, { stat = "Average" }],
+      ["...", { stat = "p99" }],
+    ] }
+    lambda_errors = { title = "Lambda Errors", stat = "Sum", metrics = [
+      ["AWS/Lambda", "Errors", "FunctionName", local.api],
+      ["AWS/Lambda", "Errors", "FunctionName", var.function_names.expiry],
+      ["AWS/Lambda", "Errors", "FunctionName", var.function_names.rollup],
+    ] }
+    lambda_invocations = { title = "Lambda Invocations and Throttles", stat = "Sum", metrics = [
+      ["AWS/Lambda", "Invocations", "FunctionName", local.api],
+      ["AWS/Lambda", "Throttles", "FunctionName", local.api],
+    ] }
+    events_processed = { title = "LiveInsight EventsProcessed", stat = "Sum", metrics = [
+      concat(["LiveInsight", "EventsProcessed"], local.own),
+    ] }
+    processing_time = { title = "LiveInsight ProcessingTime (ms)", stat = "Average", metrics = [
+      concat(["LiveInsight", "ProcessingTime"], local.own, [{ stat = "Average" }]),
+      concat(["LiveInsight", "ProcessingTime"], local.own, [{ stat = "p99" }]),
+    ] }
+    processing_errors = { title = "LiveInsight ProcessingErrors", stat = "Sum", metrics = [
+      concat(["LiveInsight", "ProcessingErrors"], local.own),
+    ] }
+    api_latency = { title = "API latency (ms)", stat = "p50", metrics = [
+      concat(["AWS/ApiGateway", "Latency"], local.api_dims, [{ stat = "p50" }]),
+      concat(["AWS/ApiGateway", "Latency"], local.api_dims, [{ stat = "p99" }]),
+    ] }
+    api_errors = { title = "API 4XX and 5XX", stat = "Sum", metrics = [
+      concat(["AWS/ApiGateway", "4XXError"], local.api_dims),
+      concat(["AWS/ApiGateway", "5XXError"], local.api_dims),
+    ] }
+    dynamodb_throttles = { title = "DynamoDB throttled requests", stat = "Sum", metrics = concat([
+      for table in local.tables : ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", table]
+      ], [
+      for table in local.tables : ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", table]
+    ]) }
+    dynamodb_capacity = { title = "DynamoDB consumed capacity units", stat = "Sum", metrics = concat([
+      for table in local.tables : ["AWS/DynamoDB", "ConsumedReadCapacityUnits", "TableName", table]
+      ], [
+      for table in local.tables : ["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", table]
+    ]) }
+    sessions = { title = "Sessions started and ended; expiry backlog", stat = "Sum", metrics = [
+      concat(["LiveInsight", "SessionsStarted"], local.own),
+      concat(["LiveInsight", "SessionsEnded"], local.own),
+      concat(["LiveInsight", "BouncedSessions"], local.own),
+      concat(["LiveInsight", "ExpiryBacklog"], local.own, [{ stat = "Maximum" }]),
+    ] }
+    page_views = { title = "Page views and active visitors (all sites)", stat = "Sum", metrics = [
+      [{ expression = "SEARCH('{LiveInsight,Environment,Site} MetricName=\"PageViews\" Environment=\"${var.metrics_environment}\"', 'Sum', 300)", id = "pv", label = "PageViews" }],
+      [{ expression = "SEARCH('{LiveInsight,Environment,Site} MetricName=\"ActiveVisitors\" Environment=\"${var.metrics_environment}\"', 'Maximum', 300)", id = "av", label = "ActiveVisitors" }],
+    ] }
+  }
+  order = ["lambda_duration", "lambda_errors", "lambda_invocations", "events_processed", "processing_time",
+  "processing_errors", "api_latency", "api_errors", "dynamodb_throttles", "dynamodb_capacity", "sessions", "page_views"]
+
+  # The body PutDashboard receives: tests/infrastructure/test_rendered_documents.py renders it.
+  dashboard_body = jsonencode({
+    widgets = [
+      for i, name in local.order : {
+        type   = "metric"
+        x      = (i % 3) * 8
+        y      = floor(i / 3) * 6
+        width  = 8
+        height = 6
+        properties = {
+          title   = local.widget[name].title
+          region  = var.region
+          stat    = local.widget[name].stat
+          period  = 300
+          view    = "timeSeries"
+          metrics = local.widget[name].metrics
+        }
+      }
+    ]
+  })
+}

@@ -1,0 +1,98 @@
+"""Renders a module's documents.tf with Terraform itself, with no provider: a throw-away root
+holding the module's variables.tf, its documents.tf (locals only), the given variable values, stub
+values for the locals documents.tf reads from the module's other files (which need the provider),
+and one output per local. What comes back is exactly what Terraform would send to AWS."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from functools import cache
+from pathlib import Path
+
+import hcl2
+
+from deploy.package import FUNCTION_NAMES
+from tests.infrastructure.conftest import TERRAFORM_DIR, TERRAFORM_ENV
+
+LOCAL_REFERENCE = re.compile(r"\blocal\.([A-Za-z_][A-Za-z0-9_-]*)")
+
+
+class RenderError(AssertionError):
+    pass
+
+
+def document_locals(module_dir: Path) -> list[str]:
+    """The names documents.tf defines; it may hold nothing but locals blocks."""
+    with open(module_dir / "documents.tf") as handle:
+        parsed = hcl2.load(handle)
+    others = sorted(set(parsed) - {"locals", "__comments__"})
+    if others:
+        raise RenderError(f"{module_dir}/documents.tf may hold only locals, not {others}")
+    return [name for block in parsed.get("locals", []) for name in block if not name.startswith("__")]
+
+
+def _terraform(*args: str, cwd: Path) -> str:
+    result = subprocess.run(["terraform", *args, "-no-color"], cwd=cwd, env=TERRAFORM_ENV,
+                            capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise RenderError(f"terraform {args[0]} failed in {cwd}:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def render_documents(module_dir: Path, variables: dict, stubs: dict | None = None) -> dict:
+    """{local name: value} for every local of module_dir/documents.tf; jsonencode()d locals come
+    back as the exact JSON text Terraform renders."""
+    names = document_locals(module_dir)
+    text = (module_dir / "documents.tf").read_text()
+    needed = set(LOCAL_REFERENCE.findall(text)) - set(names)
+    missing = sorted(needed - set(stubs or {}))
+    if missing:
+        raise RenderError(f"documents.tf of {module_dir.name} reads locals defined elsewhere: stub {missing}")
+    with tempfile.TemporaryDirectory(prefix=f"render-{module_dir.name}-") as tmp:
+        root = Path(tmp)
+        shutil.copy(module_dir / "variables.tf", root / "variables.tf")
+        shutil.copy(module_dir / "documents.tf", root / "documents.tf")
+        stub_values = {name: (stubs or {})[name] for name in needed}
+        (root / "stubs.tf.json").write_text(json.dumps({"locals": stub_values} if stub_values else {}))
+        (root / "outputs.tf.json").write_text(json.dumps(
+            {"output": {name: {"value": f"${{local.{name}}}"} for name in names}}))
+        (root / "terraform.tfvars.json").write_text(json.dumps(variables))
+        _terraform("init", "-input=false", "-backend=false", cwd=root)
+        _terraform("apply", "-input=false", "-auto-approve", cwd=root)
+        outputs = json.loads(_terraform("output", "-json", cwd=root))
+    return {name: output["value"] for name, output in outputs.items()}
+
+
+MODULES = TERRAFORM_DIR / "modules"
+PREFIX = "LiveInsight-"
+REGION, ACCOUNT = "eu-west-1", "123456789012"
+KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+TABLES = {base: f"{PREFIX}{base}" for base in json.loads((TERRAFORM_DIR / "tables.json").read_text())}
+FUNCTIONS = {key: f"{PREFIX}{name}" for key, name in FUNCTION_NAMES.items()}
+# prod's module inputs, as terraform/main.tf passes them (names from the same sources it uses).
+INPUTS = {
+    "dashboard": {"name_prefix": PREFIX, "region": REGION, "function_names": FUNCTIONS, "table_names": TABLES,
+                  "api_name": "LiveInsight", "api_stage": "prod", "metrics_environment": "Production"},
+    "iam": {"name_prefix": PREFIX, "kms_key_arn": KEY_ARN, "metrics_namespace": "LiveInsight",
+            "table_arns": {base: f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}" for base, name in TABLES.items()},
+            "log_group_arns": [f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{name}"
+                               for name in FUNCTIONS.values()]},
+    "encryption": {"name_prefix": PREFIX},
+    "api": {"name_prefix": PREFIX, "rest_api_id": "a1b2c3d4e5", "deployment_id": "x1y2z3", "stage_name": "prod",
+            "throttle_rate_limit": 1000, "throttle_burst_limit": 2000, "log_retention_days": 30,
+            "kms_key_arn": KEY_ARN, "manage_api_gateway_account": True},
+    "alarms": {"name_prefix": PREFIX, "function_names": FUNCTIONS, "table_names": TABLES, "api_name": "LiveInsight",
+               "api_stage": "prod", "metrics_environment": "Production", "kms_key_arn": KEY_ARN},
+}
+# What documents.tf reads from the module's data sources (the provider's, so not renderable here).
+STUBS = {"encryption": {"account_id": ACCOUNT, "region": REGION, "partition": "aws"}}
+
+
+@cache
+def render_prod(module: str) -> dict:
+    """The documents of one module as prod's deployment renders them."""
+    return render_documents(MODULES / module, INPUTS[module], STUBS.get(module))

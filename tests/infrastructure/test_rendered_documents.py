@@ -1,0 +1,143 @@
+"""Every JSON document the Terraform builds, rendered by Terraform itself (no provider needed) with
+prod's values, and checked against the format AWS accepts: the dashboard body (PutDashboard), the
+policy documents (IAM, the KMS key policy), the throttle alarm's metric math and the access log
+format. A document that is broken here would fail the first `terraform apply`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from moto.iam.policy_validation import IAMPolicyDocumentValidator, IAMTrustPolicyDocumentValidator
+
+from tests.infrastructure.aws_formats import dashboard_body_problems, iam_policy_problems, metric_math_problems
+from tests.infrastructure.render import (
+    ACCOUNT,
+    INPUTS,
+    MODULES,
+    REGION,
+    STUBS,
+    TABLES,
+    RenderError,
+    document_locals,
+    render_documents,
+    render_prod,
+)
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, dict]:
+    return {module: render_prod(module) for module in INPUTS}
+
+
+def test_every_module_with_a_json_document_keeps_it_in_documents_tf():
+    for main in MODULES.glob("*/main.tf"):
+        text = main.read_text()
+        assert "jsonencode(" not in text and "aws_iam_policy_document" not in text, (
+            f"{main}: build JSON documents in documents.tf, where the tests render them")
+    assert {p.parent.name for p in MODULES.glob("*/documents.tf")} == set(INPUTS)
+
+
+def test_the_dashboard_body_is_what_put_dashboard_accepts(rendered):
+    body = rendered["dashboard"]["dashboard_body"]
+    assert dashboard_body_problems(body) == []
+    widgets = {w["properties"]["title"]: w["properties"]["metrics"] for w in json.loads(body)["widgets"]}
+    throttles = widgets["DynamoDB throttled requests"]
+    assert len(throttles) == 2 * len(TABLES)  # one array per table and metric
+    assert ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", "LiveInsight-Events"] in throttles
+
+
+def test_the_policies_follow_iams_grammar(rendered):
+    documents = {
+        "iam assume_role_policy": (rendered["iam"]["assume_role_policy"], "trust"),
+        "iam dynamodb_policy": (rendered["iam"]["dynamodb_policy"], "identity"),
+        "iam cloudwatch_policy": (rendered["iam"]["cloudwatch_policy"], "identity"),
+        "api apigateway_assume_role_policy": (rendered["api"]["apigateway_assume_role_policy"], "trust"),
+        "encryption key_policy": (rendered["encryption"]["key_policy"], "key"),
+    }
+    for name, (document, kind) in documents.items():
+        assert iam_policy_problems(document, kind) == [], name
+        if kind == "identity":  # and a second opinion nobody here wrote: moto's copy of IAM's checks
+            IAMPolicyDocumentValidator(document).validate()
+        elif kind == "trust":
+            IAMTrustPolicyDocumentValidator(document).validate()
+
+
+def test_the_policies_grant_what_the_functions_use(rendered):
+    dynamodb = json.loads(rendered["iam"]["dynamodb_policy"])["Statement"][0]
+    table_arns = INPUTS["iam"]["table_arns"].values()
+    assert set(dynamodb["Resource"]) == {*table_arns, *(f"{arn}/index/*" for arn in table_arns)}
+    key = json.loads(rendered["encryption"]["key_policy"])["Statement"]
+    logs = next(s for s in key if s["Principal"].get("Service") == f"logs.{REGION}.amazonaws.com")
+    assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == (
+        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*")
+
+
+def test_the_throttle_alarm_sums_exactly_its_queries(rendered):
+    alarms = rendered["alarms"]
+    ids = [metric["id"] for metric in alarms["throttle_metrics"]]
+    assert metric_math_problems(alarms["throttle_expression"], ids, "throttled") == []
+    assert {(m["table"], m["metric"]) for m in alarms["throttle_metrics"]} == {
+        (table, metric) for table in TABLES.values() for metric in ("ReadThrottleEvents", "WriteThrottleEvents")}
+
+
+def test_the_access_log_format_is_one_json_object_of_context_variables(rendered):
+    fields = json.loads(rendered["api"]["access_log_format"])
+    assert fields["requestId"] == "$context.requestId"
+    assert all(value.startswith("$context.") for value in fields.values())
+
+
+# --- The checks fail on the faults they exist for -----------------------------------------------
+
+def _module_copy(tmp_path, module: str, old: str, new: str):
+    copy = tmp_path / module
+    shutil.copytree(MODULES / module, copy)
+    text = (copy / "documents.tf").read_text()
+    assert old in text
+    (copy / "documents.tf").write_text(text.replace(old, new, 1))
+    return copy
+
+
+def test_a_flattened_metrics_list_fails(tmp_path):
+    """The bug that stopped the first prod deploy: flatten() made one list of 24 strings."""
+    broken = _module_copy(tmp_path, "dashboard", """metrics = concat([
+      for table in local.tables : ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", table]
+      ], [
+      for table in local.tables : ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", table]
+    ])""", """metrics = flatten([
+      for table in local.tables : [
+        ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", table],
+        ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", table],
+      ]
+    ])""")
+    body = render_documents(broken, INPUTS["dashboard"])["dashboard_body"]
+    problems = dashboard_body_problems(body)
+    assert any("every entry of metrics must be a non-empty array" in p for p in problems), problems
+
+
+def test_a_policy_without_resources_fails(tmp_path):
+    broken = _module_copy(tmp_path, "iam", 'Resource = [for arn in var.log_group_arns : "${arn}:*"]', "")
+    document = render_documents(broken, INPUTS["iam"])["cloudwatch_policy"]
+    assert iam_policy_problems(document, "identity") == ["Statement[0]: exactly one of Resource and NotResource"]
+
+
+def test_a_trust_policy_without_principal_fails(tmp_path):
+    broken = _module_copy(tmp_path, "iam", 'Principal = { Service = "lambda.amazonaws.com" }', "")
+    document = render_documents(broken, INPUTS["iam"])["assume_role_policy"]
+    assert iam_policy_problems(document, "trust") == ["Statement[0]: a trust policy needs a Principal"]
+
+
+def test_an_expression_that_misses_a_query_fails():
+    assert metric_math_problems("SUM([m0,m1])", ["m0", "m1", "m2"], "throttled")
+    assert metric_math_problems("SUM([M0])", ["M0"], "throttled")  # ids start lower-case
+    assert metric_math_problems("SUM([m0])", [f"m{i}" for i in range(11)], "t")  # at most 10 metrics
+
+
+def test_documents_tf_holds_only_locals_and_reads_no_provider(tmp_path):
+    broken = _module_copy(tmp_path, "iam", "locals {", 'data "aws_partition" "x" {}\nlocals {')
+    with pytest.raises(RenderError, match="only locals"):
+        document_locals(broken)
+    unstubbed = _module_copy(tmp_path / "b", "encryption", "${local.region}", "${local.region_name}")
+    with pytest.raises(RenderError, match="region_name"):
+        render_documents(unstubbed, INPUTS["encryption"], STUBS["encryption"])

@@ -1,0 +1,90 @@
+"""The metrics the app prints are Embedded Metric Format as CloudWatch specifies it, and every
+LiveInsight metric an alarm or the dashboard reads is one the app really emits with exactly those
+dimensions (CloudWatch matches on the whole dimension set: one more or one less and the alarm
+watches a metric that never gets a value)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from chalicelib.metrics import NAMESPACE
+from tests.infrastructure.aws_formats import emf_problems, emitted_metrics
+from tests.infrastructure.conftest import TERRAFORM_DIR, resources
+from tests.infrastructure.render import render_prod
+from tests.integration.conftest import post
+
+MIN = 60_000
+BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def _traffic(api, services, now_ms: int) -> None:
+    """A bit of everything that emits metrics: stored, invalid, bot, multi-site, expiry, rollup."""
+    old = [{"event_type": "page_view", "page_url": "https://shop.example/", "user_id": "idle",
+            "event_id": str(uuid.uuid4()), "timestamp": now_ms - 40 * MIN}]
+    assert post(api, {"events": old}).status_code == 200
+    assert post(api, {"event_type": "page_view", "page_url": "https://shop.example/a"}).status_code == 200
+    assert post(api, {"events": [{"event_type": "page_view", "page_url": "https://shop.example/b"},
+                                 {"event_type": "page_view"}]}).status_code == 200
+    assert post(api, {"event_type": "page_view", "page_url": "https://shop.example/"},
+                headers={"User-Agent": BOT_UA}).status_code == 200
+    assert post(api, raw=b"{not json").status_code == 400
+    services.expire_sessions(now_ms=now_ms)
+    services.roll_up_stats(now_ms=now_ms)
+
+
+def _emf_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("{") and '"_aws"' in line]
+
+
+def _alarm_metrics() -> set[tuple[str, str, frozenset[str]]]:
+    alarms = resources(TERRAFORM_DIR / "modules" / "alarms" / "main.tf", "aws_cloudwatch_metric_alarm")
+    return {(a["namespace"], a["metric_name"], frozenset(a["dimensions"])) for a in alarms.values()
+            if a.get("namespace") == NAMESPACE}
+
+
+def _dashboard_metrics() -> set[tuple[str, str, frozenset[str]]]:
+    body = json.loads(render_prod("dashboard")["dashboard_body"])
+    found = set()
+    for widget in body["widgets"]:
+        for entry in widget["properties"]["metrics"]:
+            names = [part for part in entry if isinstance(part, str)]
+            if names and names[0] == NAMESPACE:
+                found.add((NAMESPACE, names[1], frozenset(names[2::2])))
+    return found
+
+
+def test_every_line_is_valid_emf_and_feeds_the_alarms_and_dashboard(api, wire, capsys):
+    services = wire()
+    capsys.readouterr()
+    _traffic(api, services, int(time.time() * 1000))
+    lines = _emf_lines(capsys.readouterr().out)
+    assert lines
+    for line in lines:
+        assert emf_problems(line) == [], line
+    emitted = set().union(*(emitted_metrics(line) for line in lines))
+    names = {name for _, name, _ in emitted}
+    assert {"EventsProcessed", "ProcessingTime", "ProcessingErrors", "EventsRejected", "PageViews",
+            "SessionsStarted", "SessionsEnded", "ActiveVisitors"} <= names
+    watched = _alarm_metrics() | _dashboard_metrics()
+    assert len(watched) >= 6
+    # ExpiryBacklog is printed by every expiry run, including this one.
+    assert watched - emitted == set()
+
+
+def test_the_emf_check_fails_on_what_cloudwatch_would_drop():
+    good = {"_aws": {"Timestamp": 1, "CloudWatchMetrics": [
+        {"Namespace": "LiveInsight", "Dimensions": [["Environment"]], "Metrics": [{"Name": "N", "Unit": "Count"}]}]},
+        "Environment": "Production", "N": 1}
+    assert emf_problems(json.dumps(good)) == []
+    missing_dimension = {**good}
+    del missing_dimension["Environment"]
+    assert emf_problems(json.dumps(missing_dimension))
+    bad_unit = json.loads(json.dumps(good))
+    bad_unit["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"] = "Events"
+    assert emf_problems(json.dumps(bad_unit))
+    too_many_values = {**good, "N": list(range(101))}
+    assert emf_problems(json.dumps(too_many_values))
+    text_value = {**good, "N": "1"}
+    assert emf_problems(json.dumps(text_value))
