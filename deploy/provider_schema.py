@@ -29,7 +29,7 @@ VERSION = "20.1.0"
 INTEGRITY = "sha512-ONRJFu5qz/4nqis5f9OxRk8rOZQnuOiDoRtOu3z53fiFxzow0vvA2afnkfntoZGOsynDerqyWPX4/y8A6k6+8g=="
 PROVIDER_VERSION = "5.100.0"
 CACHE_DIR = PROJECT_DIR / "build" / "provider-schema"
-PARSER_VERSION = 1  # bump when the parsed shape changes: old caches are then rebuilt
+PARSER_VERSION = 2  # bump when the parsed shape changes: old caches are then rebuilt
 
 _INTERFACE = re.compile(r"^export interface (\w+)(?: extends ([\w.]+))? \{\n(.*?)^\}", re.M | re.S)
 _PROPERTY = re.compile(r"/\*\*(.*?)\*/\s*readonly (\w+)(\??): (.*?);\s*(?=/\*\*|\Z)", re.S)
@@ -43,20 +43,19 @@ class SchemaError(RuntimeError):
     """The package is not what we pinned, or its bindings no longer look like what this parser reads."""
 
 
-def _npm_pack(destination: Path) -> Path:
-    result = subprocess.run(["npm", "pack", f"{PACKAGE}@{VERSION}", "--pack-destination", str(destination),
+def npm_pack(package: str, version: str, integrity: str, destination: Path) -> Path:
+    """The package's tarball from the npm registry, checked against the integrity pinned beside its version."""
+    result = subprocess.run(["npm", "pack", f"{package}@{version}", "--pack-destination", str(destination),
                              "--json", "--loglevel=error"], capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
-        raise SchemaError(f"npm pack {PACKAGE}@{VERSION} failed:\n{result.stderr.strip()}")
+        raise SchemaError(f"npm pack {package}@{version} failed:\n{result.stderr.strip()}")
     [packed] = json.loads(result.stdout)
-    return destination / packed["filename"]
-
-
-def _verify_integrity(tarball: Path) -> None:
-    algorithm, _, expected = INTEGRITY.partition("-")
+    tarball = destination / packed["filename"]
+    algorithm, _, expected = integrity.partition("-")
     digest = hashlib.new(algorithm, tarball.read_bytes()).digest()
     if base64.b64encode(digest).decode() != expected:
-        raise SchemaError(f"{tarball.name} does not match the pinned integrity {INTEGRITY}")
+        raise SchemaError(f"{tarball.name} does not match the pinned integrity {integrity}")
+    return tarball
 
 
 def _wanted(name: str) -> str | None:
@@ -148,11 +147,13 @@ def parse_bindings(package_json: dict, texts: dict[str, str]) -> dict:
 
 
 def build_schema(cache_dir: Path = CACHE_DIR) -> dict:
-    """Downloads the pinned package (npm), verifies it, parses it and caches the schema as JSON."""
+    """Downloads the pinned packages (npm), verifies and parses them, and caches the schema as JSON."""
+    from deploy import provider_deprecations as deprecations
+
     with tempfile.TemporaryDirectory(prefix="provider-schema-") as scratch:
-        tarball = _npm_pack(Path(scratch))
-        _verify_integrity(tarball)
-        schema = parse_bindings(*_read_bindings(tarball))
+        schema = parse_bindings(*_read_bindings(npm_pack(PACKAGE, VERSION, INTEGRITY, Path(scratch))))
+        deprecations.add_deprecations(schema, npm_pack(deprecations.PACKAGE, deprecations.VERSION,
+                                                       deprecations.INTEGRITY, Path(scratch)))
     target = cache_dir / VERSION / "schema.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".{os.getpid()}.tmp")

@@ -39,6 +39,8 @@ class Report:
     resources: int = 0
     data_sources: int = 0
     arguments: int = 0
+    # Types the deprecation source could not be matched to: their deprecated arguments go unreported.
+    without_deprecation_data: set[str] = field(default_factory=set)
 
 
 def terraform_files(directory: Path) -> list[Path]:
@@ -101,7 +103,7 @@ class _BodyChecker:
 
     def _argument(self, key: str, value, spec: dict, path: str) -> None:
         if spec.get("deprecated"):
-            self.finding(path + key, f"deprecated: {spec['deprecated']}")
+            self.finding(path + key, f"deprecated argument: {spec['deprecated']}")
         written_as_block = is_block(value) if self.syntax == "hcl" else isinstance(value, (dict, list))
         if spec["kind"] == "block" and not written_as_block:
             self.finding(path + key, f"a block written as an attribute: write `{key} {{ ... }}`")
@@ -156,6 +158,10 @@ def check_file(path: Path, schema: dict, report: Report, root: Path) -> None:
                 problem = f"unknown {kind} type" + (f" (did you mean {close[0]}?)" if close else "")
             report.findings.append(Finding(file, address, "-", problem))
             continue
+        if "deprecation_source" not in known:
+            report.without_deprecation_data.add(tf_type)
+        if known.get("deprecated"):
+            report.findings.append(Finding(file, address, "-", f"deprecated {kind} type: {known['deprecated']}"))
         _BodyChecker(report, file, address, syntax).check(body, known["arguments"], top=True)
 
 
@@ -181,13 +187,17 @@ def main(argv: list[str]) -> int:
     except SchemaError as exc:
         print(f"provider schema: {exc}", file=sys.stderr)
         return 2
-    print(f"AWS provider {PROVIDER_VERSION} schema ({PACKAGE} {VERSION}), loaded in {time.monotonic() - started:.1f} s")
+    source = schema["deprecations"]
+    print(f"AWS provider {PROVIDER_VERSION} schema ({PACKAGE} {VERSION}; deprecations from {source['package']} "
+          f"{source['version']}), loaded in {time.monotonic() - started:.1f} s")
     total = 0
     for directory in argv:
         report = check_directory(Path(directory), schema)
         for finding in report.findings:
             print(finding)
         total += len(report.findings)
+        if report.without_deprecation_data:
+            print(f"{directory}: no deprecation data for {', '.join(sorted(report.without_deprecation_data))}")
         print(f"{directory}: {report.files} files, {report.resources} resources, {report.data_sources} data "
               f"sources, {report.arguments} arguments checked: {len(report.findings)} findings")
     print(f"{total} findings in {time.monotonic() - started:.1f} s")
