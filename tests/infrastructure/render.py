@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import tempfile
 from functools import cache
@@ -52,15 +51,21 @@ def render_documents(module_dir: Path, variables: dict, stubs: dict | None = Non
     missing = sorted(needed - set(stubs or {}))
     if missing:
         raise RenderError(f"documents.tf of {module_dir.name} reads locals defined elsewhere: stub {missing}")
-    with tempfile.TemporaryDirectory(prefix=f"render-{module_dir.name}-") as tmp:
+    files = {"variables.tf": (module_dir / "variables.tf").read_text(), "documents.tf": text,
+             "stubs.tf.json": json.dumps({"locals": {name: (stubs or {})[name] for name in needed}} if needed else {})}
+    return render_locals(files, names, variables)
+
+
+def render_locals(files: dict[str, str], names: list[str], variables: dict | None = None) -> dict:
+    """Applies a throw-away root made of `files` (no provider, no resources) and returns the
+    values of the locals `names`."""
+    with tempfile.TemporaryDirectory(prefix="render-") as tmp:
         root = Path(tmp)
-        shutil.copy(module_dir / "variables.tf", root / "variables.tf")
-        shutil.copy(module_dir / "documents.tf", root / "documents.tf")
-        stub_values = {name: (stubs or {})[name] for name in needed}
-        (root / "stubs.tf.json").write_text(json.dumps({"locals": stub_values} if stub_values else {}))
+        for name, content in files.items():
+            (root / name).write_text(content)
         (root / "outputs.tf.json").write_text(json.dumps(
             {"output": {name: {"value": f"${{local.{name}}}"} for name in names}}))
-        (root / "terraform.tfvars.json").write_text(json.dumps(variables))
+        (root / "terraform.tfvars.json").write_text(json.dumps(variables or {}))
         _terraform("init", "-input=false", "-backend=false", cwd=root)
         _terraform("apply", "-input=false", "-auto-approve", cwd=root)
         outputs = json.loads(_terraform("output", "-json", cwd=root))
@@ -96,3 +101,21 @@ STUBS = {"encryption": {"account_id": ACCOUNT, "region": REGION, "partition": "a
 def render_prod(module: str) -> dict:
     """The documents of one module as prod's deployment renders them."""
     return render_documents(MODULES / module, INPUTS[module], STUBS.get(module))
+
+
+INVOKE_ARN = (f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
+              f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTIONS['api']}/invocations")
+RESOURCE_REFERENCE = re.compile(r"\$\{(aws_[a-z0-9_]+)\.([a-z0-9_]+)\.([a-z0-9_]+)\}")
+
+
+def render_chalice_swagger(package_dir: Path) -> str:
+    """The OpenAPI document API Gateway imports (chalice.tf.json's chalice_api_swagger), rendered by
+    Terraform with the function's invoke ARN in place of the resource it references."""
+    swagger = json.loads((package_dir / "chalice.tf.json").read_text())["locals"]["chalice_api_swagger"]
+    references = set(RESOURCE_REFERENCE.findall(swagger))
+    if references - {("aws_lambda_function", "api_handler", "invoke_arn")}:
+        raise RenderError(f"the API document references {sorted(references)}: add stubs for them")
+    stubbed = swagger.replace("${aws_lambda_function.api_handler.invoke_arn}", "${local.api_handler_invoke_arn}")
+    files = {"documents.tf.json": json.dumps({"locals": {"chalice_api_swagger": stubbed,
+                                                         "api_handler_invoke_arn": INVOKE_ARN}})}
+    return render_locals(files, ["chalice_api_swagger"])["chalice_api_swagger"]

@@ -10,17 +10,21 @@ import shutil
 
 import pytest
 from moto.iam.policy_validation import IAMPolicyDocumentValidator, IAMTrustPolicyDocumentValidator
+from openapi_spec_validator import validate as validate_openapi
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from tests.infrastructure.aws_formats import dashboard_body_problems, iam_policy_problems, metric_math_problems
 from tests.infrastructure.render import (
     ACCOUNT,
     INPUTS,
+    INVOKE_ARN,
     MODULES,
     REGION,
     STUBS,
     TABLES,
     RenderError,
     document_locals,
+    render_chalice_swagger,
     render_documents,
     render_prod,
 )
@@ -88,6 +92,21 @@ def test_the_access_log_format_is_one_json_object_of_context_variables(rendered)
     assert all(value.startswith("$context.") for value in fields.values())
 
 
+def test_the_api_document_is_valid_openapi_with_every_route_behind_the_function(packaged):
+    from app import app
+
+    for stage, directory in packaged.items():
+        swagger = json.loads(render_chalice_swagger(directory))
+        validate_openapi(swagger)  # Swagger 2.0, as API Gateway imports it
+        routed = {(path, method.lower()) for path, methods in app.routes.items() for method in methods}
+        operations = {(path, method) for path, item in swagger["paths"].items() for method in item}
+        assert routed <= operations, stage
+        for path, method in routed:
+            integration = swagger["paths"][path][method]["x-amazon-apigateway-integration"]
+            assert (integration["type"], integration["httpMethod"], integration["uri"]) == (
+                "aws_proxy", "POST", INVOKE_ARN), (stage, path, method)
+
+
 # --- The checks fail on the faults they exist for -----------------------------------------------
 
 def _module_copy(tmp_path, module: str, old: str, new: str):
@@ -141,3 +160,10 @@ def test_documents_tf_holds_only_locals_and_reads_no_provider(tmp_path):
     unstubbed = _module_copy(tmp_path / "b", "encryption", "${local.region}", "${local.region_name}")
     with pytest.raises(RenderError, match="region_name"):
         render_documents(unstubbed, INPUTS["encryption"], STUBS["encryption"])
+
+
+def test_a_broken_api_document_fails(packaged):
+    swagger = json.loads(render_chalice_swagger(packaged["prod"]))
+    del swagger["paths"]["/events"]["post"]["responses"]
+    with pytest.raises(OpenAPIValidationError):
+        validate_openapi(swagger)
