@@ -1,11 +1,13 @@
-"""python -m deploy {plan,deploy,rollback,destroy} --stage STAGE [--release ID]
-(make plan / deploy / rollback / destroy, ./deploy.sh and ./rollback.sh call this)."""
+"""python -m deploy {preflight,plan,deploy,rollback,destroy,releases} --stage STAGE [--release ID]
+(make plan / deploy / rollback / destroy, ./deploy.sh and ./rollback.sh call this). Every command but
+`releases` runs the preflight first; `preflight` runs it alone (exit 1 with the list of problems)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from . import preflight
 from .deployer import Deployer, DeployError
 from .package import PackageError
 from .terraform import TerraformFailed
@@ -13,10 +15,15 @@ from .terraform import TerraformFailed
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__)
-    parser.add_argument("command", choices=["plan", "deploy", "rollback", "destroy", "releases"])
+    parser.add_argument("command", choices=["preflight", "plan", "deploy", "rollback", "destroy", "releases"])
     parser.add_argument("--stage", default="prod")
     parser.add_argument("--release", help="rollback: the release id to re-apply (default: the previous one)")
     args = parser.parse_args(argv)
+    if args.command == "preflight":
+        findings = preflight.run(args.stage, "deploy")
+        print(preflight.report(args.stage, findings) if findings else f"preflight of stage {args.stage}: ready "
+              "to deploy", file=sys.stderr if findings else sys.stdout)
+        return 1 if findings else 0
     deployer = Deployer(args.stage)
     try:
         if args.command == "plan":
