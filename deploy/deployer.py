@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from . import preflight
 from .package import BUILD_DIR, package
 from .release import PROJECT_DIR, Release, ReleaseStore
 from .smoke import SmokeTestFailed, smoke_test
@@ -25,7 +25,9 @@ class Deployer:
                  runner: Callable[[Path], TerraformRunner] = TerraformRunner,
                  smoke: Callable[[str], str] = smoke_test,
                  say: Callable[[str], None] = print,
-                 work_dir: Path = WORK_DIR) -> None:
+                 work_dir: Path = WORK_DIR,
+                 check: Callable[[str, str, Path], list[str]] = preflight.run,
+                 terraform_dir: Path = preflight.TERRAFORM_SOURCE) -> None:
         self.stage = stage
         self.releases = releases or ReleaseStore(stage)
         self._packager = packager
@@ -33,6 +35,8 @@ class Deployer:
         self._smoke = smoke
         self._say = say
         self._work = work_dir / stage
+        self._check = check
+        self._terraform_dir = terraform_dir
 
     def _step(self, number: int, total: int, text: str) -> None:
         self._say(f"[{number}/{total}] {text}")
@@ -53,9 +57,12 @@ class Deployer:
                               f"terraform/environments/{self.stage}.tfvars and .s3.tfbackend")
         return path
 
-    def _check_secrets(self) -> None:
-        if not os.environ.get("TF_VAR_api_token"):
-            raise DeployError("export TF_VAR_api_token (the read API's token, e.g. `openssl rand -hex 24`) first")
+    def _preflight(self, command: str, terraform_dir: Path | None = None) -> None:
+        """Before any packaging or Terraform command: every missing piece at once, or nothing runs."""
+        findings = self._check(self.stage, command, terraform_dir or self._terraform_dir)
+        if findings:
+            raise DeployError(preflight.report(self.stage, findings))
+        self._say(f"preflight: stage {self.stage} has what a {command} needs")
 
     def _apply(self, runner: TerraformRunner, first_step: int, total: int) -> str:
         self._step(first_step, total, f"terraform init (state: environments/{self.stage}.s3.tfbackend)")
@@ -74,7 +81,7 @@ class Deployer:
         return events_url
 
     def plan(self) -> None:
-        self._check_secrets()
+        self._preflight("plan")
         self._step(1, 3, f"package stage {self.stage}")
         runner = self._working_copy(self._packager(self.stage))
         self._step(2, 3, "terraform init")
@@ -83,7 +90,7 @@ class Deployer:
         runner.plan(self._environment_file(".tfvars"))
 
     def deploy(self) -> Release:
-        self._check_secrets()
+        self._preflight("deploy")
         self._step(1, 6, f"package stage {self.stage} (chalice package + fixed Terraform)")
         package_dir = self._packager(self.stage)
         release = self.releases.create(package_dir)
@@ -94,8 +101,8 @@ class Deployer:
         return release
 
     def rollback(self, release_id: str | None = None) -> Release:
-        self._check_secrets()
         release = self.releases.get(release_id) if release_id else self.releases.previous()
+        self._preflight("rollback", release.path)  # the release's own tfvars, backend and versions.tf
         self._step(1, 5, f"roll back {self.stage} to release {release.release_id} (git {release.git_revision})")
         self._apply(self._working_copy(release.path), 2, 5)
         self.releases.mark_current(release)
@@ -103,12 +110,12 @@ class Deployer:
         return release
 
     def destroy(self, confirm: Callable[[str], str] = input) -> bool:
+        self._preflight("destroy")  # nothing to confirm when it could not run anyway
         answer = confirm(f"This deletes every LiveInsight resource of stage '{self.stage}' (tables with deletion "
                          f"protection stay until it is turned off). Type the stage name to go on: ")
         if answer.strip() != self.stage:
             self._say("Nothing destroyed.")
             return False
-        self._check_secrets()
         runner = self._working_copy(self._packager(self.stage))
         self._step(1, 2, "terraform init")
         runner.init(self._environment_file(".s3.tfbackend"))

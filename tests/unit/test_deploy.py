@@ -1,7 +1,9 @@
-"""The deploy driver without AWS: the exact Terraform commands it runs, releases, rollback."""
+"""The deploy driver without AWS: the exact Terraform commands it runs, releases, rollback, and the
+preflight in front of them all (its real checks, on a complete temporary setup)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,6 +15,7 @@ from deploy.deployer import Deployer, DeployError
 from deploy.release import ReleaseStore
 from deploy.smoke import SmokeTestFailed
 from deploy.terraform import TerraformFailed, TerraformRunner
+from tests.unit.test_preflight import Setup, complete_setup, edit
 
 
 class RecordingPopen:
@@ -88,38 +91,35 @@ class FakeRunner:
         return {"events_url": "https://api.example/prod/events"}
 
 
-def fake_package(tmp_path: Path):
-    count = {"n": 0}
-
+def fake_package(tmp_path: Path, setup: Setup, packaged: list[str]):
     def packager(stage: str) -> Path:
-        count["n"] += 1
-        directory = tmp_path / f"package-{count['n']}"
-        (directory / "environments").mkdir(parents=True)
-        (directory / "environments" / f"{stage}.tfvars").write_text("")
-        (directory / "environments" / f"{stage}.s3.tfbackend").write_text("")
-        (directory / "marker.txt").write_text(f"build-{count['n']}")
+        packaged.append(stage)
+        directory = tmp_path / f"package-{len(packaged)}"
+        shutil.copytree(setup.terraform_dir, directory)  # like make package: terraform/ with environments/
+        (directory / "marker.txt").write_text(f"build-{len(packaged)}")
         return directory
     return packager
 
 
 @pytest.fixture
-def deployer(tmp_path, monkeypatch):
-    monkeypatch.setenv("TF_VAR_api_token", "x" * 32)
+def deployer(tmp_path):
     FakeRunner.log = []
+    setup, packaged = complete_setup(tmp_path / "setup"), []
     said, smoked = [], []
     clock = iter(datetime(2026, 11, 26, 12, m, tzinfo=timezone.utc) for m in range(60))
     releases = ReleaseStore("prod", root=tmp_path / "releases")
     original_create = releases.create
     releases.create = lambda package_dir: original_create(package_dir, now=next(clock))
-    instance = Deployer("prod", releases=releases, packager=fake_package(tmp_path), runner=FakeRunner,
+    instance = Deployer("prod", releases=releases, packager=fake_package(tmp_path, setup, packaged), runner=FakeRunner,
                         smoke=lambda url: smoked.append(url) or "event-1", say=said.append,
-                        work_dir=tmp_path / "work")
-    instance.said, instance.smoked = said, smoked
+                        work_dir=tmp_path / "work", check=setup.run, terraform_dir=setup.terraform_dir)
+    instance.said, instance.smoked, instance.setup, instance.packaged = said, smoked, setup, packaged
     return instance
 
 
 def test_deploy_packages_releases_applies_and_smoke_tests(deployer):
     release = deployer.deploy()
+    assert deployer.said[0] == "preflight: stage prod has what a deploy needs"
     assert FakeRunner.log == ["init prod.s3.tfbackend", "plan prod.tfvars", "apply build-1"]
     assert deployer.smoked == ["https://api.example/prod/events"]
     assert deployer.releases.current() == release
@@ -172,10 +172,35 @@ def test_destroy_asks_first(deployer):
     assert FakeRunner.log == ["init prod.s3.tfbackend", "destroy prod.tfvars"]
 
 
-def test_no_deploy_without_the_api_token(deployer, monkeypatch):
-    monkeypatch.delenv("TF_VAR_api_token")
+def test_plan_runs_after_the_preflight(deployer):
+    deployer.plan()
+    assert deployer.packaged == ["prod"] and FakeRunner.log == ["init prod.s3.tfbackend", "plan prod.tfvars"]
+
+
+@pytest.mark.parametrize("command", ["plan", "deploy", "destroy"])
+def test_a_failed_preflight_stops_everything_and_lists_every_problem(deployer, command):
+    deployer.setup.environ.pop("TF_VAR_api_token")
+    edit(deployer.setup, "prod.s3.tfbackend", "123456789012-eu-west-1", "CHANGE-ME")
+    asked = []
+    with pytest.raises(DeployError) as failure:
+        getattr(deployer, command)(*([asked.append] if command == "destroy" else []))
+    message = str(failure.value)
+    assert message.startswith("preflight of stage prod: 2 problem(s), nothing was packaged or run:")
+    assert "TF_VAR_api_token" in message and "CHANGE-ME" in message
+    assert FakeRunner.log == [] and deployer.packaged == [] and deployer.releases.all() == [] and asked == []
+
+
+def test_rollback_checks_the_release_it_reapplies(deployer):
+    first = deployer.deploy()
+    deployer.deploy()
+    # The checkout's files may have moved on: the release's own (as deployed) are what rollback applies.
+    edit(deployer.setup, "prod.tfvars", "blog.acme-analytics.dev", "www.example.com")
+    assert deployer.rollback() == first
+    deployer.setup.environ.pop("TF_VAR_api_token")  # the environment must still be complete
+    FakeRunner.log = []
     with pytest.raises(DeployError, match="TF_VAR_api_token"):
-        deployer.deploy()
+        deployer.rollback(first.release_id)
+    assert FakeRunner.log == []
 
 
 def test_releases_go_to_s3_when_configured(tmp_path):
