@@ -1,0 +1,241 @@
+"""Proves the Lambda package runs alone: unzips a packaged stage's deployment.zip and invokes every
+handler its chalice.tf.json names, in a clean Python holding only what the Lambda runtime ships, against
+moto's DynamoDB with the stage's tables, with AWS's own sample events; checks and times each answer.
+
+`python -m deploy.lambda_check build/terraform/prod` (after `make package STAGE=prod`): exit 1 on a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from deploy.lambda_events import Call, Expectations, MalformedProxyAnswer, api_calls, gateway_answer, scheduled_call
+from deploy.lambda_runtime import (
+    CheckError,
+    clean_python,
+    dynamodb,
+    function_environment,
+    run_runner,
+    runtime_packages,
+    stored_event,
+)
+
+# Stand-ins for the Terraform variables a function's environment names (terraform/variables.tf).
+TEST_SITE, TEST_ORIGIN = "demo", "https://www.example.com"
+TEST_VALUES = {"var.sites_json": json.dumps({TEST_SITE: {"origins": [TEST_ORIGIN]}}), "var.default_site": TEST_SITE,
+               "var.api_token": "lambda-check-token-0123456789abcdef"}
+INTERPOLATION = re.compile(r"\$\{([^}]+)\}")
+EVENT_SOURCES = {"apigateway.amazonaws.com": "api", "events.amazonaws.com": "schedule"}
+LOG_TAIL_LINES = 25
+
+
+@dataclass(frozen=True)
+class Function:
+    key: str  # Chalice's resource name, e.g. api_handler
+    name: str
+    handler: str
+    runtime: str
+    memory_mb: int
+    timeout_s: int
+    environment: dict[str, str]
+    source: str  # "api" or "schedule": what invokes it
+
+
+@dataclass
+class Invocation:
+    function: str
+    handler: str
+    event: str
+    status: int | str  # the HTTP status API Gateway answers, "ok", or the Lambda error type
+    duration_ms: float
+    max_rss_mb: float
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    package: str
+    stage: str
+    runtime: str
+    boto3: str
+    invocations: list[Invocation] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    init_ms: dict[str, float] = field(default_factory=dict)  # each function's cold start: importing its module
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and bool(self.invocations)
+
+
+def _resolve(value: str, values: dict[str, str], where: str) -> str:
+    def one(match: re.Match) -> str:
+        if match.group(1) not in values:
+            raise CheckError(f"{where}: no test value for ${{{match.group(1)}}}; add one to TEST_VALUES")
+        return values[match.group(1)]
+    return INTERPOLATION.sub(one, value)
+
+
+def functions(doc: dict, tfvars: dict) -> list[Function]:
+    """Every aws_lambda_function of chalice.tf.json, with Terraform's interpolations made concrete."""
+    from deploy.package import FUNCTION_NAMES
+
+    values = {**TEST_VALUES, **{f"var.{k}": str(v) for k, v in tfvars.items()},
+              **{f"local.function_names.{k}": tfvars["name_prefix"] + v for k, v in FUNCTION_NAMES.items()}}
+    sources = {}
+    for permission in doc["resource"].get("aws_lambda_permission", {}).values():
+        key = permission["function_name"].split(".")[1]  # ${aws_lambda_function.<key>.arn}
+        sources[key] = EVENT_SOURCES.get(permission["principal"], permission["principal"])
+    found = []
+    for key, spec in doc["resource"]["aws_lambda_function"].items():
+        variables = spec.get("environment", {}).get("variables", {})
+        env = {k: _resolve(v, values, f"{key} {k}") for k, v in variables.items()}
+        found.append(Function(key, _resolve(spec["function_name"], values, key), spec["handler"], spec["runtime"],
+                              spec["memory_size"], spec["timeout"], env, sources.get(key, "none")))
+    return sorted(found, key=lambda f: f.source != "api")  # the API first: the jobs then have data
+
+
+def _request_log(log: str, request_id: str) -> str:
+    """One invocation's lines, between Lambda's START and END lines."""
+    start, end = log.find(f"START RequestId: {request_id}"), log.find(f"END RequestId: {request_id}")
+    return log[start:end] if start >= 0 and end > start else log
+
+
+def _logged_errors(lines: str) -> list[str]:
+    """The app's ERROR lines (chalicelib/log.py): each one is an alarm in production, so a failure here."""
+    found = []
+    for line in lines.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("level") == "ERROR":
+            found.append(f"logged ERROR {entry.get('message')!r} ({entry.get('error', '')})")
+    return found
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
+
+
+def _verify(call: Call, got: dict, want: Expectations, routes: set[tuple[str, str]]) -> tuple[int | str, list[str]]:
+    if call.check and (call.event["resource"], call.event["httpMethod"]) not in routes:
+        return "no route", [f"API Gateway has no {call.event['httpMethod']} {call.event['resource']}"]
+    if "error" in got:
+        return got["error"]["errorType"], [f"{got['error']['errorType']}: {got['error']['errorMessage']}"]
+    if call.check is None:
+        return "ok", []
+    try:
+        answer = gateway_answer(got["payload"])
+    except MalformedProxyAnswer as exc:
+        return 502, [f"API Gateway would answer 502: {exc}"]
+    return answer.status, call.check(answer, want)
+
+
+def _invoke_all(fn: Function, calls: list[Call], setup: dict, want: Expectations, report: Report) -> None:
+    plan = {"task_root": setup["task"], "runtime_path": [setup["runtime_dir"]], "handler": fn.handler,
+            "function_name": fn.name, "memory_mb": fn.memory_mb, "timeout_s": fn.timeout_s,
+            "invocations": [{"name": c.name, "event": c.event} for c in calls]}
+    env = function_environment(fn, setup)
+    started = time.perf_counter()
+    results = run_runner(setup["python"], plan, env, setup["work"], fn.key)
+    report.timings_s[f"function {fn.key}"] = round(time.perf_counter() - started, 2)
+    report.init_ms[fn.name] = results.get("init_ms", 0.0)
+    for call, got in zip(calls, results["invocations"], strict=True):
+        status, problems = _verify(call, got, want, setup["routes"])
+        lines = _request_log(results["log"], got["request_id"])
+        problems += _logged_errors(lines)
+        if got["max_rss_mb"] > fn.memory_mb:
+            problems.append(f"peak memory {got['max_rss_mb']} MB is over the function's {fn.memory_mb} MB")
+        report.invocations.append(Invocation(fn.name, fn.handler, call.name, status, got["duration_ms"],
+                                             got["max_rss_mb"], problems))
+        if problems:
+            tail = "\n".join("    " + line for line in lines.strip().splitlines()[-LOG_TAIL_LINES:])
+            report.failures.append(f"{fn.name} ({fn.handler}) <- {call.name}: {'; '.join(problems)}\n{tail}")
+
+
+def _routes(doc: dict) -> set[tuple[str, str]]:
+    swagger = json.loads(doc.get("locals", {}).get("chalice_api_swagger", '{"paths": {}}'))
+    return {(path, method.upper()) for path, methods in swagger["paths"].items() for method in methods}
+
+
+def _run_functions(fns: list[Function], stage: str, setup: dict, report: Report) -> None:
+    mark = time.perf_counter()
+    with dynamodb(stage) as (endpoint, client):
+        report.timings_s["moto and tables"] = round(time.perf_counter() - mark, 2)
+        setup["endpoint"] = endpoint
+        want = Expectations(stage, TEST_SITE, TEST_ORIGIN, TEST_VALUES["var.api_token"],
+                            stored_event=lambda site, event_id: stored_event(client, stage, site, event_id))
+        for fn in fns:
+            if fn.source not in ("api", "schedule"):
+                report.failures.append(f"{fn.name} ({fn.handler}): invoked by {fn.source}, which this check "
+                                       "has no event for")
+                continue
+            _invoke_all(fn, api_calls(want) if fn.source == "api" else [scheduled_call()], setup, want, report)
+
+
+def check(package_dir: Path, boto3_version: str | None = None) -> Report:
+    started = time.perf_counter()
+    doc = json.loads((package_dir / "chalice.tf.json").read_text())
+    tfvars = json.loads((package_dir / "liveinsight.auto.tfvars.json").read_text())
+    fns = functions(doc, tfvars)
+    runtimes = {fn.runtime for fn in fns}
+    if len(runtimes) != 1:
+        raise CheckError(f"the functions name several runtimes: {sorted(runtimes)}")
+    python = clean_python(runtimes.pop())
+    runtime_dir, version = runtime_packages(python, boto3_version)
+    report = Report(str(package_dir), tfvars["stage"], fns[0].runtime, version)
+    report.timings_s["runtime packages"] = round(time.perf_counter() - started, 2)
+    with tempfile.TemporaryDirectory(prefix="lambda-check-") as tmp:
+        task = Path(tmp) / "task"
+        with zipfile.ZipFile(package_dir / "deployment.zip") as archive:
+            archive.extractall(task)
+        before = _snapshot(task)
+        setup = {"python": python, "task": str(task), "runtime_dir": str(runtime_dir), "work": Path(tmp),
+                 "routes": _routes(doc)}
+        _run_functions(fns, tfvars["stage"], setup, report)
+        written = sorted(set(_snapshot(task).items()) - set(before.items()))
+        if written:
+            report.failures.append(f"the functions wrote into their package, read-only on Lambda: {written[:10]}")
+    report.timings_s["total"] = round(time.perf_counter() - started, 2)
+    return report
+
+
+def format_report(report: Report) -> str:
+    lines = [f"Lambda check of {report.package} (stage {report.stage}, {report.runtime}, boto3 {report.boto3}; "
+             "events from tests/fixtures/aws-events):"]
+    for inv in report.invocations:
+        mark = "ok  " if not inv.problems else "FAIL"
+        lines.append(f"  {mark} {inv.function:<28} {inv.handler:<20} {str(inv.status):<26} "
+                     f"{inv.duration_ms:>7.1f} ms {inv.max_rss_mb:>5.0f} MB  {inv.event}")
+    lines += [f"  cold start (init) {name}: {ms:.0f} ms" for name, ms in report.init_ms.items()]
+    lines += [f"  {name}: {seconds:.2f} s" for name, seconds in report.timings_s.items()]
+    lines += ["", *report.failures] if report.failures else []
+    lines.append("PASSED" if report.ok else "FAILED")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("package_dir", type=Path, help="a `make package` output, e.g. build/terraform/prod")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    try:
+        report = check(args.package_dir)
+    except CheckError as exc:
+        print(f"lambda check: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({**asdict(report), "ok": report.ok}, indent=2) if args.json else format_report(report))
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""What the Lambda check sends and expects: requests derived from AWS's own sample events
+(tests/fixtures/aws-events), and each answer read the way API Gateway reads a proxy integration's.
+
+A request changes only method, path, resource, headers, body, pathParameters and requestContext of
+the sample, so what the function sees is what API Gateway sends, not what our code expects.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "aws-events"
+BROWSER_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/120.0.0.0 Safari/537.36")
+PROXY_ANSWER_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
+MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's limit for a synchronous invocation's answer
+
+
+def sample(name: str) -> dict:
+    return json.loads((SAMPLES_DIR / name).read_text(encoding="utf-8"))
+
+
+class MalformedProxyAnswer(ValueError):
+    """API Gateway answers 502 to the client when the function's answer has this shape."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]  # names lower-cased, multiValueHeaders merged in as API Gateway does
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def gateway_answer(payload: str) -> Answer:
+    if len(payload.encode()) > MAX_SYNC_PAYLOAD_BYTES:
+        raise MalformedProxyAnswer(f"answer of {len(payload.encode())} bytes is over Lambda's 6 MB")
+    doc = json.loads(payload)
+    if not isinstance(doc, dict) or set(doc) - PROXY_ANSWER_KEYS:
+        raise MalformedProxyAnswer(f"not a proxy answer: {str(doc)[:200]}")
+    status = doc.get("statusCode")
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        raise MalformedProxyAnswer(f"statusCode must be an integer HTTP status, got {status!r}")
+    headers = {k.lower(): v for k, v in (doc.get("headers") or {}).items()}
+    for name, values in (doc.get("multiValueHeaders") or {}).items():
+        headers[name.lower()] = ",".join(values)  # multiValueHeaders win over headers
+    if not all(isinstance(v, str) for v in headers.values()):
+        raise MalformedProxyAnswer(f"header values must be strings: {headers}")
+    headers.setdefault("content-type", "application/json")  # a REST API's default for a proxy answer
+    body, encoded = doc.get("body"), doc.get("isBase64Encoded", False)
+    if body is not None and not isinstance(body, str) or not isinstance(encoded, bool):
+        raise MalformedProxyAnswer("body must be a string and isBase64Encoded a boolean")
+    raw = base64.b64decode(body) if encoded and body else (body or "").encode()
+    return Answer(status, headers, raw)
+
+
+def api_request(stage: str, method: str, path: str, resource: str, headers: dict[str, str | None],
+                body: str | None = None, path_parameters: dict[str, str] | None = None) -> dict:
+    """The REST API sample as API Gateway would send this request (`headers`: None removes one)."""
+    event = copy.deepcopy(sample("apigw-rest-proxy-request.json"))
+    merged = {k: v for k, v in {**event["headers"], **headers}.items() if v is not None}
+    event.update(httpMethod=method, path=path, resource=resource, pathParameters=path_parameters, body=body,
+                 isBase64Encoded=False, headers=merged, multiValueHeaders={k: [v] for k, v in merged.items()})
+    now = time.time()
+    event["requestContext"].update(
+        stage=stage, path=f"/{stage}{path}", resourcePath=resource, httpMethod=method, requestId=str(uuid.uuid4()),
+        requestTimeEpoch=int(now * 1000), requestTime=time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)))
+    event["requestContext"]["identity"]["userAgent"] = merged.get("User-Agent")
+    return event
+
+
+@dataclass
+class Expectations:
+    """What the checks of one run share: the test settings and what earlier answers returned."""
+
+    stage: str
+    site: str
+    origin: str
+    token: str
+    stored_event: Callable[[str, str], dict | None]  # (site, event_id) -> the item in the Events table
+    sessions: set[str] = field(default_factory=set)
+    visitor_id: str = "lambda-check-visitor"
+
+
+@dataclass
+class Call:
+    name: str
+    event: dict
+    check: Callable[[Answer, Expectations], list[str]] | None  # None: a scheduled job, no HTTP answer
+
+
+def _status(answer: Answer, want: int) -> list[str]:
+    return [] if answer.status == want else [f"status {answer.status}, not {want}: {answer.body[:300]!r}"]
+
+
+def _content_type(answer: Answer, prefix: str) -> list[str]:
+    got = answer.headers.get("content-type", "")
+    return [] if got.startswith(prefix) else [f"Content-Type {got!r}, not {prefix}"]
+
+
+def _posted(answer: Answer, want: Expectations) -> list[str]:
+    problems = _status(answer, 200) + _content_type(answer, "application/json")
+    if problems:
+        return problems
+    body = answer.json()
+    if body.get("accepted") != 1 or body["events"][0]["status"] != "accepted":
+        return [f"not accepted: {body}"]
+    event_id, session_id = body["events"][0]["event_id"], body["events"][0]["session_id"]
+    stored = want.stored_event(want.site, event_id)
+    if not stored or stored.get("session_id") != session_id:
+        return [f"event {event_id} is not in the Events table with session {session_id}: {stored}"]
+    want.sessions.add(session_id)
+    return []
+
+
+def _preflight(answer: Answer, want: Expectations) -> list[str]:
+    problems = _status(answer, 204)
+    if answer.headers.get("access-control-allow-origin") != want.origin:
+        problems.append(f"Access-Control-Allow-Origin {answer.headers.get('access-control-allow-origin')!r}")
+    return problems
+
+
+def _health(answer: Answer, want: Expectations) -> list[str]:
+    problems = _status(answer, 200) + _content_type(answer, "application/json")
+    body = {} if problems else answer.json()
+    return problems or ([] if body.get("status") == "ok" and body.get("stage") == want.stage else [str(body)])
+
+
+def _page(content_type: str, marker: bytes) -> Callable[[Answer, Expectations], list[str]]:
+    def check(answer: Answer, want: Expectations) -> list[str]:
+        problems = _status(answer, 200) + _content_type(answer, content_type)
+        return problems or ([] if marker in answer.body else [f"{marker!r} not in the body"])
+    return check
+
+
+def _visitor_sessions(answer: Answer, want: Expectations) -> list[str]:
+    problems = _status(answer, 200) + _content_type(answer, "application/json")
+    listed = set() if problems else {s["session_id"] for s in answer.json()["sessions"]}
+    return problems or ([] if want.sessions and want.sessions <= listed else
+                        [f"sessions {sorted(listed)}, not the posted {sorted(want.sessions)}"])
+
+
+def _unauthorized(answer: Answer, want: Expectations) -> list[str]:
+    problems = _status(answer, 401)
+    return problems or ([] if "bearer" in answer.headers.get("www-authenticate", "").lower() else
+                        ["no WWW-Authenticate: Bearer"])
+
+
+def _realtime(answer: Answer, want: Expectations) -> list[str]:
+    problems = _status(answer, 200) + _content_type(answer, "application/json")
+    pageviews = None if problems else answer.json().get("pageviews")
+    return problems or ([] if pageviews == 2 else [f"pageviews {pageviews}, not the 2 posted"])
+
+
+def api_calls(want: Expectations) -> list[Call]:
+    """The API function's requests, in order: a warm function serves them one after another."""
+    stage, visitor = want.stage, want.visitor_id
+
+    def event(title: str) -> str:
+        return json.dumps({"event_type": "page_view", "page_url": f"{want.origin}/{title}", "user_id": visitor,
+                           "event_id": str(uuid.uuid4())})
+
+    def request(method, path, resource, headers=None, **kwargs):
+        get = {"Content-Type": None} if method in ("GET", "OPTIONS") else {}
+        return api_request(stage, method, path, resource, {**get, **(headers or {})}, **kwargs)
+
+    bearer = {"Authorization": f"Bearer {want.token}"}
+    sessions_path = {"visitor_id": visitor}
+    return [
+        Call(f"POST /{stage}/events (application/json, server side)",
+             request("POST", "/events", "/events", {"Content-Type": "application/json"}, body=event("json")),
+             _posted),
+        Call(f"POST /{stage}/events (text/plain, browser beacon)",
+             request("POST", "/events", "/events", {"Content-Type": "text/plain;charset=UTF-8",
+                                                    "Origin": want.origin, "User-Agent": BROWSER_UA},
+                     body=event("beacon")), _posted),
+        Call(f"OPTIONS /{stage}/events (Origin {want.origin})",
+             request("OPTIONS", "/events", "/events", {"Origin": want.origin,
+                                                       "Access-Control-Request-Method": "POST"}), _preflight),
+        Call(f"GET /{stage}/health", request("GET", "/health", "/health"), _health),
+        Call(f"GET /{stage}/dashboard", request("GET", "/dashboard", "/dashboard", {"Accept": "text/html"}),
+             _page("text/html", b"<html")),
+        Call(f"GET /{stage}/liveinsight.js", request("GET", "/liveinsight.js", "/liveinsight.js"),
+             _page("text/javascript", b"liveinsight")),
+        Call(f"GET /{stage}/visitors/{visitor}/sessions (Bearer token)",
+             request("GET", f"/visitors/{visitor}/sessions", "/visitors/{visitor_id}/sessions", bearer,
+                     path_parameters=sessions_path), _visitor_sessions),
+        Call(f"GET /{stage}/visitors/{visitor}/sessions (no token)",
+             request("GET", f"/visitors/{visitor}/sessions", "/visitors/{visitor_id}/sessions",
+                     path_parameters=sessions_path), _unauthorized),
+        Call(f"GET /{stage}/stats/realtime (Bearer token)",
+             request("GET", "/stats/realtime", "/stats/realtime", bearer), _realtime),
+    ]
+
+
+def scheduled_call() -> Call:
+    return Call("EventBridge Scheduled Event (rate(1 minute))", sample("eventbridge-scheduled-event.json"), None)
