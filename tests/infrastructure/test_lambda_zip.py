@@ -1,0 +1,180 @@
+"""The Lambda package runs alone: every handler chalice.tf.json names, invoked from the unzipped
+deployment.zip in a clean Python with only the Lambda runtime's packages (deploy/lambda_check.py),
+and the check fails, naming the problem, when the package is broken."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from deploy.lambda_check import CheckError, check, format_report, functions
+from deploy.lambda_events import SAMPLES_DIR, MalformedProxyAnswer, api_calls, gateway_answer, scheduled_call
+from deploy.lambda_runtime import RUNTIME_DISTRIBUTIONS, clean_python, probe, runtime_packages
+
+# What each request must get, by the start of its name (deploy/lambda_events.py).
+EXPECTED_STATUS = {
+    "POST /{stage}/events (application/json": 200, "POST /{stage}/events (text/plain": 200,
+    "OPTIONS /{stage}/events": 204, "GET /{stage}/health": 200, "GET /{stage}/dashboard": 200,
+    "GET /{stage}/liveinsight.js": 200, "GET /{stage}/visitors/lambda-check-visitor/sessions (Bearer": 200,
+    "GET /{stage}/visitors/lambda-check-visitor/sessions (no token": 401,
+    "GET /{stage}/stats/realtime (Bearer": 200, "EventBridge Scheduled Event": "ok",
+}
+# The sample's fields a request may change (tests/fixtures/aws-events/README.md).
+REQUEST_FIELDS = {"httpMethod", "path", "resource", "headers", "multiValueHeaders", "body", "isBase64Encoded",
+                  "pathParameters", "requestContext"}
+
+
+def statuses(report) -> dict[str, int | str]:
+    found = {}
+    for invocation in report.invocations:
+        [start] = [s for s in EXPECTED_STATUS if invocation.event.startswith(s.format(stage=report.stage))]
+        found.setdefault(start, set()).add(invocation.status)
+    return {start: status for start, (status,) in found.items()}
+
+
+def handlers(package_dir: Path) -> set[str]:
+    doc = json.loads((package_dir / "chalice.tf.json").read_text())
+    return {spec["handler"] for spec in doc["resource"]["aws_lambda_function"].values()}
+
+
+@pytest.fixture(scope="module")
+def prod_report(packaged):
+    report = check(packaged["prod"])
+    print(format_report(report))  # shown with -rP: each handler, its event, status and time
+    return report
+
+
+def test_every_handler_answers_from_the_zip_alone(prod_report, packaged):
+    assert prod_report.ok, format_report(prod_report)
+    assert {i.handler for i in prod_report.invocations} == handlers(packaged["prod"]) == {
+        "app.app", "app.expire_sessions", "app.roll_up_stats"}
+    assert statuses(prod_report) == EXPECTED_STATUS
+    assert prod_report.runtime == "python3.13"
+    assert {i.function for i in prod_report.invocations} == {
+        "LiveInsight-EventCollector", "LiveInsight-SessionExpiry", "LiveInsight-StatsRollup"}
+
+
+def test_the_dev_stage_answers_with_its_own_tables(packaged):
+    report = check(packaged["dev"])
+    assert report.ok, format_report(report)
+    assert statuses(report) == EXPECTED_STATUS
+    assert {i.function for i in report.invocations} == {
+        "LiveInsight-dev-EventCollector", "LiveInsight-dev-SessionExpiry", "LiveInsight-dev-StatsRollup"}
+
+
+def test_the_clean_interpreter_has_the_runtime_and_the_zip_and_nothing_else(packaged, tmp_path):
+    modules = ["boto3", "botocore", "chalice", "moto", "pytest", "ua_parser", "crawlerdetect", "app", "chalicelib"]
+    assert all(importlib.util.find_spec(m) for m in ("chalice", "moto", "pytest"))  # here, in the dev venv
+    python = clean_python("python3.13")
+    runtime_dir, _ = runtime_packages(python)
+    assert {p.name.split("-")[0].lower() for p in runtime_dir.glob("*.dist-info")} == RUNTIME_DISTRIBUTIONS
+
+    bare = probe(python, tmp_path, runtime_dir, modules)  # the runtime without our package
+    assert bare["boto3"].startswith(str(runtime_dir)) and bare["botocore"].startswith(str(runtime_dir))
+    assert [m for m in modules if bare[m] is not None] == ["boto3", "botocore"]
+
+    task = tmp_path / "task"
+    zipfile.ZipFile(packaged["prod"] / "deployment.zip").extractall(task)
+    inside = probe(python, task, runtime_dir, modules)
+    assert inside["moto"] is None and inside["pytest"] is None
+    for module in ("ua_parser", "crawlerdetect", "app", "chalicelib", "chalice"):  # chalice: the zip's copy
+        assert inside[module].startswith(str(task)), (module, inside[module])
+    assert inside["boto3"].startswith(str(runtime_dir))
+
+
+def broken_copy(package_dir: Path, tmp_path: Path, drop: str | None = None,
+                append: dict[str, str] | None = None) -> Path:
+    """The packaged stage with a rewritten deployment.zip: one file left out, or text added to one."""
+    copy = tmp_path / package_dir.name
+    shutil.copytree(package_dir, copy, ignore=shutil.ignore_patterns("deployment.zip"))
+    with zipfile.ZipFile(package_dir / "deployment.zip") as source, \
+            zipfile.ZipFile(copy / "deployment.zip", "w", zipfile.ZIP_DEFLATED) as target:
+        assert drop is None or drop in source.namelist()
+        for info in source.infolist():
+            if info.filename != drop:
+                target.writestr(info, source.read(info) + (append or {}).get(info.filename, "").encode())
+    return copy
+
+
+def test_a_module_missing_from_the_zip_fails_every_handler(packaged, tmp_path):
+    report = check(broken_copy(packaged["prod"], tmp_path, drop="chalicelib/collector.py"))
+    assert not report.ok
+    assert {i.status for i in report.invocations} == {"Runtime.ImportModuleError"}
+    assert {i.handler for i in report.invocations} == handlers(packaged["prod"])
+    assert "Unable to import module 'app': No module named 'chalicelib.collector'" in "\n".join(report.failures)
+
+
+def test_a_file_missing_from_the_zip_fails_the_route_that_serves_it(packaged, tmp_path):
+    report = check(broken_copy(packaged["prod"], tmp_path, drop="chalicelib/static/dashboard.html"))
+    assert not report.ok
+    [failed] = [i for i in report.invocations if i.problems]
+    assert (failed.event, failed.status) == ("GET /prod/dashboard", 500)
+    [failure] = report.failures
+    assert "status 500, not 200" in failure and "No such file or directory" in failure and "dashboard.html" in failure
+
+
+# A read route that imports a dev-only package when it runs (the import is inside the function, so the
+# module loads, and tests in the dev venv, which has moto, would pass).
+IMPORTS_MOTO = """
+
+_require_token = require_token
+
+
+def require_token(*args, **kwargs):
+    import moto  # noqa: F401
+    return _require_token(*args, **kwargs)
+"""
+
+
+def test_a_route_that_needs_a_package_the_runtime_lacks_fails(packaged, tmp_path):
+    report = check(broken_copy(packaged["prod"], tmp_path, append={"chalicelib/auth.py": IMPORTS_MOTO}))
+    assert not report.ok
+    failed = {i.event: i.status for i in report.invocations if i.problems}
+    assert failed == {"GET /prod/visitors/lambda-check-visitor/sessions (Bearer token)": 500,
+                      "GET /prod/visitors/lambda-check-visitor/sessions (no token)": 500,
+                      "GET /prod/stats/realtime (Bearer token)": 500}
+    assert all("No module named 'moto'" in failure for failure in report.failures)
+
+
+def test_requests_change_only_what_a_real_request_changes():
+    from deploy.lambda_events import Expectations, sample
+
+    want = Expectations("prod", "demo", "https://www.example.com", "t" * 24, stored_event=lambda *_: None)
+    original = sample("apigw-rest-proxy-request.json")
+    for call in api_calls(want):
+        changed = {k for k in original.keys() | call.event.keys() if original.get(k) != call.event.get(k)}
+        assert changed <= REQUEST_FIELDS, (call.name, changed - REQUEST_FIELDS)
+        assert call.event["requestContext"]["path"] == f"/prod{call.event['path']}"
+    assert scheduled_call().event == json.loads((SAMPLES_DIR / "eventbridge-scheduled-event.json").read_text())
+
+
+@pytest.mark.parametrize("payload, problem", [
+    ('{"statusCode": "200", "body": ""}', "statusCode"),
+    ('{"statusCode": 200, "body": {"a": 1}}', "body must be a string"),
+    ('{"statusCode": 200, "headers": {"X-Count": 1}}', "header values"),
+    ('{"status": 200}', "not a proxy answer"),
+    ('"ok"', "not a proxy answer"),
+])
+def test_an_answer_api_gateway_cannot_use_is_a_502(payload, problem):
+    with pytest.raises(MalformedProxyAnswer, match=problem):
+        gateway_answer(payload)
+
+
+def test_a_base64_answer_is_decoded_and_the_default_content_type_applies():
+    answer = gateway_answer('{"statusCode": 200, "body": "aGk=", "isBase64Encoded": true, '
+                            '"multiValueHeaders": {"X-A": ["1", "2"]}}')
+    assert (answer.status, answer.body, answer.headers) == (200, b"hi", {"x-a": "1,2",
+                                                                         "content-type": "application/json"})
+
+
+def test_an_environment_value_without_a_test_value_is_named(packaged):
+    doc = json.loads((packaged["prod"] / "chalice.tf.json").read_text())
+    tfvars = json.loads((packaged["prod"] / "liveinsight.auto.tfvars.json").read_text())
+    doc["resource"]["aws_lambda_function"]["api_handler"]["environment"]["variables"]["NEW"] = "${var.new_thing}"
+    with pytest.raises(CheckError, match=r"api_handler NEW: no test value for \$\{var.new_thing\}"):
+        functions(doc, tfvars)
