@@ -9,7 +9,7 @@ SDK_STAMP := sdk/node_modules/.installed
 CHECKOV_STAMP := .venv-checkov/.installed
 STAGE ?= prod
 
-.PHONY: local traffic sdk test test-unit lint venv clean package plan deploy rollback destroy ops-check bench
+.PHONY: local traffic sdk test test-unit lint venv clean package preflight plan deploy rollback destroy ops-check bench
 
 $(STAMP): requirements.txt requirements-dev.txt .python-version
 	@test -n "$(PYTHON)" || { echo "No Python $$(cat .python-version) found (see above)"; exit 1; }
@@ -63,7 +63,11 @@ bench: $(STAMP)
 package: $(STAMP)
 	$(PY) deploy/package.py $(STAGE)
 
-## Deploy and operate a stage (needs AWS credentials; see docs/operations.md).
+## What a deploy of $(STAGE) still lacks (offline): credentials, state bucket, token, sites, alarm e-mails, tools.
+preflight: $(STAMP)
+	$(PY) -m deploy preflight --stage $(STAGE)
+
+## Deploy and operate a stage (needs AWS credentials; see docs/operations.md). Each runs the preflight first.
 plan: $(STAMP)
 	$(PY) -m deploy plan --stage $(STAGE)
 
