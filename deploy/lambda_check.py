@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import stat
 import sys
 import tempfile
 import time
@@ -35,6 +36,7 @@ TEST_VALUES = {"var.sites_json": json.dumps({TEST_SITE: {"origins": [TEST_ORIGIN
 INTERPOLATION = re.compile(r"\$\{([^}]+)\}")
 EVENT_SOURCES = {"apigateway.amazonaws.com": "api", "events.amazonaws.com": "schedule"}
 LOG_TAIL_LINES = 25
+UNIX_ZIP = 3  # ZipInfo.create_system of an archive made on Unix: external_attr then holds the file mode
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,18 @@ def _logged_errors(lines: str) -> list[str]:
     return found
 
 
+def _unreadable_on_lambda(archive: zipfile.ZipFile) -> list[str]:
+    """Lambda runs the code as a user that owns none of it: every file must be readable by all (and
+    every directory searchable), or the import fails there while it works here, as root."""
+    unreadable = []
+    for info in archive.infolist():
+        mode = info.external_attr >> 16
+        needed = stat.S_IROTH | (stat.S_IXOTH if info.is_dir() else 0)
+        if info.create_system == UNIX_ZIP and mode and mode & needed != needed:
+            unreadable.append(f"{info.filename} ({stat.filemode(mode)})")
+    return unreadable
+
+
 def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
 
@@ -198,6 +212,9 @@ def check(package_dir: Path, boto3_version: str | None = None) -> Report:
         task = Path(tmp) / "task"
         with zipfile.ZipFile(package_dir / "deployment.zip") as archive:
             archive.extractall(task)
+            unreadable = _unreadable_on_lambda(archive)
+        if unreadable:
+            report.failures.append(f"files Lambda could not read (not world-readable): {unreadable[:10]}")
         before = _snapshot(task)
         setup = {"python": python, "task": str(task), "runtime_dir": str(runtime_dir), "work": Path(tmp),
                  "routes": _routes(doc)}

@@ -16,13 +16,19 @@ from deploy.lambda_check import CheckError, check, format_report, functions
 from deploy.lambda_events import SAMPLES_DIR, MalformedProxyAnswer, api_calls, gateway_answer, scheduled_call
 from deploy.lambda_runtime import RUNTIME_DISTRIBUTIONS, clean_python, probe, runtime_packages
 
-# What each request must get, by the start of its name (deploy/lambda_events.py).
+# What each request must get (deploy/lambda_events.py names them).
 EXPECTED_STATUS = {
-    "POST /{stage}/events (application/json": 200, "POST /{stage}/events (text/plain": 200,
-    "OPTIONS /{stage}/events": 204, "GET /{stage}/health": 200, "GET /{stage}/dashboard": 200,
-    "GET /{stage}/liveinsight.js": 200, "GET /{stage}/visitors/lambda-check-visitor/sessions (Bearer": 200,
-    "GET /{stage}/visitors/lambda-check-visitor/sessions (no token": 401,
-    "GET /{stage}/stats/realtime (Bearer": 200, "EventBridge Scheduled Event": "ok",
+    "POST /{stage}/events (application/json, server side)": 200,
+    "POST /{stage}/events (text/plain, browser beacon)": 200,
+    "OPTIONS /{stage}/events (Origin https://www.example.com)": 204,
+    "GET /{stage}/health": 200,
+    "GET /{stage}/dashboard": 200,
+    "GET /{stage}/dashboard/app.js": 200,
+    "GET /{stage}/liveinsight.js": 200,
+    "GET /{stage}/visitors/lambda-check-visitor/sessions (Bearer token)": 200,
+    "GET /{stage}/visitors/lambda-check-visitor/sessions (no token)": 401,
+    "GET /{stage}/stats/realtime (Bearer token)": 200,
+    "EventBridge Scheduled Event (rate(1 minute))": "ok",
 }
 # The sample's fields a request may change (tests/fixtures/aws-events/README.md).
 REQUEST_FIELDS = {"httpMethod", "path", "resource", "headers", "multiValueHeaders", "body", "isBase64Encoded",
@@ -30,11 +36,11 @@ REQUEST_FIELDS = {"httpMethod", "path", "resource", "headers", "multiValueHeader
 
 
 def statuses(report) -> dict[str, int | str]:
-    found = {}
-    for invocation in report.invocations:
-        [start] = [s for s in EXPECTED_STATUS if invocation.event.startswith(s.format(stage=report.stage))]
-        found.setdefault(start, set()).add(invocation.status)
-    return {start: status for start, (status,) in found.items()}
+    return {i.event: i.status for i in report.invocations}
+
+
+def expected(stage: str) -> dict[str, int | str]:
+    return {name.format(stage=stage): status for name, status in EXPECTED_STATUS.items()}
 
 
 def handlers(package_dir: Path) -> set[str]:
@@ -53,7 +59,7 @@ def test_every_handler_answers_from_the_zip_alone(prod_report, packaged):
     assert prod_report.ok, format_report(prod_report)
     assert {i.handler for i in prod_report.invocations} == handlers(packaged["prod"]) == {
         "app.app", "app.expire_sessions", "app.roll_up_stats"}
-    assert statuses(prod_report) == EXPECTED_STATUS
+    assert statuses(prod_report) == expected("prod")
     assert prod_report.runtime == "python3.13"
     assert {i.function for i in prod_report.invocations} == {
         "LiveInsight-EventCollector", "LiveInsight-SessionExpiry", "LiveInsight-StatsRollup"}
@@ -62,7 +68,7 @@ def test_every_handler_answers_from_the_zip_alone(prod_report, packaged):
 def test_the_dev_stage_answers_with_its_own_tables(packaged):
     report = check(packaged["dev"])
     assert report.ok, format_report(report)
-    assert statuses(report) == EXPECTED_STATUS
+    assert statuses(report) == expected("dev")
     assert {i.function for i in report.invocations} == {
         "LiveInsight-dev-EventCollector", "LiveInsight-dev-SessionExpiry", "LiveInsight-dev-StatsRollup"}
 
@@ -88,14 +94,17 @@ def test_the_clean_interpreter_has_the_runtime_and_the_zip_and_nothing_else(pack
 
 
 def broken_copy(package_dir: Path, tmp_path: Path, drop: str | None = None,
-                append: dict[str, str] | None = None) -> Path:
-    """The packaged stage with a rewritten deployment.zip: one file left out, or text added to one."""
+                append: dict[str, str] | None = None, modes: dict[str, int] | None = None) -> Path:
+    """The packaged stage with a rewritten deployment.zip: one file left out, text added to one, or
+    a file's mode changed."""
     copy = tmp_path / package_dir.name
     shutil.copytree(package_dir, copy, ignore=shutil.ignore_patterns("deployment.zip"))
     with zipfile.ZipFile(package_dir / "deployment.zip") as source, \
             zipfile.ZipFile(copy / "deployment.zip", "w", zipfile.ZIP_DEFLATED) as target:
-        assert drop is None or drop in source.namelist()
+        assert {drop, *(append or {}), *(modes or {})} - {None} <= set(source.namelist())
         for info in source.infolist():
+            if info.filename in (modes or {}):
+                info.external_attr = (0o100000 | modes[info.filename]) << 16
             if info.filename != drop:
                 target.writestr(info, source.read(info) + (append or {}).get(info.filename, "").encode())
     return copy
@@ -116,6 +125,14 @@ def test_a_file_missing_from_the_zip_fails_the_route_that_serves_it(packaged, tm
     assert (failed.event, failed.status) == ("GET /prod/dashboard", 500)
     [failure] = report.failures
     assert "status 500, not 200" in failure and "No such file or directory" in failure and "dashboard.html" in failure
+
+
+def test_a_file_only_its_owner_can_read_fails_though_root_can_import_it(packaged, tmp_path):
+    report = check(broken_copy(packaged["prod"], tmp_path, modes={"chalicelib/auth.py": 0o600}))
+    assert not report.ok
+    assert all(not i.problems for i in report.invocations)  # as root, here, everything imports
+    assert report.failures == ["files Lambda could not read (not world-readable): "
+                               "['chalicelib/auth.py (-rw-------)']"]
 
 
 # A read route that imports a dev-only package when it runs (the import is inside the function, so the
