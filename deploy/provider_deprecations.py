@@ -16,7 +16,8 @@ import tarfile
 from pathlib import Path
 
 PACKAGE = "@pulumi/aws"
-# The last 6.x: bridged from terraform-provider-aws 5.100.0 (the version the cdktf schema is generated from).
+# The last 6.x, bridged from the last 5.x provider releases (the package does not name its exact upstream
+# version; a deprecation Pulumi saw later than 5.100.0 cannot exist: 6.x of the provider is Pulumi 7.x).
 VERSION = "6.83.2"
 INTEGRITY = "sha512-FggAx+LxANUwD9KPlKy4U8uvVjhR8B6vw+doDq7zP3bRWz7CCCd4sXZT2k/ou0erZN78MTzOXYa1nsN0TBEDJg=="
 # Pulumi's own deprecations, not the provider's: of every tagsAll input (tags_all stays an argument),
