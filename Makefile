@@ -9,7 +9,7 @@ SDK_STAMP := sdk/node_modules/.installed
 CHECKOV_STAMP := .venv-checkov/.installed
 STAGE ?= prod
 
-.PHONY: local traffic sdk test test-unit lint venv clean package preflight plan deploy rollback destroy ops-check bench
+.PHONY: local traffic sdk test test-unit lint venv clean package verify preflight plan deploy rollback destroy ops-check bench
 
 $(STAMP): requirements.txt requirements-dev.txt .python-version
 	@test -n "$(PYTHON)" || { echo "No Python $$(cat .python-version) found (see above)"; exit 1; }
@@ -62,6 +62,12 @@ bench: $(STAMP)
 ## Terraform for a stage, ready to plan: build/terraform/$(STAGE) (Chalice's, fixed, and ours).
 package: $(STAMP)
 	$(PY) deploy/package.py $(STAGE)
+
+## The packaged stage checked offline as AWS would: every argument against the AWS provider's schema,
+## and every handler of deployment.zip invoked in a clean Python 3.13 runtime (the tests run both).
+verify: package
+	$(PY) -m deploy.provider_schema terraform build/terraform/$(STAGE)
+	$(PY) -m deploy.lambda_check build/terraform/$(STAGE)
 
 ## What a deploy of $(STAGE) still lacks (offline): credentials, state bucket, token, sites, alarm e-mails, tools.
 preflight: $(STAMP)
