@@ -99,7 +99,9 @@ def _fix_api(resources: dict) -> None:
         # has to change whenever the API does.
         deployment.pop("stage_name", None)
         deployment.pop("stage_description", None)
-        deployment["triggers"] = {"redeployment": "${md5(local.chalice_api_swagger)}"}
+        # ...and when API Gateway's own answers do (terraform/modules/api), which also need a redeploy.
+        deployment["triggers"] = {"redeployment": "${md5(local.chalice_api_swagger)}",
+                                  "gateway_responses": "${module.api.gateway_responses_hash}"}
 
 
 def tables_json() -> str:

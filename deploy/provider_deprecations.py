@@ -24,6 +24,8 @@ INTEGRITY = "sha512-FggAx+LxANUwD9KPlKy4U8uvVjhR8B6vw+doDq7zP3bRWz7CCCd4sXZT2k/o
 # of its renamed types and properties, and its advice against security_groups on instances.
 PULUMI_ONLY = re.compile(r"^Please use `tags` instead\.$|has been deprecated in favor of aws\.|"
                          r"^This property has been deprecated\. Please use '\w+' instead\.$|is discouraged")
+# Terraform types whose Pulumi name is not theirs (module + name, normalised), checked by hand.
+PULUMI_NAMES = {"aws_api_gateway_gateway_response": "apigatewayresponse"}
 AGREEMENT = 0.75  # share of a Pulumi type's inputs that must be arguments of the Terraform type
 
 _TOKEN = re.compile(r"""(?:__pulumiType = '|invoke\(")aws:(\w+)/(\w+):\w+['"]""")
@@ -112,7 +114,7 @@ def _match(tf_type: str, arguments: dict, candidates: dict) -> dict | None:
     name) or its name, whose inputs agree with the Terraform arguments."""
     tf_names = {_normal(name): name for name in arguments}
     for suffix in ("v2", ""):
-        options = candidates.get(_normal(tf_type[len("aws_"):]) + suffix, [])
+        options = candidates.get(PULUMI_NAMES.get(tf_type, _normal(tf_type[len("aws_"):])) + suffix, [])
         if suffix:  # BucketV2 is aws_s3_bucket, but BucketObjectv2 is aws_s3_object, not aws_s3_bucket_object
             options = [option for option in options if option["token"].endswith("V2")]
         for option in options if len(options) == 1 else []:

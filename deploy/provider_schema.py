@@ -29,7 +29,7 @@ VERSION = "20.1.0"
 INTEGRITY = "sha512-ONRJFu5qz/4nqis5f9OxRk8rOZQnuOiDoRtOu3z53fiFxzow0vvA2afnkfntoZGOsynDerqyWPX4/y8A6k6+8g=="
 PROVIDER_VERSION = "5.100.0"
 CACHE_DIR = PROJECT_DIR / "build" / "provider-schema"
-PARSER_VERSION = 2  # bump when the parsed shape changes: old caches are then rebuilt
+PARSER_VERSION = 3  # bump when the parsed shape changes: old caches are then rebuilt
 
 _INTERFACE = re.compile(r"^export interface (\w+)(?: extends ([\w.]+))? \{\n(.*?)^\}", re.M | re.S)
 _PROPERTY = re.compile(r"/\*\*(.*?)\*/\s*readonly (\w+)(\??): (.*?);\s*(?=/\*\*|\Z)", re.S)

@@ -92,6 +92,17 @@ def test_the_access_log_format_is_one_json_object_of_context_variables(rendered)
     assert all(value.startswith("$context.") for value in fields.values())
 
 
+def test_api_gateways_own_errors_echo_the_origin(rendered):
+    """Gateway response parameters map from the method request or take a quoted static value."""
+    responses = rendered["api"]["gateway_responses"]
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for parameters in responses.values():
+        assert parameters["gatewayresponse.header.Access-Control-Allow-Origin"] == "method.request.header.origin"
+        for name, value in parameters.items():
+            assert name.startswith("gatewayresponse.header.")
+            assert value.startswith("method.request.") or (value.startswith("'") and value.endswith("'"))
+
+
 def test_the_api_document_is_valid_openapi_with_every_route_behind_the_function(packaged):
     from app import app
 

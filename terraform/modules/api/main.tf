@@ -27,6 +27,13 @@ resource "aws_api_gateway_stage" "this" {
   depends_on = [aws_api_gateway_account.this]
 }
 
+resource "aws_api_gateway_gateway_response" "cors" {
+  for_each            = local.gateway_responses
+  rest_api_id         = var.rest_api_id
+  response_type       = each.key
+  response_parameters = each.value
+}
+
 resource "aws_api_gateway_method_settings" "all" {
   #checkov:skip=CKV_AWS_225:No cache, for the reason given on the stage: answers are per request and live.
   rest_api_id = var.rest_api_id
