@@ -113,7 +113,8 @@ def test_events_sent_while_offline_arrive_exactly_once(stack, page):
     ids = [e["event_id"] for e in events]
     assert len(ids) == len(set(ids))
     assert [e["event_type"] for e in events].count("offline_click") == 1
-    assert [e.get("page_path") for e in events].count("/demo/pricing") == 1
+    # one page view of /demo/pricing (its engagement may follow when the page is left: another event type)
+    assert [e.get("page_path") for e in events if e["event_type"] == "page_view"].count("/demo/pricing") == 1
     assert page.evaluate("localStorage.getItem('liveinsight:queue')") is None
 
 
