@@ -11,7 +11,25 @@ DYNAMODB_USD_PER_MILLION_READ_UNITS = 0.125  # on demand, 4 KB strongly consiste
 CLOUDWATCH_USD_PER_THOUSAND_PUT_METRIC_DATA = 0.01
 CLOUDWATCH_LOGS_USD_PER_GB_INGESTED = 0.50
 
+# What a deployed stage costs by the month whether or not anyone visits (bench/idle_cost.py).
+# Same source and date: aws.amazon.com/kms/pricing and aws.amazon.com/cloudwatch/pricing, us-east-1.
+KMS_USD_PER_KEY_MONTH = 1.00  # each customer-managed key, prorated hourly
+KMS_USD_PER_ROTATION_MONTH = 1.00  # automatic rotation: the 1st and 2nd rotation each add this, later ones nothing
+KMS_BILLED_ROTATIONS = 2
+KMS_USD_PER_10K_REQUESTS = 0.03  # beyond the free tier's 20,000 requests a month
+CLOUDWATCH_USD_PER_ALARM_METRIC_MONTH = 0.10  # standard resolution; a metric math alarm pays per metric it reads
+CLOUDWATCH_USD_PER_CUSTOM_METRIC_MONTH = 0.30  # first 10,000; each name + dimension set, prorated by the hour
+CLOUDWATCH_USD_PER_DASHBOARD_MONTH = 3.00
+CLOUDWATCH_FREE_DASHBOARDS = 3  # per account, up to 50 metrics each
+CLOUDWATCH_LOGS_USD_PER_GB_MONTH_STORED = 0.03
+# The always-free tier (per account, shared with everything else in it; not in the list-price totals).
+FREE_TIER = {"alarm_metrics": 10, "custom_metrics": 10, "dashboards": CLOUDWATCH_FREE_DASHBOARDS,
+             "log_gb": 5,  # ingestion, storage and Logs Insights scans together
+             "lambda_requests": 1_000_000, "lambda_gb_seconds": 400_000, "kms_requests": 20_000}
+
 # Not a price: what a DynamoDB call adds to a Lambda's billed duration in the same region. The
 # benchmark measures our own code's time without the emulator's, then adds this per call.
 DYNAMODB_MS_PER_CALL = 5.0
 CLOUDWATCH_MS_PER_CALL = 10.0  # PutMetricData, for the baseline
+# Lambda's own lines per invocation (START, END, REPORT; text format, no X-Ray): their bytes are
+# computed from the format in bench/idle_cost.py, about 250-300 bytes, and billed as log ingestion.
