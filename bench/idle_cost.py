@@ -147,29 +147,18 @@ class TerraformModule:
             raise TerraformError(f"{self.directory.name}: {expr!r} is not a collection")
         return self._size(inner)
 
-    def _size(self, inner: str) -> int:  # noqa: C901 - one branch per expression form
-        if match := re.fullmatch(r"(?:toset|tolist|values|keys)\((.*)\)", inner, re.S):
-            return self._size(match.group(1))
-        if match := re.fullmatch(r"[\[{]\s*for\s+[\w\s,]+\s+in\s+(.+?)\s*:\s.*[\]}]", inner, re.S):
-            if re.search(r"\sif\s", inner):
-                raise TerraformError(f"{self.directory.name}: a filtered for expression: {inner!r}")
-            return self._size(match.group(1))
-        if match := re.fullmatch(r"setproduct\((.*)\)", inner, re.S):
-            return math.prod(self._size(arg) for arg in _split_args(match.group(1)))
-        if inner.startswith("["):
-            return len(json.loads(inner))
-        if match := re.fullmatch(r"var\.(\w+)", inner):
-            return self._var_scope(match.group(1)).size(self.var(match.group(1)))
-        if match := re.fullmatch(r"local\.(\w+)", inner):
-            return self.size(self.locals[match.group(1)])
-        if match := re.fullmatch(r"module\.(\w+)\.(\w+)", inner):
-            child = self.child(match.group(1))
-            return child.size(child.outputs[match.group(2)]["value"])
-        if match := re.fullmatch(r"(aws_\w+)\.(\w+)", inner):
-            return self.instances(self.resources[match.group(1)][match.group(2)])
-        if match := re.fullmatch(r'jsondecode\(file\("\$\{path\.module\}/([^"]+)"\)\)', inner):
-            return len(json.loads((self.directory / match.group(1)).read_text()))
+    def _size(self, inner: str) -> int:
+        if re.match(r"[\[{]\s*for\s", inner) and re.search(r"\sif\s", inner):
+            raise TerraformError(f"{self.directory.name}: a filtered for expression: {inner!r}")
+        for pattern, count in _SIZE_FORMS:
+            match = re.fullmatch(pattern, inner, re.S)
+            if match:
+                return count(self, *match.groups())
         raise TerraformError(f"{self.directory.name}: cannot count {inner!r}")
+
+    def _output_size(self, module_name: str, output: str) -> int:
+        child = self.child(module_name)
+        return child.size(child.outputs[output]["value"])
 
     def instances(self, block: dict) -> int:
         if "count" in block:
@@ -177,6 +166,21 @@ class TerraformModule:
         if "for_each" in block:
             return self.size(block["for_each"])
         return 1
+
+
+# The collection expressions TerraformModule.size understands, tried in this order.
+_SIZE_FORMS = (
+    (r"(?:toset|tolist|values|keys)\((.*)\)", lambda m, arg: m._size(arg)),
+    (r"[\[{]\s*for\s+[\w\s,]+\s+in\s+(.+?)\s*:\s.*[\]}]", lambda m, source: m._size(source)),
+    (r"setproduct\((.*)\)", lambda m, args: math.prod(m._size(arg) for arg in _split_args(args))),
+    (r"(\[.*\])", lambda m, literal: len(json.loads(literal))),
+    (r"var\.(\w+)", lambda m, name: m._var_scope(name).size(m.var(name))),
+    (r"local\.(\w+)", lambda m, name: m.size(m.locals[name])),
+    (r"module\.(\w+)\.(\w+)", lambda m, name, output: m._output_size(name, output)),
+    (r"(aws_\w+)\.(\w+)", lambda m, kind, name: m.instances(m.resources[kind][name])),
+    (r'jsondecode\(file\("\$\{path\.module\}/([^"]+)"\)\)',
+     lambda m, file: len(json.loads((m.directory / file).read_text()))),
+)
 
 
 def _alarm_metrics(module: TerraformModule, alarm: dict) -> int:
