@@ -52,7 +52,8 @@ def test_the_generated_terraform_is_fixed(packaged):
                                                   "${local.function_names.rollup}-Schedule"}
     [deployment] = doc["resource"]["aws_api_gateway_deployment"].values()
     assert "stage_name" not in deployment and deployment["triggers"] == {
-        "redeployment": "${md5(local.chalice_api_swagger)}", "gateway_responses": "${module.api.gateway_responses_hash}"}
+        "redeployment": "${md5(local.chalice_api_swagger)}",
+        "gateway_responses": "${module.api.gateway_responses_hash}"}
     assert "aws_iam_role" not in doc["resource"]  # our role, not Chalice's
 
 
