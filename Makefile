@@ -66,8 +66,8 @@ package: $(STAMP)
 ## The packaged stage checked offline as AWS would: every argument against the AWS provider's schema,
 ## and every handler of deployment.zip invoked in a clean Python 3.13 runtime (the tests run both).
 verify: package
-	$(PY) -m deploy.provider_schema terraform build/terraform/$(STAGE)
-	$(PY) -m deploy.lambda_check build/terraform/$(STAGE)
+	$(PY) -m deploy.verify.provider_schema terraform build/terraform/$(STAGE)
+	$(PY) -m deploy.verify.lambda_check build/terraform/$(STAGE)
 
 ## What a deploy of $(STAGE) still lacks (offline): credentials, state bucket, token, sites, alarm e-mails, tools.
 preflight: $(STAMP)

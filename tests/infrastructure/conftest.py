@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.hcl import load_hcl  # shared with deploy/schema_check.py (the schema check)
+from deploy.hcl import load_hcl  # shared with deploy/verify/schema_check.py (the schema check)
 from deploy.package import package
 from tests.conftest import PROJECT_DIR
 

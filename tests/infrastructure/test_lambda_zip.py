@@ -1,5 +1,5 @@
 """The Lambda package runs alone: every handler chalice.tf.json names, invoked from the unzipped
-deployment.zip in a clean Python with only the Lambda runtime's packages (deploy/lambda_check.py),
+deployment.zip in a clean Python with only the Lambda runtime's packages (deploy/verify/lambda_check.py),
 and the check fails, naming the problem, when the package is broken."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from deploy.lambda_check import CheckError, check, format_report, functions
-from deploy.lambda_events import SAMPLES_DIR, MalformedProxyAnswer, api_calls, gateway_answer, scheduled_call
-from deploy.lambda_runtime import RUNTIME_DISTRIBUTIONS, clean_python, probe, runtime_packages
+from deploy.verify.lambda_check import CheckError, check, format_report, functions
+from deploy.verify.lambda_events import SAMPLES_DIR, MalformedProxyAnswer, api_calls, gateway_answer, scheduled_call
+from deploy.verify.lambda_runtime import RUNTIME_DISTRIBUTIONS, clean_python, probe, runtime_packages
 
-# What each request must get (deploy/lambda_events.py names them).
+# What each request must get (deploy/verify/lambda_events.py names them).
 EXPECTED_STATUS = {
     "POST /{stage}/events (application/json, server side)": 200,
     "POST /{stage}/events (text/plain, browser beacon)": 200,
@@ -159,7 +159,7 @@ def test_a_route_that_needs_a_package_the_runtime_lacks_fails(packaged, tmp_path
 
 
 def test_requests_change_only_what_a_real_request_changes():
-    from deploy.lambda_events import Expectations, sample
+    from deploy.verify.lambda_events import Expectations, sample
 
     want = Expectations("prod", "demo", "https://www.example.com", "t" * 24, stored_event=lambda *_: None)
     original = sample("apigw-rest-proxy-request.json")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.provider_schema import PROVIDER_VERSION, load_schema, main
-from deploy.schema_check import Finding, check_directory
+from deploy.verify.provider_schema import PROVIDER_VERSION, load_schema, main
+from deploy.verify.schema_check import Finding, check_directory
 from tests.infrastructure.conftest import TERRAFORM_DIR
 
 # Findings we accept, as (file suffix, address, argument): only quirks of the provider's published schema,

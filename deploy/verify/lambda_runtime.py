@@ -15,7 +15,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 RUNTIME_CACHE = PROJECT_DIR / "build" / "lambda-runtime"
 RUNNER = Path(__file__).with_name("lambda_runner.py")
 REGION = "us-east-1"  # terraform/variables.tf's default region

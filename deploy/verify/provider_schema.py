@@ -1,5 +1,5 @@
 """The AWS provider's argument schema, offline: parsed from the TypeScript bindings that CDK for Terraform
-generates from terraform-provider-aws (npm `@cdktf/provider-aws`), and `python -m deploy.provider_schema DIR...`.
+generates from terraform-provider-aws (npm `@cdktf/provider-aws`), and `python -m deploy.verify.provider_schema DIR...`.
 
 The provider itself cannot be downloaded here, but every npm release of `@cdktf/provider-aws` is generated
 from one provider release's schema: `lib/<resource>/index.d.ts` has one interface per block, each property's
@@ -21,7 +21,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 PACKAGE = "@cdktf/provider-aws"
 # 20.1.0 is generated from terraform-provider-aws 5.100.0, the last 5.x release: what our pin
 # `>= 5.0, < 6.0` resolves to (19.65.1 is 5.99.1; 21.x is 6.x). The integrity is the registry's.
@@ -148,7 +148,7 @@ def parse_bindings(package_json: dict, texts: dict[str, str]) -> dict:
 
 def build_schema(cache_dir: Path = CACHE_DIR) -> dict:
     """Downloads the pinned packages (npm), verifies and parses them, and caches the schema as JSON."""
-    from deploy import provider_deprecations as deprecations
+    from deploy.verify import provider_deprecations as deprecations
 
     with tempfile.TemporaryDirectory(prefix="provider-schema-") as scratch:
         schema = parse_bindings(*_read_bindings(npm_pack(PACKAGE, VERSION, INTEGRITY, Path(scratch))))
@@ -176,7 +176,7 @@ def load_schema(cache_dir: Path = CACHE_DIR) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from deploy.schema_check import main as check_main
+    from deploy.verify.schema_check import main as check_main
 
     return check_main(sys.argv[1:] if argv is None else argv)
 

@@ -1,5 +1,5 @@
 """Checks every `resource` and `data` block of a Terraform directory (its *.tf and *.tf.json files, modules
-included) against the AWS provider's schema (deploy/provider_schema.py): types, arguments, blocks, required."""
+included) against the AWS provider's schema (deploy/verify/provider_schema.py): types, arguments, blocks, required."""
 
 from __future__ import annotations
 
@@ -175,11 +175,11 @@ def check_directory(directory: Path, schema: dict) -> Report:
 
 
 def main(argv: list[str]) -> int:
-    """python -m deploy.provider_schema DIR...: prints each finding; exit 1 when there is any."""
-    from deploy.provider_schema import PACKAGE, PROVIDER_VERSION, VERSION, SchemaError, load_schema
+    """python -m deploy.verify.provider_schema DIR...: prints each finding; exit 1 when there is any."""
+    from deploy.verify.provider_schema import PACKAGE, PROVIDER_VERSION, VERSION, SchemaError, load_schema
 
     if not argv or argv[0].startswith("-"):
-        print("usage: python -m deploy.provider_schema TERRAFORM_DIR...", file=sys.stderr)
+        print("usage: python -m deploy.verify.provider_schema TERRAFORM_DIR...", file=sys.stderr)
         return 2
     started = time.monotonic()
     try:

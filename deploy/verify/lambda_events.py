@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "aws-events"
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "aws-events"
 BROWSER_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/120.0.0.0 Safari/537.36")
 PROXY_ANSWER_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}

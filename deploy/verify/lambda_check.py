@@ -2,7 +2,7 @@
 handler its chalice.tf.json names, in a clean Python holding only what the Lambda runtime ships, against
 moto's DynamoDB with the stage's tables, with AWS's own sample events; checks and times each answer.
 
-`python -m deploy.lambda_check build/terraform/prod` (after `make package STAGE=prod`): exit 1 on a failure.
+`python -m deploy.verify.lambda_check build/terraform/prod` (after `make package STAGE=prod`): exit 1 on a failure.
 """
 
 from __future__ import annotations
@@ -18,8 +18,15 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from deploy.lambda_events import Call, Expectations, MalformedProxyAnswer, api_calls, gateway_answer, scheduled_call
-from deploy.lambda_runtime import (
+from deploy.verify.lambda_events import (
+    Call,
+    Expectations,
+    MalformedProxyAnswer,
+    api_calls,
+    gateway_answer,
+    scheduled_call,
+)
+from deploy.verify.lambda_runtime import (
     CheckError,
     clean_python,
     dynamodb,
