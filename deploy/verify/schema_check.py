@@ -181,6 +181,10 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0].startswith("-"):
         print("usage: python -m deploy.verify.provider_schema TERRAFORM_DIR...", file=sys.stderr)
         return 2
+    empty = [d for d in argv if not any(Path(d).rglob("*.tf")) and not any(Path(d).rglob("*.tf.json"))]
+    if empty:  # a mistyped or not yet packaged directory must not pass as "0 findings"
+        print(f"provider schema: no Terraform files in {', '.join(empty)} (run make package first?)", file=sys.stderr)
+        return 2
     started = time.monotonic()
     try:
         schema = load_schema()

@@ -169,3 +169,8 @@ def test_the_command_prints_findings_and_fails_on_them(schema, tmp_path, capsys)
     assert main([str(logs)]) == 1
     out = capsys.readouterr().out
     assert "aws_cloudwatch_log_group.function: kms_key: unknown argument" in out and "1 findings" in out
+
+
+def test_the_command_refuses_a_directory_without_terraform(tmp_path, capsys):
+    assert main([str(tmp_path / "not-packaged")]) == 2
+    assert "no Terraform files" in capsys.readouterr().err
