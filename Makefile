@@ -13,8 +13,9 @@ STAGE ?= prod
 
 $(STAMP): requirements.txt requirements-dev.txt .python-version
 	@test -n "$(PYTHON)" || { echo "No Python $$(cat .python-version) found (see above)"; exit 1; }
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
+	@# A venv of another Python (an older .python-version) is made anew; otherwise it is updated in place.
+	@[ "$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$$(cat .python-version)" ] \
+		|| { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet "pip>=24,<26.3"  # chalice 1.34 needs pip < 26.3 to build its package
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
