@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from . import enrich
+from .deadline import within
 from .errors import ApiError, InvalidEvent, StoreUnavailable, forbidden_origin, unknown_site_reason
 from .events import Event, decode_body, validate_event
 from .log import log
@@ -78,7 +79,8 @@ class IngestResult:
 class Collector:
     def __init__(self, settings: Settings, events: EventStore, salts: SaltStore, sessions: Sessionizer,
                  stats: StatsStore, metrics: Metrics, clock: Callable[[], float] = time.time,
-                 new_event_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+                 new_event_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
         self._events = events
         self._salts = salts
@@ -87,12 +89,14 @@ class Collector:
         self._metrics = metrics
         self._clock = clock
         self._new_event_id = new_event_id
+        self._monotonic = monotonic  # the deadline's clock: the stores' Backoff must share it
 
     def collect(self, request: IngestRequest) -> IngestResult:
         started = time.perf_counter()
         tally = Tally()
         try:
-            statuses = self._process(request, tally)
+            with within(self._settings.request_deadline_seconds, clock=self._monotonic):
+                statuses = self._process(request, tally)
         except ApiError as err:
             tally.rejected[_REASON_OF_ERROR.get(err.code, RejectReason.MALFORMED)] += 1
             result = IngestResult(err.status_code, err.body(), dict(err.headers))

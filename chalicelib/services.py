@@ -7,10 +7,12 @@ from __future__ import annotations
 import random
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 
 from .collector import Collector
+from .deadline import within
 from .errors import StoreUnavailable
 from .expiry import ExpiryReport, expire_idle_sessions
 from .log import log
@@ -72,16 +74,19 @@ class Services:
         return Collector(
             settings=self.settings,
             events=self.events,
-            salts=SaltStore(self._client, self.settings.events_table),
+            salts=SaltStore(self._client, self.settings.events_table, self.backoff),
             sessions=Sessionizer(self.sessions, self.session_rules, self.settings.event_retention_seconds,
                                  pause=_jitter_pause),
             stats=self.stats,
             metrics=self.metrics,
         )
 
-    def expire_sessions(self, now_ms: int | None = None) -> ExpiryReport:
+    def expire_sessions(self, now_ms: int | None = None, time_left_seconds: float | None = None) -> ExpiryReport:
         """One run of the scheduled session expiry (the schedule and `make local` call this)."""
         now_ms = _now_ms() if now_ms is None else now_ms
+        budget_seconds = self.settings.expiry_budget_seconds
+        if time_left_seconds is not None:
+            budget_seconds = min(budget_seconds, time_left_seconds - JOB_MARGIN_SECONDS)
 
         def count_ended(records: list[dict]) -> None:
             rollup = Rollup(self.settings.stats_shards)
@@ -91,14 +96,25 @@ class Services:
             except StoreUnavailable as exc:  # the sessions did end; only their statistics are late
                 log("ERROR", "statistics of ended sessions not updated", sessions=len(records), error=str(exc))
 
-        return expire_idle_sessions(self.sessions, self.session_rules, self.metrics, now_ms=now_ms,
-                                    budget_seconds=self.settings.expiry_budget_seconds, on_ended=count_ended)
+        with _job_deadline(time_left_seconds):
+            return expire_idle_sessions(self.sessions, self.session_rules, self.metrics, now_ms=now_ms,
+                                        budget_seconds=budget_seconds, on_ended=count_ended)
 
-    def roll_up_stats(self, now_ms: int | None = None) -> RollupReport:
+    def roll_up_stats(self, now_ms: int | None = None, time_left_seconds: float | None = None) -> RollupReport:
         """One run of the minute job's statistics work (hour/day buckets, ActiveVisitors)."""
-        return roll_up(self.stats, self.settings.sites, self.settings.stats_shards, self.metrics,
-                       now_ms=_now_ms() if now_ms is None else now_ms,
-                       retention_seconds=self.settings.event_retention_seconds)
+        with _job_deadline(time_left_seconds):
+            return roll_up(self.stats, self.settings.sites, self.settings.stats_shards, self.metrics,
+                           now_ms=_now_ms() if now_ms is None else now_ms,
+                           retention_seconds=self.settings.event_retention_seconds)
+
+
+# A job stops this long before Lambda would stop it, to log and print its metrics.
+JOB_MARGIN_SECONDS = 5
+
+
+def _job_deadline(time_left_seconds: float | None):
+    """The run's DynamoDB calls share what Lambda leaves it (no limit where there is no Lambda)."""
+    return nullcontext() if time_left_seconds is None else within(max(time_left_seconds - JOB_MARGIN_SECONDS, 0))
 
 
 def _now_ms() -> int:

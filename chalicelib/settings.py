@@ -47,6 +47,9 @@ class Settings:
     # Minute buckets per site and minute: each shard is one item, so one partition's write limit
     # (1,000 write units a second) caps a shard, not the site.
     stats_shards: int = 4
+    # The time one request may spend, all its DynamoDB calls and retries included: well below API
+    # Gateway's 29 s, so a stalled DynamoDB is answered 503 + Retry-After, never a gateway timeout.
+    request_deadline_seconds: int = 10
     # The bearer token of the read API (sessions, stats, dashboard). Empty: the read API is closed.
     api_token: str = field(default="", repr=False)
     version: str = __version__
@@ -115,6 +118,17 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+MAX_REQUEST_DEADLINE_SECONDS = 25  # API Gateway answers 504 at 29 s; leave room for one last attempt
+
+
+def _request_deadline(environ: Mapping[str, str]) -> int:
+    seconds = _positive_int(environ, "LIVEINSIGHT_REQUEST_DEADLINE_SECONDS", 10)
+    if seconds > MAX_REQUEST_DEADLINE_SECONDS:
+        raise SettingsError(f"LIVEINSIGHT_REQUEST_DEADLINE_SECONDS must be at most {MAX_REQUEST_DEADLINE_SECONDS} "
+                            f"(API Gateway gives up at 29 s), got {seconds}")
+    return seconds
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     stage = env.get("LIVEINSIGHT_STAGE", "")
@@ -138,5 +152,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         active_session_shards=_positive_int(env, "LIVEINSIGHT_ACTIVE_SESSION_SHARDS", 8),
         expiry_budget_seconds=_positive_int(env, "LIVEINSIGHT_EXPIRY_BUDGET_SECONDS", 40),
         stats_shards=_positive_int(env, "LIVEINSIGHT_STATS_SHARDS", 4),
+        request_deadline_seconds=_request_deadline(env),
         api_token=env.get("LIVEINSIGHT_API_TOKEN", ""),
     )

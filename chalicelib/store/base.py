@@ -15,8 +15,14 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..deadline import remaining_seconds
 from ..errors import StoreUnavailable
 
+# One attempt of a DynamoDB call takes at most about this long (DynamoDB answers in milliseconds;
+# a stalled connection is cut here and retried); an attempt starts only if it fits in the deadline.
+CONNECT_TIMEOUT_SECONDS = 1
+READ_TIMEOUT_SECONDS = 2
+ATTEMPT_SECONDS_MAX = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
 BATCH_WRITE_LIMIT = 25
 BATCH_GET_LIMIT = 100
 # Errors worth another try; anything else (validation, access denied, missing table) is a
@@ -36,9 +42,11 @@ def create_dynamodb_client():
         "dynamodb",
         region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         config=Config(
-            retries={"mode": "standard", "max_attempts": 3},
-            connect_timeout=2,
-            read_timeout=5,
+            # Our retries (call() below) are the only ones: each attempt is then bounded, and all of
+            # them fit in the request's deadline. botocore's own would multiply the wait unseen.
+            retries={"mode": "standard", "max_attempts": 1},
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            read_timeout=READ_TIMEOUT_SECONDS,
             tcp_keepalive=True,
         ),
     )
@@ -96,9 +104,13 @@ class Backoff:
     cap_seconds: float = 1.0
     sleep: Callable[[float], None] = time.sleep
     rand: Callable[[], float] = random.random
+    clock: Callable[[], float] = time.monotonic  # the deadline's clock (chalicelib.deadline)
 
     def pause(self, attempt: int) -> None:
         self.sleep(self.rand() * min(self.cap_seconds, self.base_seconds * 2 ** attempt))
+
+    def time_left(self) -> float | None:
+        return remaining_seconds(self.clock)
 
 
 def retryable(exc: Exception) -> bool:
@@ -108,16 +120,20 @@ def retryable(exc: Exception) -> bool:
 
 
 def call(backoff: Backoff, operation: Callable, **kwargs):
-    """One DynamoDB call, retried on throttling and transient faults; StoreUnavailable after that.
-    Other errors (a failed condition among them) go to the caller."""
+    """One DynamoDB call, retried on throttling and transient faults while the deadline allows;
+    StoreUnavailable after that. Other errors (a failed condition among them) go to the caller."""
+    name = getattr(operation, "__name__", "call")
     for attempt in range(backoff.attempts):
+        left = backoff.time_left()
+        if left is not None and left < ATTEMPT_SECONDS_MAX:  # the answer must not outlive the deadline
+            raise StoreUnavailable(f"{name} not attempted: {max(left, 0):.1f} s left of the deadline")
         try:
             return operation(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             if not retryable(exc):
                 raise
             if attempt == backoff.attempts - 1:
-                raise StoreUnavailable(f"{getattr(operation, '__name__', 'call')} failed: {error_code(exc)}") from exc
+                raise StoreUnavailable(f"{name} failed: {error_code(exc)}") from exc
             backoff.pause(attempt)
     raise AssertionError("unreachable")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from ..errors import StoreUnavailable
 from ..log import log
@@ -17,9 +17,10 @@ from .base import (
     chunks,
     error_code,
     from_item,
-    retryable,
     to_item,
 )
+
+INVALID_ITEM = "ValidationException"  # what DynamoDB answers for an item it cannot store
 
 
 class EventStore:
@@ -37,13 +38,7 @@ class EventStore:
             request = {self._table: {"Keys": [{"pk": {"S": k}} for k in chunk],
                                      "ProjectionExpression": "pk, session_id", "ConsistentRead": True}}
             for attempt in range(self._backoff.attempts):
-                try:
-                    response = self._client.batch_get_item(RequestItems=request)
-                except (ClientError, BotoCoreError) as exc:
-                    if not retryable(exc) or attempt == self._backoff.attempts - 1:
-                        raise StoreUnavailable(f"BatchGetItem failed: {exc}") from exc
-                    self._backoff.pause(attempt)
-                    continue
+                response = self._call(self._client.batch_get_item, RequestItems=request)
                 for item in response.get("Responses", {}).get(self._table, []):
                     found[item["pk"]["S"]] = item.get("session_id", {}).get("S")
                 request = response.get("UnprocessedKeys") or {}
@@ -55,33 +50,53 @@ class EventStore:
         return found
 
     def put_events(self, records: Sequence[dict]) -> list[str]:
-        """Writes records (each with `pk`); returns the keys that could NOT be stored."""
+        """Writes records (each with `pk`); returns the keys that could NOT be stored. Never raises:
+        what is not stored is reported, and the caller answers `retry` for exactly those."""
         unstored: list[str] = []
         for chunk in chunks(list(records), BATCH_WRITE_LIMIT):
-            unstored.extend(self._write_chunk(chunk))
+            try:
+                unstored.extend(self._write_chunk(chunk))
+            except StoreUnavailable as exc:  # out of retries or of time: this chunk and the rest wait
+                log("ERROR", "events not stored", table=self._table, error=str(exc), events=len(chunk))
+                unstored.extend(r["pk"] for r in chunk)
         return unstored
 
     def _write_chunk(self, chunk: Sequence[dict]) -> list[str]:
         pending = [{"PutRequest": {"Item": to_item(r)}} for r in chunk]
         for attempt in range(self._backoff.attempts):
             try:
-                response = self._client.batch_write_item(RequestItems={self._table: pending})
-            except (ClientError, BotoCoreError) as exc:
-                if not retryable(exc):
-                    log("ERROR", "event write rejected by DynamoDB", table=self._table,
-                        error=type(exc).__name__, code=error_code(exc), events=len(pending))
-                    break
-                log("WARNING", "event write throttled; retrying", table=self._table,
-                    code=error_code(exc), attempt=attempt + 1, events=len(pending))
-            else:
-                pending = response.get("UnprocessedItems", {}).get(self._table, [])
-                if not pending:
-                    return []
-                log("WARNING", "unprocessed events; retrying", table=self._table,
-                    attempt=attempt + 1, events=len(pending))
-            if attempt < self._backoff.attempts - 1:
-                self._backoff.pause(attempt)
+                response = call(self._backoff, self._client.batch_write_item, RequestItems={self._table: pending})
+            except ClientError as exc:  # not retryable
+                log("ERROR", "event batch rejected by DynamoDB", table=self._table, code=error_code(exc),
+                    events=len(pending))
+                # One invalid item fails its whole batch: find it, so it never takes its neighbours down.
+                # Anything else (access denied, no table) would fail each item alike.
+                return self._write_each(pending) if error_code(exc) == INVALID_ITEM else [
+                    r["PutRequest"]["Item"]["pk"]["S"] for r in pending]
+            pending = response.get("UnprocessedItems", {}).get(self._table, [])
+            if not pending:
+                return []
+            log("WARNING", "unprocessed events; retrying", table=self._table, attempt=attempt + 1, events=len(pending))
+            self._backoff.pause(attempt)
         return [r["PutRequest"]["Item"]["pk"]["S"] for r in pending]
+
+    def _write_each(self, pending: list[dict]) -> list[str]:
+        """One PutItem per item: the ones DynamoDB rejects are reported, the others stored."""
+        rejected = []
+        for request in pending:
+            item = request["PutRequest"]["Item"]
+            try:
+                call(self._backoff, self._client.put_item, TableName=self._table, Item=item)
+            except ClientError as exc:
+                log("ERROR", "event rejected by DynamoDB", table=self._table, code=error_code(exc))
+                rejected.append(item["pk"]["S"])
+        return rejected
+
+    def _call(self, operation, **kwargs):
+        try:
+            return call(self._backoff, operation, **kwargs)
+        except ClientError as exc:  # not retryable (access, missing table...): the answer is unknown
+            raise StoreUnavailable(f"{operation.__name__} failed: {error_code(exc)}") from exc
 
     def get_event(self, site: str, event_id: str) -> dict | None:
         response = call(self._backoff, self._client.get_item, TableName=self._table,

@@ -6,10 +6,10 @@ import calendar
 import secrets
 from datetime import date, timedelta
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from ..errors import StoreUnavailable
-from .base import error_code
+from .base import Backoff, call, error_code
 
 SALT_PREFIX = "salt#"
 SALT_BYTES = 16
@@ -22,9 +22,10 @@ class SaltStore:
     the visitor hashes of its day: the same promise Plausible makes.
     """
 
-    def __init__(self, client, table_name: str) -> None:
+    def __init__(self, client, table_name: str, backoff: Backoff | None = None) -> None:
         self._client = client
         self._table = table_name
+        self._backoff = backoff or Backoff()
         self._cache: dict[date, tuple[bytes, bytes | None]] = {}
 
     def salts_for(self, day: date) -> tuple[bytes, bytes | None]:
@@ -32,16 +33,15 @@ class SaltStore:
         if day not in self._cache:
             try:
                 self._cache = {day: self._load(day)}
-            except (ClientError, BotoCoreError) as exc:
+            except ClientError as exc:  # not retryable: access, missing table
                 raise StoreUnavailable(f"could not read the daily salt: {error_code(exc)}") from exc
         return self._cache[day]
 
     def _load(self, day: date) -> tuple[bytes, bytes | None]:
         yesterday = day - timedelta(days=1)
         keys = [{"pk": {"S": SALT_PREFIX + d.isoformat()}} for d in (day, yesterday)]
-        response = self._client.batch_get_item(
-            RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
-        )
+        response = call(self._backoff, self._client.batch_get_item,
+                        RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}})
         found = {i["pk"]["S"]: i["salt"]["B"] for i in response.get("Responses", {}).get(self._table, [])}
         today = found.get(SALT_PREFIX + day.isoformat()) or self._create(day)
         return today, found.get(SALT_PREFIX + yesterday.isoformat())
@@ -52,8 +52,8 @@ class SaltStore:
         expires_at_s = calendar.timegm((day + timedelta(days=3)).timetuple())
         salt = secrets.token_bytes(SALT_BYTES)
         try:
-            self._client.put_item(
-                TableName=self._table,
+            call(
+                self._backoff, self._client.put_item, TableName=self._table,
                 Item={"pk": {"S": key}, "salt": {"B": salt}, "expires_at_s": {"N": str(expires_at_s)}},
                 ConditionExpression="attribute_not_exists(pk)",
             )
@@ -62,5 +62,6 @@ class SaltStore:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
         # Another process created it first: use theirs so every process agrees.
-        item = self._client.get_item(TableName=self._table, Key={"pk": {"S": key}}, ConsistentRead=True)
+        item = call(self._backoff, self._client.get_item, TableName=self._table, Key={"pk": {"S": key}},
+                    ConsistentRead=True)
         return item["Item"]["salt"]["B"]

@@ -31,6 +31,12 @@ class ScriptedClient:
             return {"UnprocessedItems": {TABLE: items[len(items) // 2:]}}
         return {"UnprocessedItems": {}}
 
+    def put_item(self, TableName, Item):
+        self.calls.append(Item["pk"]["S"])
+        if Item.get("poison"):
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": "bad item"}}, "PutItem")
+        return {}
+
     def batch_get_item(self, RequestItems):
         self.calls.append(len(RequestItems[TABLE]["Keys"]))
         outcome = self.script.pop(0) if self.script else "ok"
@@ -79,6 +85,15 @@ def test_a_non_retryable_error_is_not_retried():
     assert client.calls == [2] and sleeps == []
 
 
+def test_a_poison_item_is_isolated_and_its_neighbours_stored():
+    invalid = ClientError({"Error": {"Code": "ValidationException", "Message": "bad item"}}, "BatchWriteItem")
+    client, sleeps = ScriptedClient([invalid]), []
+    batch = records(3)
+    batch[1]["poison"] = True
+    assert store(client, sleeps).put_events(batch) == ["demo#1"]
+    assert client.calls == [3, "demo#0", "demo#1", "demo#2"]
+
+
 def test_existing_keys_raises_when_dynamodb_cannot_answer():
     client, sleeps = ScriptedClient([throttled("BatchGetItem")] * 4), []
     with pytest.raises(StoreUnavailable):
@@ -102,3 +117,52 @@ def test_backoff_is_capped_and_jittered():
 def test_items_round_trip():
     record = {"pk": "demo#1", "n": 3, "f": 1.5, "ok": True, "props": {"a": "x", "b": None, "c": -2}}
     assert from_item(to_item(record)) == record
+
+
+class StalledClient:
+    """DynamoDB that never answers: every attempt ends in botocore's read timeout, which takes time."""
+
+    def __init__(self, clock, seconds_per_attempt):
+        self.clock, self.seconds_per_attempt, self.attempts = clock, seconds_per_attempt, 0
+
+    def get_item(self, **_):
+        from botocore.exceptions import ReadTimeoutError
+
+        self.attempts += 1
+        self.clock.now += self.seconds_per_attempt
+        raise ReadTimeoutError(endpoint_url="http://dynamodb")
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_every_attempt_fits_in_the_deadline():
+    from chalicelib.deadline import within
+    from chalicelib.store.base import ATTEMPT_SECONDS_MAX, READ_TIMEOUT_SECONDS, call
+
+    clock = FakeClock()
+    client = StalledClient(clock, READ_TIMEOUT_SECONDS)
+    backoff = Backoff(attempts=100, sleep=clock.sleep, clock=clock)
+    started = clock.now
+    with within(10, clock=clock), pytest.raises(StoreUnavailable, match="deadline"):
+        call(backoff, client.get_item, TableName=TABLE, Key={})
+    assert clock.now - started <= 10  # no attempt began that could not end in time
+    assert client.attempts == 4 and clock.now - started + ATTEMPT_SECONDS_MAX > 10  # and none was left unused
+
+
+def test_without_a_deadline_the_attempts_are_the_limit():
+    from chalicelib.store.base import call
+
+    clock = FakeClock()
+    client = StalledClient(clock, 2)
+    with pytest.raises(StoreUnavailable, match="ReadTimeoutError"):
+        call(Backoff(attempts=3, sleep=clock.sleep, clock=clock), client.get_item)
+    assert client.attempts == 3
