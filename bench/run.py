@@ -288,6 +288,7 @@ def measure_realtime_items() -> dict:
 def run(quick: bool) -> dict:
     from bench.expiry_cost import measure as measure_expiry
     from bench.idle_cost import measure as measure_idle
+    from bench.stalled_store import measure as measure_stalled
 
     single = measure_ingest(batch=1, page_views=40 if quick else 2000)
     batch25 = measure_ingest(batch=25, page_views=50 if quick else 5000)
@@ -297,6 +298,7 @@ def run(quick: bool) -> dict:
     expiry = measure_expiry(20, 200) if quick else measure_expiry(1000, 10_000)
     baseline_own_ms = measure_baseline_own_ms(20 if quick else 500)
     idle = measure_idle()  # the same in a quick run: one hour of each minute job, on an empty stage
+    stalled = measure_stalled()  # one request against an endpoint that never answers
     results = {
         "events_per_second_single": single["events_per_second"],
         "events_per_second_batch25": batch25["events_per_second"],
@@ -316,7 +318,9 @@ def run(quick: bool) -> dict:
         "baseline_cold_start_ms": processes["baseline_cold_start_ms"],
         "baseline_peak_rss_mb": processes["baseline_peak_rss_mb"],
         "idle_usd_per_month": idle["usd_per_month"],
+        "stalled_answer_seconds": stalled["stalled_answer_seconds"],
         "details": {"single": single, "batch25": batch25, "processes": processes, "expiry": expiry, "idle": idle,
+                    "stalled": stalled,
                     "baseline_own_ms_per_event": round(baseline_own_ms, 3), "lambda_memory_gb": LAMBDA_MEMORY_GB,
                     "prices_as_of": prices.PRICES_AS_OF, "quick": quick},
     }

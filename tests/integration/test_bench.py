@@ -11,7 +11,7 @@ KEYS = {
     "ddb_requests_per_event_batch25", "write_units_per_page_view", "cold_start_ms", "peak_rss_mb",
     "realtime_query_items_10k", "realtime_query_items_100k", "expiry_items_read_1k_of_10k",
     "usd_per_million_page_views", "baseline_usd_per_million_page_views", "baseline_cold_start_ms",
-    "baseline_peak_rss_mb",
+    "baseline_peak_rss_mb", "stalled_answer_seconds",
 }
 
 
@@ -22,7 +22,11 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     last_line = json.loads(done.stdout.strip().splitlines()[-1])
     assert KEYS <= set(last_line)
-    assert json.loads(output.read_text())["details"]["quick"] is True
+    details = json.loads(output.read_text())["details"]
+    assert details["quick"] is True
+    # a DynamoDB that never answers: the documented 503 with Retry-After, every event to resend
+    assert (details["stalled"]["status_code"], details["stalled"]["statuses"]) == (503, ["retry"])
+    assert details["stalled"]["retry_after"]
     # counts, not timings: these are deterministic
     assert last_line["realtime_query_items_10k"] == last_line["realtime_query_items_100k"]
     assert last_line["expiry_items_read_1k_of_10k"] == 20  # the quick run ends 20 of 200 sessions
