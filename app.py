@@ -6,17 +6,18 @@ on the first request that needs them, so a cold start pays only for what it uses
 
 from __future__ import annotations
 
+import functools
+import json
 import time
 import traceback
-from urllib.parse import unquote
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib import __version__, reads
+from chalicelib import __version__, params, reads
 from chalicelib.auth import require_token
 from chalicelib.collector import IngestRequest, IngestResult
 from chalicelib.cors import answer_headers, preflight_headers
-from chalicelib.errors import ApiError, StoreUnavailable
+from chalicelib.errors import ApiError, answer_for
 from chalicelib.log import log, set_context
 from chalicelib.services import get_services
 from chalicelib.settings import SettingsError
@@ -75,8 +76,50 @@ def preflight_events() -> Response:
     return Response(body="", status_code=204, headers=preflight_headers(_header("origin")))
 
 
-@app.route("/health", methods=["GET"])
+# GET routes take any Content-Type: Chalice would answer a GET with an odd one by its own 415.
+ANY_CONTENT = ["*/*"]
+
+
+def _answer(status_code: int, body: dict, headers: dict[str, str] | None = None) -> Response:
+    # Serialised here, inside answers_json: a body Chalice could not serialise would be its own 500.
+    return Response(body=json.dumps(body, separators=(",", ":")), status_code=status_code,
+                    headers={"Content-Type": JSON, **(headers or {})})
+
+
+def answers_json(view):
+    """The one place a route's errors become answers, always in LiveInsight's JSON error shape: an
+    ApiError its own, StoreUnavailable a 503 with Retry-After, anything else a logged 500."""
+
+    @functools.wraps(view)
+    def run(**path_parameters) -> Response:
+        try:
+            set_context(request_id=(app.current_request.context or {}).get("requestId", ""))
+            result = view(**path_parameters)
+            return result if isinstance(result, Response) else _answer(200, result)
+        except Exception as exc:  # noqa: BLE001 - every failure must answer in our JSON shape
+            error = answer_for(exc)
+            if error.status_code >= 500:
+                log("ERROR", f"{view.__name__} not answered: {error.code}", error=type(exc).__name__,
+                    detail=str(exc)[:500], trace=traceback.format_exc(limit=5) if error.status_code == 500 else "")
+            return _answer(error.status_code, error.body(), error.headers)
+
+    return run
+
+
+def _query() -> dict[str, list[str]]:
+    """Every query parameter with all its values, so a repeated one is seen (and refused)."""
+    query = app.current_request.query_params
+    return {name: query.getlist(name) for name in query} if query else {}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@app.route("/health", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
 def health() -> dict:
+    params.only(_query())
     return {"status": "ok", "version": __version__, "stage": get_services().settings.stage}
 
 
@@ -84,59 +127,54 @@ def _authorized() -> None:
     require_token(_header("authorization"), get_services().settings.api_token)
 
 
-def _read(handler) -> Response:
-    """Runs a read endpoint: token first, then the handler; ApiErrors become their JSON answers."""
-    try:
-        _authorized()
-        return _json(200, handler())
-    except ApiError as err:
-        return _json(err.status_code, err.body(), err.headers)
-    except StoreUnavailable as exc:
-        log("ERROR", "read not answered: DynamoDB unavailable", error=str(exc))
-        return _json(503, {"error": {"code": "store_unavailable", "message": "try again shortly"}},
-                     {"Retry-After": "2"})
-
-
-@app.route("/sessions/{session_id}", methods=["GET"])
-def get_session(session_id: str) -> Response:
+@app.route("/sessions/{session_id}", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
+def get_session(session_id: str) -> dict:
+    _authorized()
     services = get_services()
-    return _read(lambda: reads.session_with_events(session_id, services.sessions, services.events))
+    return reads.session_with_events(params.session_query(session_id, _query()), services.sessions, services.events)
 
 
-@app.route("/visitors/{visitor_id}/sessions", methods=["GET"])
-def get_visitor_sessions(visitor_id: str) -> Response:
+@app.route("/visitors/{visitor_id}/sessions", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
+def get_visitor_sessions(visitor_id: str) -> dict:
+    _authorized()
     services = get_services()
-    query = app.current_request.query_params or {}
-    return _read(lambda: reads.visitor_sessions(unquote(visitor_id), query, services.settings, services.sessions))
+    return reads.visitor_sessions(params.visitor_sessions_query(visitor_id, _query(), services.settings),
+                                  services.sessions)
 
 
-def _query() -> dict[str, str]:
-    return dict(app.current_request.query_params or {})
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-@app.route("/stats/sites", methods=["GET"])
-def get_stats_sites() -> Response:
+@app.route("/stats/sites", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
+def get_stats_sites() -> dict:
+    _authorized()
+    params.only(_query())
     settings = get_services().settings
-    return _read(lambda: {"sites": sorted(settings.sites), "default_site": settings.default_site_id})
+    return {"sites": sorted(settings.sites), "default_site": settings.default_site_id}
 
 
-@app.route("/stats/realtime", methods=["GET"])
-def get_realtime_stats() -> Response:
-    return _read(lambda: get_services().stats_reader.realtime(_query(), _now_ms()))
+@app.route("/stats/realtime", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
+def get_realtime_stats() -> dict:
+    _authorized()
+    services = get_services()
+    return services.stats_reader.realtime(params.realtime_query(_query(), services.settings, _now_ms()))
 
 
-@app.route("/stats", methods=["GET"])
-def get_stats() -> Response:
-    return _read(lambda: get_services().stats_reader.summary(_query(), _now_ms()))
+@app.route("/stats", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
+def get_stats() -> dict:
+    _authorized()
+    services = get_services()
+    return services.stats_reader.summary(params.stats_query(_query(), services.settings, _now_ms()))
 
 
-@app.route("/stats/breakdown", methods=["GET"])
-def get_stats_breakdown() -> Response:
-    return _read(lambda: get_services().stats_reader.breakdown(_query(), _now_ms()))
+@app.route("/stats/breakdown", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
+def get_stats_breakdown() -> dict:
+    _authorized()
+    services = get_services()
+    return services.stats_reader.breakdown(params.breakdown_query(_query(), services.settings, _now_ms()))
 
 
 DASHBOARD_FILES = {"dashboard.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
@@ -155,17 +193,20 @@ def _static(name: str) -> Response:
                     headers={"Content-Type": DASHBOARD_FILES[name], **DASHBOARD_HEADERS})
 
 
-@app.route("/dashboard", methods=["GET"])
+@app.route("/dashboard", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
 def dashboard() -> Response:
     """The live dashboard; it asks for the API token itself and keeps it in sessionStorage."""
+    params.only(_query())
     return _static("dashboard.html")
 
 
-@app.route("/dashboard/{asset}", methods=["GET"])
+@app.route("/dashboard/{asset}", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
 def dashboard_asset(asset: str) -> Response:
+    params.only(_query())
     if asset not in DASHBOARD_FILES or asset == "dashboard.html":
-        return _json(404, {"error": {"code": "not_found", "message": f"no dashboard file {asset!r}",
-                                     "field": "asset"}})
+        raise ApiError(404, "not_found", f"no dashboard file {asset[:64]!r}", field="asset")
     return _static(asset)
 
 
@@ -174,13 +215,14 @@ SDK_IMMUTABLE = "public, max-age=31536000, immutable"  # /liveinsight.js?v=<etag
 SDK_REVALIDATE = "public, max-age=3600"  # /liveinsight.js: re-checked hourly (ETag), so updates arrive
 
 
-@app.route("/liveinsight.js", methods=["GET"])
+@app.route("/liveinsight.js", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
 def sdk() -> Response:
     """The website SDK, first party: served by this API, so no third-party host sees visitors."""
+    query = params.sdk_query(_query())
     version = static_version(SDK_FILE)
     etag = f'"{version}"'
-    query = _query()
-    headers = {"ETag": etag, "Cache-Control": SDK_IMMUTABLE if query.get("v") == version else SDK_REVALIDATE,
+    headers = {"ETag": etag, "Cache-Control": SDK_IMMUTABLE if query.version == version else SDK_REVALIDATE,
                "Content-Type": "text/javascript; charset=utf-8", "X-Content-Type-Options": "nosniff"}
     if _header("if-none-match") == etag:
         return Response(body="", status_code=304, headers=headers)
@@ -189,30 +231,40 @@ def sdk() -> Response:
 
 def _demo(depth: int) -> Response:
     # Links relative to the page, so the demo works under any API Gateway stage (/prod/demo).
+    # Its query string is the page's own (utm tags for the SDK to read), so the server leaves it alone.
     up = "../" * depth
     html = (static_file("demo.html").replace("{{SDK_URL}}", f"{up}{SDK_FILE}").replace("{{BASE}}", f"{up}demo")
             .replace("{{DASHBOARD_URL}}", f"{up}dashboard"))
     return Response(body=html, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
-@app.route("/demo", methods=["GET"])
+@app.route("/demo", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
 def demo() -> Response:
     """A tiny single-page site with the SDK installed, to click around and watch the dashboard."""
     return _demo(0)
 
 
-@app.route("/demo/{view}", methods=["GET"])
+@app.route("/demo/{view}", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
 def demo_view(view: str) -> Response:
+    params.page_name(view, "view")
     return _demo(1)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def expire_sessions(event) -> None:
     """Every minute: end the sessions idle longer than the timeout."""
-    get_services().expire_sessions()
+    get_services().expire_sessions(time_left_seconds=_time_left_seconds(event))
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def roll_up_stats(event) -> None:
     """Every minute: hour and day statistics from minute buckets; the ActiveVisitors metric."""
-    get_services().roll_up_stats()
+    get_services().roll_up_stats(time_left_seconds=_time_left_seconds(event))
+
+
+def _time_left_seconds(event) -> float | None:
+    """What Lambda leaves this run (None where there is no Lambda context, e.g. make local)."""
+    remaining_ms = getattr(getattr(event, "context", None), "get_remaining_time_in_millis", None)
+    return remaining_ms() / 1000 if remaining_ms else None

@@ -18,6 +18,8 @@ def require_token(authorization: str | None, expected_token: str) -> None:
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "missing_token", "send the API token as 'Authorization: Bearer <token>'",
                        field="Authorization", headers={"WWW-Authenticate": "Bearer"})
-    if not hmac.compare_digest(token.strip().encode(), expected_token.encode()):
+    # Any header value may arrive (non-ASCII, lone surrogates): compare bytes that always encode.
+    given = token.strip().encode("utf-8", errors="surrogatepass")
+    if not hmac.compare_digest(given, expected_token.encode("utf-8")):
         raise ApiError(401, "invalid_token", "the API token is not valid", field="Authorization",
                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})

@@ -39,6 +39,20 @@ class StoreUnavailable(Exception):
     """DynamoDB could not answer after the retries: the affected events were not stored."""
 
 
+RETRY_AFTER_SECONDS = 2
+
+
+def answer_for(exc: Exception) -> ApiError:
+    """What any exception of a route answers: an ApiError itself, DynamoDB's unavailability a 503
+    to retry, anything else a 500 that says only that it is a bug (the log has the rest)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, StoreUnavailable):
+        return ApiError(503, "store_unavailable", "try again shortly",
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return ApiError(500, "internal_error", "LiveInsight failed to answer this request; the error is logged")
+
+
 # What to change when a site or an origin is missing: the answer must reach the page's developer
 # with the fix, not only the refusal. It names the request's own values, never the configured list.
 def where_sites_are_configured(stage: str) -> str:

@@ -7,21 +7,21 @@ reads depend on its time range and interval, not on how much traffic the site ha
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from .errors import ApiError
+from .params import BreakdownQuery, RealtimeQuery, StatsQuery, realtime_query
+from .params import parse_range as parse_range  # noqa: F401 - kept importable here for its unit tests
 from .rollup import CURRENT_VISITORS_MINUTES, Merged, merge
 from .settings import Settings
 from .stats import (
     BOUNCES,
     BUCKET_MS,
-    DAY,
     DIMENSIONS,
     DURATION_MS,
     ENDED,
     EVENTS,
-    HOUR,
     MINUTE,
     PAGEVIEWS,
     SESSION_PAGEVIEWS,
@@ -38,49 +38,6 @@ if TYPE_CHECKING:
 REALTIME_MINUTES = 30
 REALTIME_TOP = ("page", "referrer", "country", "device")
 REALTIME_TOP_LIMIT = 10
-# The longest range each interval may cover (its number of buckets stays small).
-MAX_RANGE_MS = {MINUTE: 6 * 3_600_000, HOUR: 31 * 86_400_000, DAY: 400 * 86_400_000}
-_RANGE_WORDS = {MINUTE: "6 hours", HOUR: "31 days", DAY: "400 days"}
-DEFAULT_RANGE_MS = 86_400_000
-DEFAULT_BREAKDOWN_LIMIT, MAX_BREAKDOWN_LIMIT = 10, 100
-
-
-def parse_time(raw: str, name: str) -> int:
-    """Epoch milliseconds, an ISO-8601 time with a zone, or a date (midnight UTC)."""
-    if raw.isdigit():
-        return int(raw)
-    try:
-        moment = datetime.fromisoformat(raw.replace(" ", "+"))  # a '+' in a query string arrives as ' '
-    except ValueError:
-        moment = None
-    if moment is None or (moment.tzinfo is None and "T" in raw):
-        raise ApiError(400, "invalid_time", f"{name} must be epoch milliseconds, an ISO-8601 time with a zone "
-                                            "(2026-11-26T09:00:00Z) or a date (2026-11-26)", field=name)
-    return int(moment.replace(tzinfo=moment.tzinfo or timezone.utc).timestamp() * 1000)
-
-
-def parse_range(query: dict[str, str], now_ms: int) -> tuple[int, int, str]:
-    to_ms = parse_time(query["to"], "to") if query.get("to") else now_ms
-    from_ms = parse_time(query["from"], "from") if query.get("from") else to_ms - DEFAULT_RANGE_MS
-    if from_ms >= to_ms:
-        raise ApiError(400, "invalid_range", "from must be before to", field="from")
-    interval = query.get("interval") or next(i for i in (MINUTE, HOUR, DAY) if to_ms - from_ms <= MAX_RANGE_MS[i])
-    if interval not in MAX_RANGE_MS:
-        raise ApiError(400, "invalid_interval", f"interval must be one of minute, hour, day; got {interval!r}",
-                       field="interval")
-    if to_ms - from_ms > MAX_RANGE_MS[interval]:
-        days = (to_ms - from_ms) / 86_400_000
-        raise ApiError(400, "range_too_long",
-                       f"a range of {days:.1f} days is too long for interval {interval}: "
-                       f"at most {_RANGE_WORDS[interval]}", field="interval")
-    return from_ms, to_ms, interval
-
-
-def _site(query: dict[str, str], settings: Settings) -> str:
-    site = query.get("site") or settings.default_site_id
-    if site not in settings.sites:
-        raise ApiError(400, "unknown_site", f"site {site!r} is not configured", field="site")
-    return site
 
 
 def _iso(granularity: str, start_ms: int) -> str:
@@ -110,8 +67,13 @@ class StatsReader:
             return [b for s in shards for b in self._store.buckets(bucket_pk(site, MINUTE, s), first, last)]
         return self._store.buckets(bucket_pk(site, interval), first, last)
 
-    def realtime(self, query: dict[str, str], now_ms: int) -> dict:
-        site = _site(query, self._settings)
+    def realtime(self, query: RealtimeQuery | Mapping[str, str], now_ms: int | None = None) -> dict:
+        """`query` from params.realtime_query; tools and the benchmark may pass {"site": ...} and a
+        time instead, which the same parser checks."""
+        if not isinstance(query, RealtimeQuery):
+            assert now_ms is not None, "a plain mapping needs now_ms"
+            query = realtime_query({k: [v] for k, v in query.items()}, self._settings, now_ms)
+        site, now_ms = query.site, query.now_ms
         first_ms, _ = last_minutes(REALTIME_MINUTES, now_ms)
         buckets = self.buckets(site, MINUTE, first_ms, now_ms + 1)
         by_minute: dict[str, list[dict]] = {}
@@ -136,9 +98,8 @@ class StatsReader:
             "top": {d: top_values(all_minutes.counters, d, REALTIME_TOP_LIMIT) for d in REALTIME_TOP},
         }
 
-    def summary(self, query: dict[str, str], now_ms: int) -> dict:
-        site = _site(query, self._settings)
-        from_ms, to_ms, interval = parse_range(query, now_ms)
+    def summary(self, query: StatsQuery) -> dict:
+        site, (from_ms, to_ms, interval) = query.site, query.range
         buckets = self.buckets(site, interval, from_ms, to_ms)
         by_label: dict[str, list[dict]] = {}
         for bucket in buckets:
@@ -166,21 +127,12 @@ class StatsReader:
             "series": series,
         }
 
-    def breakdown(self, query: dict[str, str], now_ms: int) -> dict:
-        site = _site(query, self._settings)
-        by = query.get("by", "")
-        if by not in DIMENSIONS:
-            raise ApiError(400, "invalid_dimension", f"by must be one of {', '.join(DIMENSIONS)}; got {by!r}",
-                           field="by")
-        raw_limit = query.get("limit", str(DEFAULT_BREAKDOWN_LIMIT))
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_BREAKDOWN_LIMIT:
-            raise ApiError(400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_BREAKDOWN_LIMIT}",
-                           field="limit")
-        from_ms, to_ms, interval = parse_range(query, now_ms)
-        merged = merge(self.buckets(site, interval, from_ms, to_ms))
-        return {"site": site, "by": by, "metric": DIMENSIONS[by].counts, "from": _iso(MINUTE, from_ms),
-                "to": _iso(MINUTE, to_ms), "interval": interval,
-                "results": top_values(merged.counters, by, int(raw_limit))}
+    def breakdown(self, query: BreakdownQuery) -> dict:
+        from_ms, to_ms, interval = query.range
+        merged = merge(self.buckets(query.site, interval, from_ms, to_ms))
+        return {"site": query.site, "by": query.by, "metric": DIMENSIONS[query.by].counts,
+                "from": _iso(MINUTE, from_ms), "to": _iso(MINUTE, to_ms), "interval": interval,
+                "results": top_values(merged.counters, query.by, query.limit)}
 
 
 def _visitors(merged: Merged, buckets: list[dict]) -> int:

@@ -130,7 +130,10 @@ def test_read_endpoints_need_the_token(api):
 
 
 def test_read_api_errors(api):
-    assert api.http.get("/sessions/nope", headers=AUTH).status_code == 404
+    missing = api.http.get(f"/sessions/{'0' * 20}", headers=AUTH)
+    assert missing.status_code == 404 and answer(missing)["error"]["code"] == "session_not_found"
+    malformed = api.http.get("/sessions/nope", headers=AUTH)  # not an id POST /events could have returned
+    assert malformed.status_code == 400 and answer(malformed)["error"]["field"] == "session_id"
     bad = api.http.get("/visitors/x/sessions?limit=0", headers=AUTH)
     assert bad.status_code == 400 and answer(bad)["error"]["field"] == "limit"
     assert answer(api.http.get("/visitors/x/sessions?cursor=%%%", headers=AUTH))["error"]["code"] == "invalid_cursor"
