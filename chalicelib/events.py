@@ -7,11 +7,11 @@ so a developer integrating LiveInsight sees exactly what to fix.
 from __future__ import annotations
 
 import json
-import math
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from itertools import accumulate
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,17 +21,37 @@ from .settings import Settings
 MAX_BODY_BYTES = 64 * 1024
 MAX_EVENTS_PER_REQUEST = 100
 ACCEPTED_CONTENT_TYPES = ("application/json", "text/plain")
+# A valid body nests 4 levels ({"events": [{"properties": {...}}]}); a little more lets a nested
+# property be named as the invalid field. Python's decoder recurses once per level, so deeper bodies
+# are refused by a linear scan before it runs.
+MAX_JSON_DEPTH = 8
 
 PAGE_VIEW = "page_view"
-EVENT_TYPE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+EVENT_TYPE_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # always fullmatch: "$" would allow a final "\n"
 MAX_URL_CHARS = 2048
 MAX_USER_ID_CHARS = 128
 MAX_TITLE_CHARS = 512
 MAX_PROPERTIES = 30
-PROPERTY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+PROPERTY_KEY_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 MAX_PROPERTY_VALUE_CHARS = 512
-# Numbers DynamoDB stores exactly and JavaScript can represent.
+# Numbers DynamoDB stores exactly and JavaScript can represent; DynamoDB stores no non-zero number
+# smaller than 1e-130 (chalicelib/store/storable.py has all its rules).
 MAX_PROPERTY_NUMBER = 2**53
+MIN_NUMBER_MAGNITUDE = 1e-130
+# Epoch milliseconds from 1970 to the last millisecond of 9999, the years an ISO-8601 date can name.
+MAX_TIMESTAMP_MS = 253_402_300_799_999
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+# Lone surrogate halves (JSON spells them "\ud800") are not characters: nothing can encode them, so
+# DynamoDB cannot store them. Control characters are no part of a URL or an identifier (browsers
+# percent-encode them) and of text people read only tab, line feed and carriage return are.
+_NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# A JSON string, escapes included; an unterminated one runs to the end (so the match never fails
+# and retries: linear time).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_DEPTH_STEP = [1 if byte in b"[{" else -1 if byte in b"]}" else 0 for byte in range(256)]
 
 KNOWN_FIELDS = frozenset(
     {"event_type", "page_url", "user_id", "event_id", "timestamp", "referrer", "title", "site",
@@ -58,6 +78,18 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _parse_int(text: str) -> int | float:
+    # Past 20 digits no field can hold an integer: read it as a float (inf if need be), which every
+    # range check refuses, in linear time and never as a 4,300-digit int that the decoder refuses.
+    return int(text) if len(text) <= 20 else float(text)
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text, strings aside: one linear pass, no recursion."""
+    structure = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, structure)), default=0)
+
+
 def decode_body(raw: bytes, content_type: str | None) -> tuple[list[Any], bool]:
     """Returns the raw events of a request and whether it used the `{"events": [...]}` envelope."""
     media_type = (content_type or "").split(";")[0].strip().lower()
@@ -69,8 +101,11 @@ def decode_body(raw: bytes, content_type: str | None) -> tuple[list[Any], bool]:
         raise ApiError(413, "payload_too_large",
                        f"request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES} bytes",
                        field="body")
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise ApiError(400, "too_deep", f"body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep",
+                       field="body")
     try:
-        document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_int=_parse_int)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "malformed_json", f"body is not valid UTF-8 JSON: {exc}", field="body") from None
     if not isinstance(document, dict):
@@ -94,7 +129,17 @@ def decode_body(raw: bytes, content_type: str | None) -> tuple[list[Any], bool]:
     return events, True
 
 
-def _string(raw: dict, name: str, max_chars: int, required: bool = False) -> str | None:
+def _check_characters(name: str, value: str, forbidden: re.Pattern) -> None:
+    found = forbidden.search(value)
+    if found:
+        code_point = ord(found.group())
+        what = ("half of a UTF-16 surrogate pair alone, which is no character" if 0xD800 <= code_point <= 0xDFFF
+                else "a control character")
+        raise InvalidEvent(name, "invalid_character",
+                           f"contains U+{code_point:04X} at position {found.start()}: {what}")
+
+
+def _string(raw: dict, name: str, max_chars: int, required: bool = False, text: bool = False) -> str | None:
     value = raw.get(name)
     if value is None:
         if required:
@@ -106,6 +151,7 @@ def _string(raw: dict, name: str, max_chars: int, required: bool = False) -> str
         raise InvalidEvent(name, "too_long", f"is {len(value)} characters; at most {max_chars}")
     if required and not value:
         raise InvalidEvent(name, "missing", "must not be empty")
+    _check_characters(name, value, _NOT_IN_TEXT if text else _NOT_IN_NAMES)
     return value
 
 
@@ -140,31 +186,33 @@ def _client_time_ms(raw: dict) -> int | None:
     value = raw.get("timestamp")
     if value is None:
         return None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise InvalidEvent("timestamp", "wrong_type", "must be epoch milliseconds or an ISO-8601 string")
-    if isinstance(value, (int, float)):
-        if not math.isfinite(value) or value < 0:
-            raise InvalidEvent("timestamp", "invalid_format", "must be non-negative epoch milliseconds")
-        return int(value)
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(value)  # a lone surrogate is a ValueError too
         except ValueError:
             parsed = None
         if parsed is None or parsed.tzinfo is None:
             raise InvalidEvent("timestamp", "invalid_format",
                                "must be ISO-8601 with a time zone, such as 2026-11-26T09:30:00Z")
-        return int(parsed.timestamp() * 1000)
-    raise InvalidEvent("timestamp", "wrong_type", "must be epoch milliseconds or an ISO-8601 string")
+        value = (parsed - _EPOCH) // timedelta(milliseconds=1)  # exact: a float loses the last digits
+    # Compared before int(): a float such as 1e300 would become a 301-digit integer.
+    if not 0 <= value < MAX_TIMESTAMP_MS + 1:  # NaN and inf fail this too
+        raise InvalidEvent("timestamp", "out_of_range",
+                           f"must be between 1970-01-01 and 9999-12-31 (epoch milliseconds 0 to {MAX_TIMESTAMP_MS})")
+    return int(value)
 
 
 def _property_value(name: str, item: Any) -> None:
     if isinstance(item, str):
         if len(item) > MAX_PROPERTY_VALUE_CHARS:
             raise InvalidEvent(name, "too_long", f"is {len(item)} characters; at most {MAX_PROPERTY_VALUE_CHARS}")
+        _check_characters(name, item, _NOT_IN_TEXT)
     elif isinstance(item, (int, float)) and not isinstance(item, bool):
-        if abs(item) > MAX_PROPERTY_NUMBER:
-            raise InvalidEvent(name, "out_of_range", f"must be within ±{MAX_PROPERTY_NUMBER}")
+        if item != 0 and not MIN_NUMBER_MAGNITUDE <= abs(item) <= MAX_PROPERTY_NUMBER:  # NaN fails too
+            raise InvalidEvent(name, "out_of_range",
+                               f"must be 0 or between {MIN_NUMBER_MAGNITUDE} and {MAX_PROPERTY_NUMBER} in magnitude")
     elif item is not None and not isinstance(item, bool):
         raise InvalidEvent(name, "wrong_type", "must be a string, number, boolean or null (properties are flat)")
 
@@ -178,7 +226,7 @@ def _properties(raw: dict) -> dict:
     if len(value) > MAX_PROPERTIES:
         raise InvalidEvent("properties", "too_many", f"has {len(value)} keys; at most {MAX_PROPERTIES}")
     for key, item in value.items():
-        if not PROPERTY_KEY_PATTERN.match(key):
+        if not PROPERTY_KEY_PATTERN.fullmatch(key):
             raise InvalidEvent(f"properties.{key}", "invalid_format",
                                "keys are 1-64 letters, digits, '_', '.', ':' or '-'")
         _property_value(f"properties.{key}", item)
@@ -195,7 +243,7 @@ def validate_event(raw: Any, settings: Settings) -> Event:
                            f"is not a known field (known: {', '.join(sorted(KNOWN_FIELDS))})")
     event_type = _string(raw, "event_type", 64, required=True)
     assert event_type is not None
-    if not EVENT_TYPE_PATTERN.match(event_type):
+    if not EVENT_TYPE_PATTERN.fullmatch(event_type):
         raise InvalidEvent("event_type", "invalid_format",
                            "must be 1-64 letters, digits, '_', '-' or '.'")
     site = _string(raw, "site", 64) or settings.default_site_id
@@ -211,6 +259,6 @@ def validate_event(raw: Any, settings: Settings) -> Event:
         client_time_ms=_client_time_ms(raw),
         # Apps link from android-app:// referrers (Gmail, for one), so any scheme with a host is fine.
         referrer=_absolute_url(raw, "referrer", ("http", "https", "android-app"), required=False),
-        title=_string(raw, "title", MAX_TITLE_CHARS) or None,
+        title=_string(raw, "title", MAX_TITLE_CHARS, text=True) or None,
         properties=_properties(raw),
     )

@@ -5,7 +5,14 @@ import json
 import pytest
 
 from chalicelib.errors import ApiError, InvalidEvent
-from chalicelib.events import MAX_BODY_BYTES, decode_body, validate_event
+from chalicelib.events import (
+    MAX_BODY_BYTES,
+    MAX_JSON_DEPTH,
+    MAX_TIMESTAMP_MS,
+    decode_body,
+    json_depth,
+    validate_event,
+)
 from chalicelib.settings import load_settings
 
 SETTINGS = load_settings({
@@ -102,7 +109,7 @@ class TestValidateEvent:
         ({"timestamp": "yesterday"}, "timestamp", "invalid_format"),
         ({"timestamp": "2026-11-26T09:30:00"}, "timestamp", "invalid_format"),
         ({"timestamp": True}, "timestamp", "wrong_type"),
-        ({"timestamp": -5}, "timestamp", "invalid_format"),
+        ({"timestamp": -5}, "timestamp", "out_of_range"),
         ({"referrer": "not a url"}, "referrer", "invalid_url"),
         ({"title": "t" * 513}, "title", "too_long"),
         ({"site": "nope"}, "site", "unknown_site"),
@@ -130,3 +137,144 @@ class TestValidateEvent:
         with pytest.raises(InvalidEvent) as err:
             validate_event("page_view", SETTINGS)
         assert err.value.field == "event"
+
+
+def decoded(raw: bytes):
+    """The one event of a raw JSON body, as the collector gets it (escapes such as \\ud800 decoded)."""
+    [event], _ = decode_body(raw, "application/json")
+    return event
+
+
+def invalid(raw_event) -> tuple[str, str]:
+    with pytest.raises(InvalidEvent) as err:
+        validate_event(raw_event, SETTINGS)
+    return err.value.field, err.value.code
+
+
+class TestStorableOrRefused:
+    """Issue 11: what validation accepts, DynamoDB can store and is what it claims to be."""
+
+    def test_a_lone_surrogate_in_user_id_is_refused_naming_it(self):
+        raw = decoded(b'{"event_type":"signup","user_id":"\\ud800"}')
+        assert raw["user_id"] == "\ud800"  # what json.loads makes of the escape: no character
+        with pytest.raises(InvalidEvent) as err:
+            validate_event(raw, SETTINGS)
+        assert (err.value.field, err.value.code) == ("user_id", "invalid_character")
+        assert "U+D800" in err.value.reason
+
+    @pytest.mark.parametrize("field, value", [
+        ("title", "a\udfff"), ("page_url", "https://shop.example/\ud800"), ("referrer", "https://\udbff.example/"),
+        ("page_url", "https://shop.example/?utm_source=\ud800"), ("site", "\ud800"), ("user_id", "x\udc00y"),
+    ])
+    def test_lone_surrogates_are_refused_in_every_text_field(self, field, value):
+        assert invalid({**GUIDE_EVENT, field: value}) == (field, "invalid_character")
+
+    def test_a_lone_surrogate_in_a_property_value_is_refused(self):
+        assert invalid({"event_type": "x", "properties": {"p": "\ud800"}}) == ("properties.p", "invalid_character")
+
+    def test_a_surrogate_pair_spelled_as_escapes_is_one_character_and_fine(self):
+        raw = decoded(b'{"event_type":"signup","title":"\\ud83d\\ude00 launch"}')
+        assert validate_event(raw, SETTINGS).title == "\U0001F600 launch"
+
+    @pytest.mark.parametrize("field, value, accepted", [
+        ("title", "line one\nline two\ttabbed\r", True),  # text people read keeps its line breaks
+        ("title", "nul\x00", False), ("title", "bell\x07", False), ("title", "del\x7f", False),
+        ("title", "next line\x85", False),
+        ("user_id", "u-1 with spaces", True), ("user_id", "u-1\n", False), ("user_id", "u\t1", False),
+        ("page_url", "https://shop.example/a b", True), ("page_url", "https://shop.example/\x00", False),
+        ("page_url", "https://shop.example/\t", False), ("referrer", "https://x.example/\n", False),
+    ])
+    def test_control_characters_per_field(self, field, value, accepted):
+        event = {**GUIDE_EVENT, field: value}
+        if accepted:
+            assert getattr(validate_event(event, SETTINGS), field) == value
+        else:
+            assert invalid(event) == (field, "invalid_character")
+
+    @pytest.mark.parametrize("value, accepted", [
+        ("multi\nline", True), ("tab\there", True), ("nul\x00", False), ("esc\x1b[31m", False),
+    ])
+    def test_control_characters_in_property_values(self, value, accepted):
+        event = {"event_type": "x", "properties": {"note": value}}
+        if accepted:
+            assert validate_event(event, SETTINGS).properties == {"note": value}
+        else:
+            assert invalid(event) == ("properties.note", "invalid_character")
+
+    def test_a_400_digit_timestamp_is_out_of_range_not_an_overflow(self):
+        raw = decoded(b'{"event_type":"signup","timestamp":' + b"9" * 400 + b"}")
+        assert invalid(raw) == ("timestamp", "out_of_range")
+
+    def test_any_number_of_digits_decodes_in_linear_time_and_is_refused_by_field(self):
+        # 5,000 digits is past Python's 4,300-digit int limit: still the field is named, not the body.
+        for literal in (b"9" * 5000, b"-" + b"9" * 5000, b"1" * 30000 + b".5", b"1e999999"):
+            raw = decoded(b'{"event_type":"signup","timestamp":' + literal + b"}")
+            assert invalid(raw) == ("timestamp", "out_of_range")
+            raw = decoded(b'{"event_type":"signup","properties":{"n":' + literal + b"}}")
+            assert invalid(raw) == ("properties.n", "out_of_range")
+
+    @pytest.mark.parametrize("timestamp", [1e126, 1e300, 10**126, MAX_TIMESTAMP_MS + 1, -1, -0.5,
+                                           "0001-01-01T00:00:00+00:00", "1969-12-31T23:59:59Z",
+                                           "9999-12-31T23:59:59-01:00"])
+    def test_timestamps_outside_1970_to_9999_are_refused(self, timestamp):
+        assert invalid({**GUIDE_EVENT, "timestamp": timestamp}) == ("timestamp", "out_of_range")
+
+    @pytest.mark.parametrize("timestamp, ms", [
+        (0, 0), (MAX_TIMESTAMP_MS, MAX_TIMESTAMP_MS), (1.5e12, 1_500_000_000_000),
+        ("9999-12-31T23:59:59.999999+00:00", MAX_TIMESTAMP_MS), ("1970-01-01T00:00:00Z", 0),
+    ])
+    def test_timestamps_at_the_limits_are_kept(self, timestamp, ms):
+        assert validate_event({**GUIDE_EVENT, "timestamp": timestamp}, SETTINGS).client_time_ms == ms
+
+    def test_a_timestamp_string_with_a_lone_surrogate_is_an_invalid_format(self):
+        assert invalid({**GUIDE_EVENT, "timestamp": "2026-11-26T09:30:00\ud800Z"}) == ("timestamp", "invalid_format")
+
+    @pytest.mark.parametrize("number", [1e-300, 1e-131, -1e-200, 5e-324, 2**53 + 1, 1e16, float("inf"),
+                                        float("nan")])
+    def test_property_numbers_dynamodb_cannot_hold_are_refused(self, number):
+        assert invalid({"event_type": "x", "properties": {"n": number}}) == ("properties.n", "out_of_range")
+
+    def test_the_exact_property_example_from_the_issue(self):
+        raw = decoded(b'{"event_type":"signup","properties":{"n":1e-300}}')
+        assert invalid(raw) == ("properties.n", "out_of_range")
+
+    @pytest.mark.parametrize("number", [0, 0.0, -0.0, 1e-130, -1e-130, 2**53, -(2**53), 0.1, 1.5e-7])
+    def test_property_numbers_within_both_rules_are_kept(self, number):
+        assert validate_event({"event_type": "x", "properties": {"n": number}}, SETTINGS).properties == {"n": number}
+
+    def test_names_with_a_trailing_newline_are_refused(self):
+        # `^...$` with re.match accepted "signup\n": `$` matches before a final newline.
+        assert invalid({"event_type": "signup\n"})[0] == "event_type"
+        assert invalid({"event_type": "x", "properties": {"k\n": 1}}) == ("properties.k\n", "invalid_format")
+
+
+class TestNesting:
+    def test_1000_nested_arrays_are_refused_before_the_decoder_recurses(self):
+        with pytest.raises(ApiError) as err:
+            decode_body(b'{"event_type":"x","properties":' + b"[" * 1000 + b"]" * 1000 + b"}", "application/json")
+        assert (err.value.status_code, err.value.code, err.value.field) == (400, "too_deep", "body")
+        assert str(MAX_JSON_DEPTH) in err.value.message
+
+    @pytest.mark.parametrize("raw", [b"[" * 32_000, b'{"a":' * 10_000, b"[" * 32_000 + b"]" * 32_000])
+    def test_as_deep_as_the_body_limit_allows(self, raw):
+        with pytest.raises(ApiError) as err:
+            decode_body(raw, "text/plain")
+        assert err.value.code == "too_deep"
+
+    def test_the_deepest_body_allowed_decodes_and_its_field_is_named(self):
+        deep = b'{"events":[{"event_type":"x","properties":{"a":{"b":{"c":{"d":[1]}}}}}]}'
+        assert json_depth(deep) == MAX_JSON_DEPTH
+        [raw], _ = decode_body(deep, "application/json")
+        assert invalid(raw) == ("properties.a", "wrong_type")
+
+    @pytest.mark.parametrize("raw, depth", [
+        (b"{}", 1), (b"1", 0), (b'{"events":[{"properties":{}}]}', 4),
+        (b'{"title":"[[[[[[[[[[{{{{{{{{"}', 1),  # brackets in strings are text
+        (b'{"title":"\\"[[[[[[[[[[[["}', 1),  # an escaped quote does not end the string
+        (b'{"title":"\\\\"}', 1),  # an escaped backslash does not escape the quote
+        (b'{"title":"unterminated [[[[[[[[[[[[', 1),
+        (b"[[]][[[]]]", 3),
+        (b'["' + b'\\"[' * 20_000, 1),  # an unterminated string of escapes: matched once, not retried per quote
+    ])
+    def test_json_depth(self, raw, depth):
+        assert json_depth(raw) == depth
