@@ -166,3 +166,84 @@ def test_event_record_combines_client_and_server_facts():
         "utm_source": "google", "utm_medium": "cpc",
         "time_adjusted": "future", "client_time_ms": RECEIVED_MS + 3_600_000,
     }
+
+
+class TestUserAgentBound:
+    """Only the first MAX_USER_AGENT_CHARS characters are ever parsed: the crawler list is quadratic."""
+
+    @pytest.fixture
+    def seen(self, monkeypatch):
+        """What the crawler list and ua-parser are given (fresh caches, recording fakes)."""
+        seen: list[str] = []
+
+        class Detector:
+            def isCrawler(self, user_agent):  # noqa: N802 - crawlerdetect's name
+                seen.append(user_agent)
+                return False
+
+        class Parser:
+            def parse_user_agent(self, user_agent):
+                seen.append(user_agent)
+
+            parse_os = parse_user_agent
+
+        monkeypatch.setattr(enrich, "_crawler_detector", Detector)
+        monkeypatch.setattr(enrich, "_ua_parser", Parser)
+        enrich._is_bot.cache_clear()
+        enrich._describe_client.cache_clear()
+        yield seen
+        enrich._is_bot.cache_clear()
+        enrich._describe_client.cache_clear()
+
+    def test_an_8_kb_user_agent_is_cut_to_512_characters_before_any_parser(self, seen):
+        user_agent = CHROME_WINDOWS + "x" * (8192 - len(CHROME_WINDOWS))
+        enrich.is_bot(user_agent)
+        enrich.describe_client(user_agent)
+        assert seen and all(ua == user_agent[:enrich.MAX_USER_AGENT_CHARS] for ua in seen)
+        assert enrich.MAX_USER_AGENT_CHARS == 512
+
+    def test_real_user_agents_are_parsed_whole(self, seen):
+        for user_agent in [CHROME_WINDOWS, SAMSUNG_INTERNET, *BOTS]:
+            assert enrich.bounded_user_agent(user_agent) == user_agent
+        enrich.is_bot(SAMSUNG_INTERNET)
+        assert seen == [SAMSUNG_INTERNET]
+
+    def test_a_bot_named_within_the_bound_is_still_found(self):
+        assert enrich.is_bot(BOTS[0] + " " + "0" * 8192)
+
+    def test_the_visitor_hash_uses_the_bounded_user_agent(self):
+        salt, base = b"s" * 16, CHROME_WINDOWS.ljust(512, "x")
+        assert enrich.visitor_hash(salt, "demo", "203.0.113.7", base + "tail-1") == \
+            enrich.visitor_hash(salt, "demo", "203.0.113.7", base + "tail-2")
+        assert enrich.visitor_hash(salt, "demo", "203.0.113.7", CHROME_WINDOWS) != \
+            enrich.visitor_hash(salt, "demo", "203.0.113.7", FIREFOX_LINUX)
+
+    def test_unreadable_characters_in_a_user_agent_never_reach_a_record(self):
+        # No real client sends them, but a header is client input: what ua-parser copies out must be storable.
+        assert enrich.bounded_user_agent("Mozilla/5.0 \ud800\x00\x1b\tok") == "Mozilla/5.0 \ufffd\ufffd\ufffd\tok"
+        assert enrich.visitor_hash(b"s" * 16, "demo", "203.0.113.7", "\ud800").startswith("anon-")
+        client = enrich.describe_client("Mozilla/5.0 (\ud800) Chrome/131.0.0.0 \x00")
+        assert all("\ud800" not in (value or "") and "\x00" not in (value or "") for value in vars(client).values())
+
+
+class TestDerivedValuesAreStorable:
+    def test_percent_encoded_surrogates_in_utm_tags_become_replacement_characters(self):
+        # UTF-8 for U+D800 (ED A0 80) is invalid UTF-8: urllib's decoding replaces it, never a lone surrogate.
+        tags = enrich.utm_params("https://shop.example/?utm_source=%ED%A0%80x&utm_term=%FF&utm_medium=%F0%9F%98%80")
+        assert tags == {"utm_source": "\ufffd\ufffd\ufffdx", "utm_term": "\ufffd", "utm_medium": "\U0001F600"}
+        assert all(value.encode("utf-8") for value in tags.values())
+
+    def test_control_characters_are_dropped_from_utm_tags(self):
+        tags = enrich.utm_params("https://shop.example/?utm_source=news%00letter%0A&utm_medium=%1B%7F&utm_campaign=a+b")
+        assert tags == {"utm_source": "newsletter", "utm_campaign": "a b"}  # only controls: no tag at all
+
+    def test_the_referrer_host_is_never_percent_decoded(self):
+        assert referrers.referrer_host("https://%ED%A0%80.example/") == "%ED%A0%80.example"
+
+    @pytest.mark.parametrize("attribute, field", [
+        ("page_path", "page_url"), ("utm_source", "page_url"), ("referrer_host", "referrer"),
+        ("visitor_id", "user_id"), ("client_time_ms", "timestamp"), ("browser", "User-Agent"),
+        ("properties.plan", "properties.plan"), ("title", "title"), ("pk", "event_id"), ("item", "event"),
+    ])
+    def test_each_stored_attribute_names_the_request_field_it_came_from(self, attribute, field):
+        assert enrich.source_field(attribute) == field
