@@ -27,7 +27,7 @@ from .log import log
 from .metrics import Metrics, RejectReason
 from .settings import Settings
 from .stats import Rollup, write_rollup
-from .tables import event_key
+from .tables import EVENTS, event_key
 
 if TYPE_CHECKING:  # the store loads botocore; the collector only needs its interface
     from .sessions import Sessionizer
@@ -180,6 +180,7 @@ class Collector:
             tally.rejected[RejectReason.DUPLICATE] += 1
 
         records = self._records(keyed, request, received_ms)
+        self._refuse_unstorable(keyed, records, statuses, tally)
         rollup = Rollup(self._settings.stats_shards)
         unstored = self._sessionize(records, tally, rollup)
         self._aggregate(rollup, received_ms, tally)
@@ -211,6 +212,26 @@ class Collector:
             )
             records[key] = {"pk": key, **record, PREVIOUS_VISITOR: previous_visitor_id}
         return records
+
+    def _refuse_unstorable(self, keyed: dict[str, tuple[int, Event, str]], records: dict[str, dict],
+                           statuses: list, tally: Tally) -> None:
+        """Every record, serialised as the store will send it, is checked against DynamoDB's rules
+        before the request writes anything: one DynamoDB refuses would fail after its session and
+        statistics counted it. Sessions and statistics hold only strings these records hold, and
+        the session_id added later is 20 hex digits. Validation should make a refusal impossible,
+        so one is logged as an ERROR; the event is answered `invalid` and neither stored nor counted."""
+        from .store.storable import Unstorable, check_record  # the store loads botocore: not at cold start
+
+        for key in list(records):
+            try:
+                check_record({k: v for k, v in records[key].items() if k != PREVIOUS_VISITOR}, EVENTS)
+            except Unstorable as exc:
+                index, _, event_id = keyed.pop(key)
+                del records[key]
+                field_name = enrich.source_field(exc.attribute)
+                log("ERROR", "a validated event cannot be stored", field=field_name, reason=exc.reason)
+                statuses[index] = _status(INVALID, event_id, field=field_name, code="unstorable", reason=exc.reason)
+                tally.rejected[RejectReason.INVALID] += 1
 
     def _aggregate(self, rollup: Rollup, now_ms: int, tally: Tally) -> None:
         """Statistics are derived data: if they cannot be written the events are still stored

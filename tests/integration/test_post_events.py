@@ -8,7 +8,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import BROWSER_UA, post, stored_events
+from tests.integration.conftest import BROWSER_UA, post, stored_events, stored_sessions
 
 GUIDE_EVENT = {"user_id": "test", "event_type": "page_view", "page_url": "https://example.com"}
 ALLOWED_ORIGIN = "http://127.0.0.1:8000"
@@ -240,3 +240,85 @@ def test_logs_find_every_error_with_the_guides_query_and_never_hold_payloads(api
     assert matched and all(json.loads(line)["level"] == "ERROR" for line in matched)
     assert all(json.loads(line).get("level") != "ERROR" for line in lines if line not in matched)
     assert not any("secret-page" in line for line in lines)
+
+
+def stored_stats(client) -> list[dict]:
+    from chalicelib.store import from_item
+    from chalicelib.tables import STATS
+
+    return [from_item(i) for i in client.scan(TableName=STATS.name("local"))["Items"]]
+
+
+# Issue 11: each was measured to pass validation and then fail DynamoDB (a 5xx, or `retry` for ever
+# while its session and statistics had counted it). Now each is `invalid` and names its field.
+HOSTILE_EVENTS = [
+    (b'{"event_type":"signup","user_id":"\\ud800"}', "user_id", "invalid_character"),
+    (b'{"event_type":"signup","timestamp":' + b"9" * 400 + b"}", "timestamp", "out_of_range"),
+    (b'{"event_type":"signup","properties":{"n":1e-300}}', "properties.n", "out_of_range"),
+    (b'{"event_type":"signup","title":"\\udfff"}', "title", "invalid_character"),
+    (b'{"event_type":"page_view","page_url":"https://shop.example/\\ud800"}', "page_url", "invalid_character"),
+    (b'{"event_type":"page_view","page_url":"https://shop.example/?utm_source=\\ud800"}', "page_url",
+     "invalid_character"),
+    (b'{"event_type":"signup","referrer":"https://x.example/\\udbff"}', "referrer", "invalid_character"),
+    (b'{"event_type":"signup","timestamp":1e126}', "timestamp", "out_of_range"),
+    (b'{"event_type":"signup","timestamp":1e300}', "timestamp", "out_of_range"),
+    (b'{"event_type":"signup\\n"}', "event_type", "invalid_character"),
+    (b'{"event_type":"signup","properties":{"k\\n":1}}', "properties.k\n", "invalid_format"),
+]
+
+
+@pytest.mark.parametrize("raw, field, code", HOSTILE_EVENTS)
+def test_what_dynamodb_cannot_store_is_invalid_and_counted_nowhere(api, dynamodb, raw, field, code):
+    response = post(api, raw=raw)
+    assert response.status_code == 400
+    body = json.loads(response.body)
+    assert body["error"]["field"] == field and body["events"][0]["code"] == code
+    assert stored_events(dynamodb) == [] and stored_sessions(dynamodb) == [] and stored_stats(dynamodb) == []
+
+
+def test_deep_nesting_is_refused_before_decoding(api, dynamodb):
+    response = post(api, raw=b'{"event_type":"signup","properties":' + b"[" * 1000 + b"]" * 1000 + b"}")
+    assert response.status_code == 400
+    assert json.loads(response.body)["error"] == {
+        "code": "too_deep", "field": "body", "message": "body nests arrays and objects more than 8 levels deep"}
+    response = post(api, raw=b"[" * 32_000 + b"]" * 32_000)  # deep enough to overflow the decoder's recursion
+    assert (response.status_code, json.loads(response.body)["error"]["code"]) == (400, "too_deep")
+
+
+def test_a_validated_event_the_store_would_refuse_is_invalid_before_anything_is_written(
+        api, dynamodb, monkeypatch, capsys):
+    # Validation should make this impossible: bypass it to prove the check before the first write.
+    from chalicelib import collector
+    from chalicelib.events import Event
+
+    real_validate = collector.validate_event
+
+    def lenient(raw, settings):
+        if raw.get("title") == "poison":
+            return Event(event_type="signup", site="demo", event_id=raw["event_id"], properties={"n": 1e-300})
+        return real_validate(raw, settings)
+
+    monkeypatch.setattr(collector, "validate_event", lenient)
+    good, bad = page_view("/fine"), page_view("/poison", title="poison")
+    capsys.readouterr()
+    response = post(api, {"events": [bad, good]})
+    assert response.status_code == 200
+    statuses = json.loads(response.body)["events"]
+    assert statuses[0] == {"status": "invalid", "event_id": bad["event_id"], "field": "properties.n",
+                           "code": "unstorable",
+                           "reason": "is outside DynamoDB's range (1E-130 to 9.99E+125 in magnitude)"}
+    assert statuses[1]["status"] == "accepted"
+    assert [e["event_id"] for e in stored_events(dynamodb)] == [good["event_id"]]
+    assert [s["events"] for s in stored_sessions(dynamodb)] == [1]
+    assert sum(b.get("events", 0) for b in stored_stats(dynamodb)) == 1
+    errors = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"ERROR"' in line]
+    assert [(e["message"], e["field"]) for e in errors] == [("a validated event cannot be stored", "properties.n")]
+
+
+def test_an_8_kb_user_agent_is_read_as_its_first_512_characters(api, dynamodb):
+    long_agent = BROWSER_UA + " " + "0" * (8192 - len(BROWSER_UA) - 1)
+    post(api, page_view("/long"), headers={"User-Agent": long_agent})
+    post(api, page_view("/cut"), headers={"User-Agent": long_agent[:512]})
+    events = stored_events(dynamodb)
+    assert {(e["browser"], e["os"]) for e in events} == {("Chrome", "Windows")}
+    assert len({e["visitor_id"] for e in events}) == 1  # the visitor hash sees the same 512 characters
