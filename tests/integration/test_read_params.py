@@ -7,6 +7,7 @@ import base64
 import dataclasses
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import boto3
@@ -40,8 +41,7 @@ class Stack:
                               backoff=Backoff(sleep=lambda _: None)))
 
 
-@pytest.fixture(scope="module")
-def stack():
+def shared_stack() -> Iterator[Stack]:
     """One moto DynamoDB and app client for a whole module: these tests only read, and tables made
     once instead of per test keep hundreds of requests within seconds."""
     with pytest.MonkeyPatch.context() as patch:
@@ -54,16 +54,21 @@ def stack():
             dynamodb = boto3.client("dynamodb", region_name="us-east-1")
             create_tables(dynamodb, STAGE)
             with Client(app, stage_name=STAGE) as http:
-                yield Stack(dynamodb, load_settings(stage_environment(STAGE)), http)
+                stack = Stack(dynamodb, load_settings(stage_environment(STAGE)), http)
+                stack.wire()  # the app as every test starts it: the module's tables, the stage's settings
+                yield stack
     set_services(None)
+
+
+@pytest.fixture(scope="module")
+def stack():
+    yield from shared_stack()
 
 
 @pytest.fixture
 def api(stack):
-    """The app as every test starts it: the module's tables, the stage's settings."""
     stack.wire()
     yield stack.http
-    set_services(None)
 
 
 def error_of(response, status: int) -> dict:
