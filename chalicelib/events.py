@@ -43,8 +43,8 @@ MAX_TIMESTAMP_MS = 253_402_300_799_999
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # Lone surrogate halves (JSON spells them "\ud800") are not characters: nothing can encode them, so
-# DynamoDB cannot store them. Control characters are no part of a URL or an identifier (browsers
-# percent-encode them) and of text people read only tab, line feed and carriage return are.
+# DynamoDB cannot store them. Control characters belong in no URL or identifier (browsers
+# percent-encode them); text people read keeps only tab, line feed and carriage return.
 _NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # A JSON string, escapes included; an unterminated one runs to the end (so the match never fails
