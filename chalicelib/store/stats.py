@@ -31,10 +31,15 @@ class StatsStore:
                 parts.append("#visitors :visitors")
             if not parts:
                 return
-            call(self._backoff, self._client.update_item, TableName=self._table,
-                 Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                 UpdateExpression="ADD " + ", ".join(parts) + " SET expires_at_s = :ttl",
-                 ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+            try:
+                call(self._backoff, self._client.update_item, TableName=self._table,
+                     Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                     UpdateExpression="ADD " + ", ".join(parts) + " SET expires_at_s = :ttl",
+                     ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+            except ClientError as exc:
+                # A bucket that reached DynamoDB's 400 KB item limit (a flood of distinct values)
+                # refuses further updates: the statistics are lost, never the events behind them.
+                raise StoreUnavailable(f"statistics bucket {pk} {sk} refused the update: {error_code(exc)}") from exc
 
     def buckets(self, pk: str, first_sk: str, last_sk: str) -> list[dict]:
         """Every bucket of one key whose sort key lies in [first_sk, last_sk]."""

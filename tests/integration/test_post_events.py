@@ -322,3 +322,34 @@ def test_an_8_kb_user_agent_is_read_as_its_first_512_characters(api, dynamodb):
     events = stored_events(dynamodb)
     assert {(e["browser"], e["os"]) for e in events} == {("Chrome", "Windows")}
     assert len({e["visitor_id"] for e in events}) == 1  # the visitor hash sees the same 512 characters
+
+
+class FullStatsBucket:
+    """The moto client, except that statistics buckets refuse updates as DynamoDB does at 400 KB."""
+
+    def __init__(self, client, stats_table: str) -> None:
+        self._client, self._stats_table = client, stats_table
+
+    def __getattr__(self, name):
+        attribute = getattr(self._client, name)
+        if name != "update_item":
+            return attribute
+
+        def update_item(**kwargs):
+            if kwargs["TableName"] == self._stats_table and "#visitors" in kwargs.get("ExpressionAttributeNames", {}):
+                raise ClientError({"Error": {"Code": "ValidationException",
+                                             "Message": "Item size to update has exceeded the maximum allowed size"}},
+                                  "UpdateItem")
+            return attribute(**kwargs)
+        update_item.__name__ = "update_item"
+        return update_item
+
+
+def test_a_full_statistics_bucket_loses_statistics_never_events(api, dynamodb, wire, settings, capsys):
+    wire(FullStatsBucket(dynamodb, settings.stats_table))
+    response = post(api, {"event_type": "page_view", "page_url": "https://shop.example/flooded"})
+    assert response.status_code == 200 and response.json_body["accepted"] == 1
+    assert [e["page_path"] for e in stored_events(dynamodb)] == ["/flooded"]
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert any(line.get("message") == "statistics not updated: DynamoDB unavailable" for line in lines)
+    assert any(line.get("ProcessingErrors") == 1 for line in lines)  # the alarm's metric sees the loss
