@@ -64,12 +64,16 @@ def gateway_answer(payload: str) -> Answer:
 
 
 def api_request(stage: str, method: str, path: str, resource: str, headers: dict[str, str | None],
-                body: str | None = None, path_parameters: dict[str, str] | None = None) -> dict:
-    """The REST API sample as API Gateway would send this request (`headers`: None removes one)."""
+                body: str | None = None, path_parameters: dict[str, str] | None = None,
+                query: dict[str, str] | None = None) -> dict:
+    """The REST API sample as API Gateway would send this request (`headers`: None removes one). The
+    sample's own query string (name=me) is replaced: API Gateway sends null when there is none."""
     event = copy.deepcopy(sample("apigw-rest-proxy-request.json"))
     merged = {k: v for k, v in {**event["headers"], **headers}.items() if v is not None}
     event.update(httpMethod=method, path=path, resource=resource, pathParameters=path_parameters, body=body,
-                 isBase64Encoded=False, headers=merged, multiValueHeaders={k: [v] for k, v in merged.items()})
+                 isBase64Encoded=False, headers=merged, multiValueHeaders={k: [v] for k, v in merged.items()},
+                 queryStringParameters=query or None,
+                 multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None)
     now = time.time()
     event["requestContext"].update(
         stage=stage, path=f"/{stage}{path}", resourcePath=resource, httpMethod=method, requestId=str(uuid.uuid4()),
@@ -200,8 +204,8 @@ def api_calls(want: Expectations) -> list[Call]:
         Call(f"GET /{stage}/visitors/{visitor}/sessions (no token)",
              request("GET", f"/visitors/{visitor}/sessions", "/visitors/{visitor_id}/sessions",
                      path_parameters=sessions_path), _unauthorized),
-        Call(f"GET /{stage}/stats/realtime (Bearer token)",
-             request("GET", "/stats/realtime", "/stats/realtime", bearer), _realtime),
+        Call(f"GET /{stage}/stats/realtime?site={want.site} (Bearer token)",
+             request("GET", "/stats/realtime", "/stats/realtime", bearer, query={"site": want.site}), _realtime),
     ]
 
 

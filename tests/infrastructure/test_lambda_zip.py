@@ -32,7 +32,7 @@ EXPECTED_STATUS = {
 }
 # The sample's fields a request may change (tests/fixtures/aws-events/README.md).
 REQUEST_FIELDS = {"httpMethod", "path", "resource", "headers", "multiValueHeaders", "body", "isBase64Encoded",
-                  "pathParameters", "requestContext"}
+                  "pathParameters", "queryStringParameters", "multiValueQueryStringParameters", "requestContext"}
 
 
 def statuses(report) -> dict[str, int | str]:
