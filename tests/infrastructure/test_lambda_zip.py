@@ -27,7 +27,7 @@ EXPECTED_STATUS = {
     "GET /{stage}/liveinsight.js": 200,
     "GET /{stage}/visitors/lambda-check-visitor/sessions (Bearer token)": 200,
     "GET /{stage}/visitors/lambda-check-visitor/sessions (no token)": 401,
-    "GET /{stage}/stats/realtime (Bearer token)": 200,
+    "GET /{stage}/stats/realtime?site=demo (Bearer token)": 200,
     "EventBridge Scheduled Event (rate(1 minute))": "ok",
 }
 # The sample's fields a request may change (tests/fixtures/aws-events/README.md).
@@ -154,7 +154,7 @@ def test_a_route_that_needs_a_package_the_runtime_lacks_fails(packaged, tmp_path
     failed = {i.event: i.status for i in report.invocations if i.problems}
     assert failed == {"GET /prod/visitors/lambda-check-visitor/sessions (Bearer token)": 500,
                       "GET /prod/visitors/lambda-check-visitor/sessions (no token)": 500,
-                      "GET /prod/stats/realtime (Bearer token)": 500}
+                      "GET /prod/stats/realtime?site=demo (Bearer token)": 500}
     assert all("No module named 'moto'" in failure for failure in report.failures)
 
 
