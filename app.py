@@ -17,6 +17,7 @@ from chalicelib import __version__, params, reads
 from chalicelib.auth import require_token
 from chalicelib.collector import IngestRequest, IngestResult
 from chalicelib.cors import answer_headers, preflight_headers
+from chalicelib.deadline import within
 from chalicelib.errors import ApiError, answer_for
 from chalicelib.log import log, set_context
 from chalicelib.services import get_services
@@ -94,7 +95,9 @@ def answers_json(view):
     def run(**path_parameters) -> Response:
         try:
             set_context(request_id=(app.current_request.context or {}).get("requestId", ""))
-            result = view(**path_parameters)
+            # Reads share the request deadline too: a stalled DynamoDB is a 503, never a gateway 504.
+            with within(get_services().settings.request_deadline_seconds):
+                result = view(**path_parameters)
             return result if isinstance(result, Response) else _answer(200, result)
         except Exception as exc:  # noqa: BLE001 - every failure must answer in our JSON shape
             error = answer_for(exc)

@@ -288,7 +288,9 @@ def breakdown_query(raw: RawQuery | None, settings: Settings, now_ms: int) -> Br
 
 
 def sdk_query(raw: RawQuery | None) -> SdkQuery:
-    version = only(raw, "v").get("v")
+    """The script tag's URL is the website's: CMSs add cache busters of their own (WordPress adds
+    ?ver=6.7), so only `v` is read and the rest ignored, as any host of static files does."""
+    version = only({name: given for name, given in (raw or {}).items() if name == "v"}, "v").get("v")
     if version is not None and not _PLAIN_NAME.fullmatch(version):
         raise bad("invalid_version", "v must be the SDK's ETag (letters, digits, '.', '_', '-', '~')", "v")
     return SdkQuery(version)
