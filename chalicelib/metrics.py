@@ -26,6 +26,7 @@ BOUNCED_SESSIONS = "BouncedSessions"
 EXPIRY_BACKLOG = "ExpiryBacklog"        # due sessions a run of the expiry job left for the next
 PAGE_VIEWS = "PageViews"                # per site
 ACTIVE_VISITORS = "ActiveVisitors"      # per site: distinct visitors of the last 5 minutes
+REASON_DIMENSION = "Reason"  # of EventsRejected: one of RejectReason
 SITE_DIMENSION = "Site"  # never per URL or per visitor: every dimension value is a billed metric
 
 COUNT = "Count"
@@ -45,17 +46,23 @@ class RejectReason(str, Enum):
     TOO_LARGE = "TooLarge"
     UNSUPPORTED_MEDIA_TYPE = "UnsupportedMediaType"
     UNSTORED = "Unstored"
+    RATE_LIMITED = "RateLimited"  # over the site's limit of events per minute (429; alarm LiveInsight-RateLimited)
 
 
 def emf_line(environment: str, values: dict[str, tuple[float | list[float], str]], *,
              extra_dimensions: dict[str, str] | None = None, properties: dict | None = None,
-             timestamp_ms: int | None = None, site_counts: tuple[str, dict[str, int]] | None = None) -> str:
+             timestamp_ms: int | None = None, site_counts: tuple[str, dict[str, int]] | None = None,
+             also_by_site: str | None = None) -> str:
     """One EMF line. `site_counts` (site, {metric: count}) adds per-site counts to the same line as a
-    second directive with the Site dimension, saving a line (log bytes are billed)."""
+    second directive with the Site dimension, saving a line (log bytes are billed). `also_by_site`
+    reports the same values a second time, under the line's dimensions plus Site."""
     dimensions = {ENVIRONMENT_DIMENSION: environment, **(extra_dimensions or {})}
+    dimension_sets = [list(dimensions)] + ([[*dimensions, SITE_DIMENSION]] if also_by_site else [])
+    if also_by_site:
+        dimensions[SITE_DIMENSION] = also_by_site
     directives = [{
         "Namespace": NAMESPACE,
-        "Dimensions": [list(dimensions)],
+        "Dimensions": dimension_sets,
         "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()],
     }]
     per_site = {}
@@ -87,8 +94,10 @@ class Metrics:
     def request(self, *, events_processed: int, processing_ms: float, processing_errors: int,
                 rejected: dict[RejectReason, int], sessions_started: int = 0,
                 ended_sessions: list[tuple[int, bool]] | None = None, properties: dict | None = None,
-                pageviews_by_site: dict[str, int] | None = None) -> None:
-        """ended_sessions: (duration in milliseconds, bounced) of each session this request ended."""
+                pageviews_by_site: dict[str, int] | None = None,
+                rate_limited_by_site: dict[str, int] | None = None) -> None:
+        """ended_sessions: (duration in milliseconds, bounced) of each session this request ended.
+        rate_limited_by_site: the events of `rejected[RATE_LIMITED]` by site, to find the flooding site."""
         sites = {site: n for site, n in (pageviews_by_site or {}).items() if n}
         # The usual request has one site: its PageViews ride on the request's line.
         one_site = next(iter(sites.items())) if len(sites) == 1 else None
@@ -101,10 +110,17 @@ class Metrics:
         if not one_site:
             self.per_site(PAGE_VIEWS, sites)
         self._ended_sessions(ended_sessions or [])
+        limited = {site: n for site, n in (rate_limited_by_site or {}).items() if n}
         for reason, count in rejected.items():
             if count:
+                # The usual refused request has one site: its per-site count rides on the same line.
+                one = next(iter(limited)) if reason is RejectReason.RATE_LIMITED and len(limited) == 1 else None
                 self._write(emf_line(self.environment, {EVENTS_REJECTED: (count, COUNT)},
-                                     extra_dimensions={"Reason": reason.value}))
+                                     extra_dimensions={REASON_DIMENSION: reason.value}, also_by_site=one))
+        if len(limited) > 1:
+            for site, count in limited.items():
+                self._write(emf_line(self.environment, {EVENTS_REJECTED: (count, COUNT)}, extra_dimensions={
+                    REASON_DIMENSION: RejectReason.RATE_LIMITED.value, SITE_DIMENSION: site}))
 
     def per_site(self, name: str, values: dict[str, int]) -> None:
         for site, value in values.items():

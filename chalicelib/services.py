@@ -17,6 +17,7 @@ from .errors import StoreUnavailable
 from .expiry import ExpiryReport, expire_idle_sessions
 from .log import log
 from .metrics import Metrics
+from .ratelimit import RateLimiter
 from .rollup import RollupReport, roll_up
 from .sessions import Session, Sessionizer, SessionRules
 from .settings import Settings, load_settings
@@ -62,6 +63,14 @@ class Services:
         from .store import StatsStore
 
         return StatsStore(self._client, self.settings.stats_table, self.backoff)
+
+    @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        """The per-site limit of events per minute; its counters live in the statistics table."""
+        from .store import LimitStore
+
+        return RateLimiter(LimitStore(self._client, self.settings.stats_table, self.backoff),
+                           self.settings.events_per_minute)
 
     @cached_property
     def stats_reader(self) -> StatsReader:

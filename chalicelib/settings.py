@@ -16,6 +16,14 @@ from . import __version__
 from .tables import EVENTS, PRODUCTION_STAGE, SESSIONS, STATS
 
 SITE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+EVENTS_PER_MINUTE_VARIABLE = "LIVEINSIGHT_EVENTS_PER_MINUTE_PER_SITE"
+DEFAULT_EVENTS_PER_MINUTE_PER_SITE = 10_000
+# The bounds of a site's limit of events per minute (bill protection, chalicelib/ratelimit.py).
+# At most 20,000: the size bound of a site's minute statistics items assumes at most that many events
+# per site and minute, so no limit may let more in. At least 100: one full request
+# (events.MAX_EVENTS_PER_REQUEST) must fit in a minute, or a full batch would be refused forever.
+MIN_EVENTS_PER_MINUTE_PER_SITE = 100
+MAX_EVENTS_PER_MINUTE_PER_SITE = 20_000
 ORIGIN_PATTERN = re.compile(r"^https?://[^/\s]+$")
 ANY_ORIGIN = "*"
 
@@ -30,6 +38,9 @@ class Site:
     # Browser origins allowed to send events for this site ("*" allows any). Requests without an
     # Origin header (server-side tracking, curl) are not browser requests and are not checked.
     origins: frozenset[str] = field(default_factory=frozenset)
+    # This site's own limit of events per minute ("events_per_minute" in LIVEINSIGHT_SITES); None:
+    # the deployment's LIVEINSIGHT_EVENTS_PER_MINUTE_PER_SITE.
+    events_per_minute: int | None = None
 
     def allows_origin(self, origin: str) -> bool:
         return ANY_ORIGIN in self.origins or origin.lower().rstrip("/") in self.origins
@@ -50,6 +61,9 @@ class Settings:
     # The time one request may spend, all its DynamoDB calls and retries included: well below API
     # Gateway's 29 s, so a stalled DynamoDB is answered 503 + Retry-After, never a gateway timeout.
     request_deadline_seconds: int = 10
+    # Bill protection: events one site may send in one minute (UTC clock minute), all Lambda
+    # instances together; beyond it the collector answers 429 + Retry-After. A site may set its own.
+    events_per_minute_per_site: int = DEFAULT_EVENTS_PER_MINUTE_PER_SITE
     # The bearer token of the read API (sessions, stats, dashboard). Empty: the read API is closed.
     api_token: str = field(default="", repr=False)
     version: str = __version__
@@ -74,6 +88,12 @@ class Settings:
     @property
     def event_retention_seconds(self) -> int:
         return self.event_retention_days * 86_400
+
+    def events_per_minute(self, site_id: str) -> int:
+        """The limit of events per minute of one site: its own, else the deployment's."""
+        site = self.sites.get(site_id)
+        own = site.events_per_minute if site else None
+        return self.events_per_minute_per_site if own is None else own
 
     def origin_allowed_anywhere(self, origin: str) -> bool:
         return any(site.allows_origin(origin) for site in self.sites.values())
@@ -101,8 +121,27 @@ def parse_sites(raw: str) -> dict[str, Site]:
                     f"LIVEINSIGHT_SITES: {site_id}.origins has {origin!r}; "
                     "use scheme://host[:port] with no path, or '*'"
                 )
-        sites[site_id] = Site(site_id, frozenset(o.lower().rstrip("/") for o in origins))
+        sites[site_id] = Site(site_id, frozenset(o.lower().rstrip("/") for o in origins),
+                              _site_events_per_minute(site_id, conf))
     return sites
+
+
+def _site_events_per_minute(site_id: str, conf: dict) -> int | None:
+    if "events_per_minute" not in conf:
+        return None
+    value = conf["events_per_minute"]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SettingsError(f"LIVEINSIGHT_SITES: {site_id}.events_per_minute must be a whole number, got {value!r}")
+    return _events_per_minute_in_bounds(f"LIVEINSIGHT_SITES: {site_id}.events_per_minute", value)
+
+
+def _events_per_minute_in_bounds(name: str, value: int) -> int:
+    if not MIN_EVENTS_PER_MINUTE_PER_SITE <= value <= MAX_EVENTS_PER_MINUTE_PER_SITE:
+        raise SettingsError(
+            f"{name} must be {MIN_EVENTS_PER_MINUTE_PER_SITE:,} to {MAX_EVENTS_PER_MINUTE_PER_SITE:,} (one full "
+            "request must fit; the minute statistics items are sized for at most "
+            f"{MAX_EVENTS_PER_MINUTE_PER_SITE:,} events per site and minute), got {value}")
+    return value
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -129,6 +168,11 @@ def _request_deadline(environ: Mapping[str, str]) -> int:
     return seconds
 
 
+def _events_per_minute_per_site(environ: Mapping[str, str]) -> int:
+    value = _positive_int(environ, EVENTS_PER_MINUTE_VARIABLE, DEFAULT_EVENTS_PER_MINUTE_PER_SITE)
+    return _events_per_minute_in_bounds(EVENTS_PER_MINUTE_VARIABLE, value)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     stage = env.get("LIVEINSIGHT_STAGE", "")
@@ -153,5 +197,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         expiry_budget_seconds=_positive_int(env, "LIVEINSIGHT_EXPIRY_BUDGET_SECONDS", 40),
         stats_shards=_positive_int(env, "LIVEINSIGHT_STATS_SHARDS", 4),
         request_deadline_seconds=_request_deadline(env),
+        events_per_minute_per_site=_events_per_minute_per_site(env),
         api_token=env.get("LIVEINSIGHT_API_TOKEN", ""),
     )

@@ -22,7 +22,7 @@ MIN = 60_000
 
 # --- the Terraform ------------------------------------------------------------------------------
 
-def test_the_terraform_makes_one_key_ten_alarms_reading_fifteen_metrics_one_dashboard_four_log_groups():
+def test_the_terraform_makes_one_key_eleven_alarms_reading_sixteen_metrics_one_dashboard_four_log_groups():
     found = inventory(values={})  # the defaults
     alarm = "module.alarms.aws_cloudwatch_metric_alarm."
     assert found["alarms"] == {
@@ -33,10 +33,11 @@ def test_the_terraform_makes_one_key_ten_alarms_reading_fifteen_metrics_one_dash
         f"{alarm}api_5xx_rate": {"instances": 1, "metrics_each": 1},
         f"{alarm}lambda_throttles": {"instances": 1, "metrics_each": 1},
         f"{alarm}processing_errors": {"instances": 1, "metrics_each": 1},
+        f"{alarm}rate_limited": {"instances": 1, "metrics_each": 1},
         f"{alarm}job_errors": {"instances": 2, "metrics_each": 1},  # for_each: the two minute jobs
         f"{alarm}job_missed": {"instances": 2, "metrics_each": 1},
     }  # no_events: count = 0 unless expect_traffic
-    assert (found["alarm_count"], found["alarm_metrics"]) == (10, 15)
+    assert (found["alarm_count"], found["alarm_metrics"]) == (11, 16)
     assert (found["kms_keys"], found["kms_keys_rotated"], found["dashboards"], found["log_groups"]) == (1, 1, 1, 4)
     assert found["log_retention_days"] == 30
 
@@ -45,7 +46,7 @@ def test_expect_traffic_adds_the_no_events_alarm():
     found = inventory(values={"expect_traffic": True})
     assert found["alarms"]["module.alarms.aws_cloudwatch_metric_alarm.no_events"] == {"instances": 1,
                                                                                       "metrics_each": 1}
-    assert (found["alarm_count"], found["alarm_metrics"]) == (11, 16)
+    assert (found["alarm_count"], found["alarm_metrics"]) == (12, 17)
 
 
 def test_an_expression_the_counter_does_not_know_is_an_error_not_a_guess(tmp_path):
@@ -131,8 +132,8 @@ def test_the_bill_is_the_sum_of_its_parts(idle_hour):
     assert memory == {"expire_sessions": 256, "roll_up_stats": 256}
     items = {i["item"]: i for i in bill(found, idle_hour, memory)}
     assert items["KMS key"]["usd"] == 1 * prices.KMS_USD_PER_KEY_MONTH
-    assert items["CloudWatch alarms"]["amount"] == 15
-    assert items["CloudWatch alarms"]["usd"] == pytest.approx(15 * prices.CLOUDWATCH_USD_PER_ALARM_METRIC_MONTH)
+    assert items["CloudWatch alarms"]["amount"] == 16
+    assert items["CloudWatch alarms"]["usd"] == pytest.approx(16 * prices.CLOUDWATCH_USD_PER_ALARM_METRIC_MONTH)
     assert items["Custom metrics the idle jobs emit"]["amount"] == 2
     assert items["CloudWatch dashboard"]["usd"] == 0  # one dashboard: within the three free per account
     assert items["Lambda requests (minute jobs)"]["amount"] == 2 * 43_200

@@ -134,6 +134,24 @@ resource "aws_cloudwatch_metric_alarm" "processing_errors" {
   ok_actions          = local.actions
 }
 
+# Bill protection: events refused because a site sent more than its limit of events per minute
+# (LIVEINSIGHT_EVENTS_PER_MINUTE_PER_SITE, chalicelib/ratelimit.py). Any such event in 5 minutes.
+resource "aws_cloudwatch_metric_alarm" "rate_limited" {
+  alarm_name          = "${var.name_prefix}RateLimited"
+  alarm_description   = "Events refused (429) because a site sent more than its limit of events per minute (LiveInsight/EventsRejected, Reason RateLimited) in 5 minutes. Runbook: docs/operations.md#rate-limited"
+  namespace           = "LiveInsight"
+  metric_name         = "EventsRejected"
+  dimensions          = { Environment = var.metrics_environment, Reason = "RateLimited" }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+}
+
 # The minute jobs: any failure, and a run that did not happen (no invocation in 5 minutes).
 resource "aws_cloudwatch_metric_alarm" "job_errors" {
   for_each = { expiry = var.function_names.expiry, rollup = var.function_names.rollup }

@@ -13,6 +13,7 @@ output "alarm_names" {
       aws_cloudwatch_metric_alarm.api_5xx_rate.alarm_name,
       aws_cloudwatch_metric_alarm.lambda_throttles.alarm_name,
       aws_cloudwatch_metric_alarm.processing_errors.alarm_name,
+      aws_cloudwatch_metric_alarm.rate_limited.alarm_name,
     ],
     [for alarm in aws_cloudwatch_metric_alarm.job_errors : alarm.alarm_name],
     [for alarm in aws_cloudwatch_metric_alarm.job_missed : alarm.alarm_name],

@@ -61,9 +61,15 @@ locals {
       [{ expression = "SEARCH('{LiveInsight,Environment,Site} MetricName=\"PageViews\" Environment=\"${var.metrics_environment}\"', 'Sum', 300)", id = "pv", label = "PageViews" }],
       [{ expression = "SEARCH('{LiveInsight,Environment,Site} MetricName=\"ActiveVisitors\" Environment=\"${var.metrics_environment}\"', 'Maximum', 300)", id = "av", label = "ActiveVisitors" }],
     ] }
+    rate_limited = { title = "Events refused by the limit per minute, per site", stat = "Sum", metrics = [
+      [{ expression = "SEARCH('{LiveInsight,Environment,Reason,Site} MetricName=\"EventsRejected\" Reason=\"RateLimited\" Environment=\"${var.metrics_environment}\"', 'Sum', 300)", id = "rl", label = "RateLimited" }],
+    ] }
   }
-  order = ["lambda_duration", "lambda_errors", "lambda_invocations", "events_processed", "processing_time",
-  "processing_errors", "api_latency", "api_errors", "dynamodb_throttles", "dynamodb_capacity", "sessions", "page_views"]
+  order = [
+    "lambda_duration", "lambda_errors", "lambda_invocations", "events_processed", "processing_time",
+    "processing_errors", "api_latency", "api_errors", "dynamodb_throttles", "dynamodb_capacity", "sessions",
+    "page_views", "rate_limited",
+  ]
 
   # The body PutDashboard receives: tests/infrastructure/test_rendered_documents.py renders it.
   dashboard_body = jsonencode({
