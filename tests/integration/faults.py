@@ -5,8 +5,10 @@ send to a loopback endpoint; other clients are untouched) and makes the HTTP att
 select misbehave as DynamoDB can:
 
     delay(seconds)          the answer comes late: the clock advances, nobody sleeps
-    timeout_before_send()   botocore ConnectTimeoutError; nothing was applied
-    timeout_after_landed()  the request is applied, then botocore ReadTimeoutError: the caller cannot know
+    timeout_before_send()   botocore ConnectTimeoutError (the clock advances by the connect timeout);
+                            nothing was applied
+    timeout_after_landed()  the request is applied, then botocore ReadTimeoutError (the clock advances by
+                            the read timeout): the caller cannot know
     throttle(code)          400 ProvisionedThroughputExceededException (or ThrottlingException...); error()
                             sends any code, e.g. TransactionCanceledException with CancellationReasons
     unprocessed(pick)       BatchWriteItem/BatchGetItem apply only the items `pick` leaves; the others come
@@ -21,6 +23,7 @@ whatever botocore's retry settings; attempts=[1] lets botocore's own retry resen
 It also gives TransactWriteItems' ClientRequestToken the meaning AWS gives it and moto ignores: a
 repeat of a landed transaction with the same token and parameters within 10 minutes succeeds
 without being applied again; with other parameters it is IdempotentParameterMismatchException.
+(botocore makes up a token for a call that gives none, so its own retries of one call carry one.)
 
     clock = Clock()
     client = production_client()              # LiveInsight's client config, inside mock_aws
@@ -58,23 +61,25 @@ _RETRY_ID = "retry-config-dynamodb"  # botocore's retry handler (legacy, standar
 
 
 class Clock:
-    """Monotonic time plus whatever faults and botocore's retry waits took since reset(); nobody sleeps.
+    """A monotonic clock that stands still but for what faults and botocore's retry waits add: nobody
+    sleeps, and the time the emulator and the test machine take does not count (so a case replays).
     Give it to the stores' Backoff(sleep=clock.sleep, clock=clock) so the request deadline sees the
-    delays; reset() before each request whose deadline starts on the real clock."""
+    delays; reset() sets it to the real monotonic time, before each request whose deadline starts on
+    the real clock (Services builds the Collector with time.monotonic)."""
 
     def __init__(self) -> None:
-        self.injected = 0.0
         self._lock = threading.Lock()
+        self.reset()
 
     def __call__(self) -> float:
-        return time.monotonic() + self.injected
+        return self._start + self.injected
 
     def sleep(self, seconds: float) -> None:
         with self._lock:
             self.injected += max(0.0, seconds)
 
     def reset(self) -> None:
-        self.injected = 0.0
+        self._start, self.injected = time.monotonic(), 0.0
 
 
 @dataclass(frozen=True)
