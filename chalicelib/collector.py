@@ -1,9 +1,9 @@
 """POST /events as a use case: decode -> validate -> check origin -> drop bots -> enrich ->
-de-duplicate -> sessionise -> aggregate -> store -> answer with a status per event.
+de-duplicate -> store with sessions -> aggregate -> answer with a status per event.
 
-Sessions are written before events: a session update that lands while its events' write fails is
-recognised on the resend (the session remembers its recent event ids), so nothing is counted twice;
-an event is never stored without its session.
+Events are stored in the same transaction as the sessions that count them (sessionizer.py), each
+claiming its `event_id` for its site: an event is counted in sessions exactly when it is stored,
+and once. Statistics follow, with updates that a resend cannot apply twice (store/stats.py).
 
 It takes its collaborators (settings, stores, sessionizer, metrics, clock) as arguments and
 knows nothing of HTTP frameworks, so it runs the same under Chalice, in tests and in benchmarks.
@@ -30,12 +30,14 @@ from .stats import Rollup, write_rollup
 from .tables import EVENTS, event_key
 
 if TYPE_CHECKING:  # the store loads botocore; the collector only needs its interface
-    from .sessions import Sessionizer
+    from .ratelimit import RateLimiter
+    from .sessionizer import Sessionizer, SessionOutcome
     from .store import EventStore, SaltStore, StatsStore
 
 ACCEPTED, DUPLICATE, INVALID, DROPPED, RETRY = "accepted", "duplicate", "invalid", "dropped", "retry"
 STATUSES = (ACCEPTED, DUPLICATE, INVALID, DROPPED, RETRY)
 RETRY_AFTER_SECONDS = 2
+RATE_LIMITED = "rate_limited"
 PREVIOUS_VISITOR = "_previous_visitor_id"  # carried on a record until sessionising, never stored
 
 _REASON_OF_ERROR = {
@@ -66,6 +68,7 @@ class Tally:
     sessions_started: int = 0
     ended_sessions: list[tuple[int, bool]] = field(default_factory=list)  # (duration ms, bounced)
     pageviews_by_site: Counter = field(default_factory=Counter)
+    rate_limited_by_site: Counter = field(default_factory=Counter)
     aggregate_errors: int = 0
 
 
@@ -80,7 +83,7 @@ class Collector:
     def __init__(self, settings: Settings, events: EventStore, salts: SaltStore, sessions: Sessionizer,
                  stats: StatsStore, metrics: Metrics, clock: Callable[[], float] = time.time,
                  new_event_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, limiter: RateLimiter | None = None) -> None:
         self._settings = settings
         self._events = events
         self._salts = salts
@@ -90,6 +93,7 @@ class Collector:
         self._clock = clock
         self._new_event_id = new_event_id
         self._monotonic = monotonic  # the deadline's clock: the stores' Backoff must share it
+        self._limiter = limiter  # None: no per-site limit (tools and tests that build a collector)
 
     def collect(self, request: IngestRequest) -> IngestResult:
         started = time.perf_counter()
@@ -98,7 +102,8 @@ class Collector:
             with within(self._settings.request_deadline_seconds, clock=self._monotonic):
                 statuses = self._process(request, tally)
         except ApiError as err:
-            tally.rejected[_REASON_OF_ERROR.get(err.code, RejectReason.MALFORMED)] += 1
+            if err.code != RATE_LIMITED:  # counted per event where it was raised
+                tally.rejected[_REASON_OF_ERROR.get(err.code, RejectReason.MALFORMED)] += 1
             result = IngestResult(err.status_code, err.body(), dict(err.headers))
             stored = errors = 0
         else:
@@ -114,6 +119,7 @@ class Collector:
             ended_sessions=tally.ended_sessions,
             properties={"request_id": request.request_id, "status_code": result.status_code},
             pageviews_by_site=dict(tally.pageviews_by_site),
+            rate_limited_by_site=dict(tally.rate_limited_by_site),
         )
         return result
 
@@ -137,6 +143,7 @@ class Collector:
             return statuses  # type: ignore[return-value]
 
         received_ms = int(self._clock() * 1000)
+        self._admit(valid, received_ms, tally)
         try:
             self._store(valid, statuses, request, received_ms, tally)
         except StoreUnavailable as exc:
@@ -151,6 +158,20 @@ class Collector:
             return unknown_site_reason(raw["site"], origin, self._settings.stage)
         return exc.reason
 
+    def _admit(self, valid: list[tuple[int, Event]], now_ms: int, tally: Tally) -> None:
+        """Bill protection: a site past its events per minute gets 429, nothing of the request stored."""
+        if self._limiter is None:
+            return
+        by_site = Counter(event.site for _, event in valid)
+        for site, count in sorted(by_site.items()):
+            admission = self._limiter.admit(site, count, now_ms)
+            if not admission.admitted:
+                tally.rejected[RejectReason.RATE_LIMITED] += len(valid)
+                tally.rate_limited_by_site[site] += count
+                raise ApiError(429, RATE_LIMITED, f"site {site!r} sent more than its "
+                               f"{self._settings.events_per_minute(site):,} events this minute; resend after "
+                               "Retry-After", field="site", headers={"Retry-After": str(admission.retry_after_seconds)})
+
     def _check_origin(self, origin: str | None, sites: set[str]) -> None:
         if not origin:
             return  # not a browser request: nothing to check
@@ -160,7 +181,16 @@ class Collector:
 
     def _store(self, valid: list[tuple[int, Event]], statuses: list, request: IngestRequest,
                received_ms: int, tally: Tally) -> None:
-        # Give every event its id and key; a repeat within this request is a duplicate already.
+        keyed = self._keyed(valid, statuses, tally)
+        records = self._records(keyed, request, received_ms)
+        self._refuse_unstorable(keyed, records, statuses, tally)
+        rollup = Rollup(self._settings.stats_shards)
+        self._sessionize(records, keyed, statuses, tally, rollup)
+        self._aggregate(rollup, received_ms, tally)
+
+    def _keyed(self, valid: list[tuple[int, Event]], statuses: list, tally: Tally) -> dict[str, tuple[int, Event, str]]:
+        """Every event with its id and key; a repeat within this request, or an id stored already,
+        is answered `duplicate` here (the transaction's claim catches the ones that race)."""
         keyed: dict[str, tuple[int, Event, str]] = {}
         for index, event in valid:
             event_id = event.event_id or self._new_event_id()
@@ -170,7 +200,6 @@ class Collector:
                 tally.rejected[RejectReason.DUPLICATE] += 1
             else:
                 keyed[key] = (index, event, event_id)
-
         # Only client-made ids can have been seen before: server-made ones are new by construction.
         client_keys = [k for k, (_, event, _) in keyed.items() if event.event_id]
         existing = self._events.existing_keys(client_keys) if client_keys else {}
@@ -178,22 +207,7 @@ class Collector:
             index, _, event_id = keyed.pop(key)
             statuses[index] = _status(DUPLICATE, event_id, session_id=session_id)
             tally.rejected[RejectReason.DUPLICATE] += 1
-
-        records = self._records(keyed, request, received_ms)
-        self._refuse_unstorable(keyed, records, statuses, tally)
-        rollup = Rollup(self._settings.stats_shards)
-        unstored = self._sessionize(records, tally, rollup)
-        self._aggregate(rollup, received_ms, tally)
-        stored = [r for r in records.values() if r["pk"] not in unstored]
-        unstored.update(self._events.put_events(stored))
-        if unstored:
-            log("ERROR", "events not stored after retries", events=len(unstored))
-            tally.rejected[RejectReason.UNSTORED] += len(unstored)
-        for key, (index, _, event_id) in keyed.items():
-            if key in unstored:
-                statuses[index] = _status(RETRY, event_id)
-            else:
-                statuses[index] = _status(ACCEPTED, event_id, session_id=records[key]["session_id"])
+        return keyed
 
     def _records(self, keyed: dict[str, tuple[int, Event, str]], request: IngestRequest,
                  received_ms: int) -> dict[str, dict]:
@@ -243,30 +257,41 @@ class Collector:
             log("ERROR", "statistics not updated: DynamoDB unavailable", error=str(exc))
             tally.aggregate_errors += 1
 
-    def _sessionize(self, records: dict[str, dict], tally: Tally, rollup: Rollup) -> set[str]:
-        """Puts every record in its session (setting session_id and visitor_id); returns the keys
-        of records whose session could not be written: those events must not be stored either."""
+    def _sessionize(self, records: dict[str, dict], keyed: dict[str, tuple[int, Event, str]], statuses: list,
+                    tally: Tally, rollup: Rollup) -> None:
+        """Stores every record with its session, one visitor at a time, and answers for each."""
         by_visitor: dict[tuple[str, str, str | None], list[dict]] = {}
         for record in records.values():
             previous = record.pop(PREVIOUS_VISITOR)
             by_visitor.setdefault((record["site"], record["visitor_id"], previous), []).append(record)
-        unstored: set[str] = set()
         for (site, visitor_id, previous), group in by_visitor.items():
-            try:
-                outcome = self._sessions.apply(site, visitor_id, group, previous_visitor_id=previous)
-            except StoreUnavailable as exc:
-                log("ERROR", "sessions not written: DynamoDB unavailable", error=str(exc), events=len(group))
-                unstored.update(r["pk"] for r in group)
-                continue
-            for record in group:
-                session = outcome.assignment[record["event_id"]]
-                record["session_id"], record["visitor_id"] = session.session_id, session.visitor_id
+            outcome = self._sessions.apply(site, visitor_id, group, previous_visitor_id=previous)
             rollup.add_events(r for r in group if r["event_id"] in outcome.applied)
             rollup.add_started(outcome.started)
             rollup.add_ended(outcome.ended)
             tally.sessions_started += len(outcome.started)
             tally.ended_sessions.extend((s.duration_ms, s.bounce) for s in outcome.ended)
-        return unstored
+            for record in group:
+                index, _, event_id = keyed[record["pk"]]
+                statuses[index] = self._answer_for(record, event_id, outcome, tally)
+            if outcome.error:
+                log("ERROR", "events not stored: DynamoDB unavailable", error=outcome.error,
+                    events=len(group) - len(outcome.applied) - len(outcome.duplicates) - len(outcome.unstorable))
+
+    @staticmethod
+    def _answer_for(record: dict, event_id: str, outcome: SessionOutcome, tally: Tally) -> dict:
+        if record["event_id"] in outcome.applied:
+            return _status(ACCEPTED, event_id, session_id=record["session_id"])
+        if record["event_id"] in outcome.duplicates:  # stored by another request meanwhile
+            tally.rejected[RejectReason.DUPLICATE] += 1
+            return _status(DUPLICATE, event_id, session_id=outcome.duplicates[record["event_id"]])
+        if record["event_id"] in outcome.unstorable:
+            log("ERROR", "a validated event cannot be stored", reason=outcome.unstorable[record["event_id"]])
+            tally.rejected[RejectReason.INVALID] += 1
+            return _status(INVALID, event_id, field="event", code="unstorable",
+                           reason=outcome.unstorable[record["event_id"]])
+        tally.rejected[RejectReason.UNSTORED] += 1
+        return _status(RETRY, event_id)
 
     def _visitor_hashes(self, site: str, request: IngestRequest, received_ms: int) -> tuple[str, str | None]:
         """Today's cookieless visitor id and, just after midnight UTC, yesterday's (so a visit that

@@ -30,6 +30,7 @@ from .stats import (
     label_start_ms,
     last_minutes,
 )
+from .tables import spill_last
 
 if TYPE_CHECKING:
     from .store import StatsStore
@@ -37,8 +38,12 @@ if TYPE_CHECKING:
 PREVIOUS_HOUR_GRACE_MS = 5 * 60_000
 CURRENT_VISITORS_MINUTES = 5  # "current visitors": the last 5 minutes, as Plausible and Umami
 # Hour and day buckets keep each dimension's top values and fold the rest into "(other)", so a
-# site with a million distinct URLs still fits DynamoDB's 400 KB item.
+# site with a million distinct URLs still fits DynamoDB's 400 KB item: at most 300 values, and at
+# most DIMENSION_BYTES_KEPT bytes of names and numbers, per dimension (13 x 21 KB, plus a sketch of
+# at most 64 KB, stays under 400 KB whatever the values; tests/unit/test_stats.py proves it).
 TOP_VALUES_KEPT = 300
+DIMENSION_BYTES_KEPT = 21_000
+NUMBER_BYTES_MAX = 21  # DynamoDB stores a number in at most 21 bytes
 OTHER = "(other)"
 _PREFIXES = tuple(d.prefix for d in DIMENSIONS.values())
 
@@ -56,6 +61,10 @@ class Merged:
         for name, value in bucket.items():
             if isinstance(value, int) and name not in ("version", "expires_at_s", "unique_visitors"):
                 self.counters[name] += value
+            elif isinstance(value, dict) and name in DIMENSIONS:  # a minute bucket's breakdown map
+                prefix = DIMENSIONS[name].prefix
+                for key, count in value.items():
+                    self.counters[prefix + key] += count
         if "visitors" in bucket:  # a minute bucket: the exact set of hashed visitor ids
             self.members.update(bytes(v) for v in bucket["visitors"])
         if "hll" in bucket:  # an hour or day bucket: a sketch
@@ -92,7 +101,12 @@ def capped(counters: Counter) -> Counter:
         else:
             by_prefix.setdefault(prefix, []).append((name, value))
     for prefix, values in by_prefix.items():
-        top = heapq.nlargest(TOP_VALUES_KEPT, values, key=lambda item: item[1])
+        top, size = [], len((prefix + OTHER).encode()) + NUMBER_BYTES_MAX
+        for name, value in heapq.nlargest(TOP_VALUES_KEPT, values, key=lambda item: (item[1], item[0])):
+            size += len(name.encode()) + NUMBER_BYTES_MAX
+            if size > DIMENSION_BYTES_KEPT:
+                break
+            top.append((name, value))
         kept.update(dict(top))
         rest = sum(v for _, v in values) - sum(v for _, v in top)
         if rest:
@@ -101,7 +115,8 @@ def capped(counters: Counter) -> Counter:
 
 
 def minute_buckets(store: StatsStore, site: str, shards: int, first_ms: int, last_ms: int) -> list[dict]:
-    first, last = label(MINUTE, first_ms), label(MINUTE, last_ms)
+    """Every item of the minute buckets in [first_ms, last_ms], a full minute's further items included."""
+    first, last = label(MINUTE, first_ms), spill_last(label(MINUTE, last_ms))
     return [b for shard in range(shards) for b in store.buckets(bucket_pk(site, MINUTE, shard), first, last)]
 
 

@@ -19,7 +19,8 @@ from .log import log
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 from .rollup import RollupReport, roll_up
-from .sessions import Session, Sessionizer, SessionRules
+from .sessionizer import Sessionizer
+from .sessions import Session, SessionRules
 from .settings import Settings, load_settings
 from .stats import Rollup, write_rollup
 from .stats_query import StatsReader
@@ -56,7 +57,8 @@ class Services:
     def sessions(self):
         from .store import SessionStore
 
-        return SessionStore(self._client, self.settings.sessions_table, self.backoff)
+        return SessionStore(self._client, self.settings.sessions_table, self.backoff,
+                            events_table=self.settings.events_table)
 
     @cached_property
     def stats(self):
@@ -88,6 +90,7 @@ class Services:
                                  pause=_jitter_pause),
             stats=self.stats,
             metrics=self.metrics,
+            limiter=self.rate_limiter,
         )
 
     def expire_sessions(self, now_ms: int | None = None, time_left_seconds: float | None = None) -> ExpiryReport:

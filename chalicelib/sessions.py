@@ -6,9 +6,9 @@ decides, from event times: a visitor who comes back after the timeout gets a new
 expiry job has not yet ended the old one, which is then closed at its true end (its last event).
 
 `plan()` is pure: given the newest stored session and the events, it returns the writes to make.
-`Sessionizer` runs it against the store with optimistic concurrency: every write is conditional
-(on the version read, or on the key not existing), and a conflict means "read again and re-plan",
-so concurrent requests for one visitor never lose or double an event.
+`sessionizer.Sessionizer` runs it against the store: each plan's session writes and its events are
+one transaction, every write in it conditional, so an event is counted in a session exactly when
+it is stored, once.
 """
 
 from __future__ import annotations
@@ -18,13 +18,8 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
-from .errors import StoreUnavailable
 from .tables import visitor_key
-
-if TYPE_CHECKING:
-    from .store import SessionStore
 
 ACTIVE, ENDED = "active", "ended"
 PAGE_VIEW = "page_view"
@@ -33,10 +28,6 @@ MAX_SESSION_MS = 24 * 3_600_000
 # engaged. Any other non-page-view event (a click, a signup) is an interaction and engages too.
 ENGAGEMENT_EVENT = "engagement"
 ENGAGED_AFTER_MS = 10_000
-# Fingerprints of the last events applied to a session: a resend of events whose session update
-# landed but whose event write did not (or a concurrent duplicate) is recognised and not counted.
-RECENT_EVENTS_KEPT = 50
-FINGERPRINT_BYTES = 6
 # The ids of a session's first events (16 bytes each), for GET /sessions/{id}: the session lists
 # its events itself instead of an index on the events table costing a write unit per event.
 LISTED_EVENTS = 64
@@ -52,10 +43,6 @@ class SessionRules:
     timeout_ms: int
     max_ms: int = MAX_SESSION_MS
     shards: int = 8
-
-
-def fingerprint(event_id: str) -> bytes:
-    return hashlib.blake2b(event_id.encode(), digest_size=FINGERPRINT_BYTES).digest()
 
 
 def session_id_for(site: str, visitor_id: str, sk: str) -> str:
@@ -92,7 +79,6 @@ class Session:
     first_event: dict = field(default_factory=dict)
     ended_ms: int | None = None
     expiry_check_ms: int | None = None
-    recent: bytes = b""
     event_ids: bytes = b""  # the first LISTED_EVENTS event ids, 16 bytes each
     version: int = 0  # 0: not stored yet
 
@@ -133,7 +119,6 @@ class Session:
             if self.exit_ms is None or time_ms >= self.exit_ms:
                 self.exit_page, self.exit_ms = page, time_ms
         self.engaged = self.engaged or is_engagement(record)
-        self.recent = (self.recent + fingerprint(record["event_id"]))[-RECENT_EVENTS_KEPT * FINGERPRINT_BYTES:]
         if len(self.event_ids) < LISTED_EVENTS * UUID_BYTES:
             self.event_ids += uuid.UUID(record["event_id"]).bytes
 
@@ -146,11 +131,6 @@ class Session:
     def listed_event_ids(self) -> list[str]:
         return [str(uuid.UUID(bytes=self.event_ids[i:i + UUID_BYTES]))
                 for i in range(0, len(self.event_ids), UUID_BYTES)]
-
-    def seen(self, event_id: str) -> bool:
-        fp = fingerprint(event_id)
-        return any(self.recent[i:i + FINGERPRINT_BYTES] == fp
-                   for i in range(0, len(self.recent), FINGERPRINT_BYTES))
 
     @classmethod
     def start(cls, site: str, visitor_id: str, sk: str, record: dict) -> Session:
@@ -170,7 +150,7 @@ class Session:
             "duration_ms": self.duration_ms, "first_event_ms": self.first_event_ms, "events": self.events,
             "page_views": self.page_views, "entry_page": self.entry_page, "entry_ms": self.entry_ms,
             "exit_page": self.exit_page, "exit_ms": self.exit_ms, "engaged": self.engaged,
-            "bounce": self.bounce, "recent": self.recent, "event_ids": self.event_ids, "version": self.version + 1,
+            "bounce": self.bounce, "event_ids": self.event_ids, "version": self.version + 1,
             "expires_at_s": self.last_seen_ms // 1000 + retention_seconds, **self.first_event,
         }
         if self.status == ACTIVE:  # only active sessions appear in the sparse expiry index
@@ -188,7 +168,7 @@ class Session:
             entry_ms=record.get("entry_ms"), exit_page=record.get("exit_page"), exit_ms=record.get("exit_ms"),
             engaged=record["engaged"], first_event={k: record[k] for k in FIRST_EVENT_FIELDS if k in record},
             ended_ms=record.get("ended_ms"), expiry_check_ms=record.get("expiry_check_ms"),
-            recent=bytes(record.get("recent", b"")), event_ids=bytes(record.get("event_ids", b"")),
+            event_ids=bytes(record.get("event_ids", b"")),
             version=record["version"],
         )
 
@@ -241,14 +221,9 @@ def _fold(sessions: list[Session], records: Iterable[dict], rules: SessionRules,
 
 def plan(site: str, visitor_id: str, latest: Session | None, records: list[dict], rules: SessionRules,
          token: Callable[[], str] = lambda: secrets.token_hex(4)) -> Plan:
+    """The session writes that add `records` (events not stored yet) to the visitor's sessions."""
     assignment: dict[str, Session] = {}
-    pending = []
-    for record in records:
-        if latest is not None and latest.seen(record["event_id"]):
-            assignment[record["event_id"]] = latest  # applied before: counted once already
-        else:
-            pending.append(record)
-    pending.sort(key=lambda r: r["time_ms"])
+    pending = sorted(records, key=lambda r: r["time_ms"])
 
     active = replace(latest) if latest is not None and latest.status == ACTIVE else None
     # Events older than the active session by more than the timeout are from an earlier visit
@@ -289,77 +264,3 @@ def _writes(sessions: list[Session], active: Session | None, latest: Session | N
         writes.append(Write(session, None if is_new else session.version, by_session.get(session.sk, []),
                             started=is_new))
     return writes
-
-
-# --- running a plan against the store --------------------------------------------------------
-
-@dataclass
-class SessionOutcome:
-    assignment: dict[str, Session] = field(default_factory=dict)  # event id -> its session
-    started: list[Session] = field(default_factory=list)
-    ended: list[Session] = field(default_factory=list)
-    # Events counted by this request (not ones a session had counted before): only these may be
-    # added to statistics, so a resend never counts twice there either.
-    applied: set[str] = field(default_factory=set)
-
-
-class Sessionizer:
-    """Applies a request's events for one visitor, retrying on write conflicts."""
-
-    MAX_ATTEMPTS = 30
-
-    def __init__(self, store: SessionStore, rules: SessionRules, retention_seconds: int,
-                 pause: Callable[[int], None] = lambda attempt: None) -> None:
-        self._store = store
-        self._rules = rules
-        self._retention_seconds = retention_seconds
-        self._pause = pause
-
-    def _latest(self, site: str, visitor_id: str) -> Session | None:
-        record = self._store.latest(visitor_key(site, visitor_id))
-        return Session.from_record(record) if record else None
-
-    def visitor_for(self, site: str, visitor_id: str, previous_visitor_id: str | None,
-                    first_time_ms: int) -> tuple[str, Session | None]:
-        """Which visitor id to use: the previous day's cookieless id while its session goes on
-        across midnight UTC, otherwise today's."""
-        latest = self._latest(site, visitor_id)
-        if latest is None and previous_visitor_id:
-            previous = self._latest(site, previous_visitor_id)
-            if previous is not None and previous.status == ACTIVE and previous.accepts(first_time_ms, self._rules):
-                return previous_visitor_id, previous
-        return visitor_id, latest
-
-    def apply(self, site: str, visitor_id: str, records: list[dict],
-              previous_visitor_id: str | None = None) -> SessionOutcome:
-        first_time_ms = min(r["time_ms"] for r in records)
-        visitor_id, latest = self.visitor_for(site, visitor_id, previous_visitor_id, first_time_ms)
-        outcome = SessionOutcome()
-        remaining = list(records)
-        for attempt in range(self.MAX_ATTEMPTS):
-            if attempt:
-                self._pause(attempt)
-                latest = self._latest(site, visitor_id)
-            steps = plan(site, visitor_id, latest, remaining, self._rules)
-            outcome.assignment.update((e, s) for e, s in steps.assignment.items() if s is latest)
-            conflict = not self._execute(steps.writes, outcome)
-            remaining = [r for r in records if r["event_id"] not in outcome.assignment]
-            if not conflict and not remaining:
-                return outcome
-        raise StoreUnavailable(f"session of {site}/{visitor_id} kept changing under {self.MAX_ATTEMPTS} attempts")
-
-    def _execute(self, writes: list[Write], outcome: SessionOutcome) -> bool:
-        """Makes the writes in order; False at the first conflict (the rest are re-planned)."""
-        for write in writes:
-            record = write.session.to_record(self._rules, self._retention_seconds)
-            if not self._store.put_session(record, write.expected_version):
-                return False
-            written = write.session
-            written.version += 1
-            outcome.assignment.update((event_id, written) for event_id in write.event_ids)
-            outcome.applied.update(write.event_ids)
-            if write.started:
-                outcome.started.append(written)
-            if written.status == ENDED:
-                outcome.ended.append(written)
-        return True

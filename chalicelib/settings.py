@@ -19,8 +19,9 @@ SITE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 EVENTS_PER_MINUTE_VARIABLE = "LIVEINSIGHT_EVENTS_PER_MINUTE_PER_SITE"
 DEFAULT_EVENTS_PER_MINUTE_PER_SITE = 10_000
 # The bounds of a site's limit of events per minute (bill protection, chalicelib/ratelimit.py).
-# At most 20,000: the size bound of a site's minute statistics items assumes at most that many events
-# per site and minute, so no limit may let more in. At least 100: one full request
+# At most 20,000 (333 a second): a site's minute statistics are LIVEINSIGHT_STATS_SHARDS items (4),
+# each one partition key, which takes at most 1,000 write units a second; a busier site needs more
+# shards before a higher limit. At least 100: one full request
 # (events.MAX_EVENTS_PER_REQUEST) must fit in a minute, or a full batch would be refused forever.
 MIN_EVENTS_PER_MINUTE_PER_SITE = 100
 MAX_EVENTS_PER_MINUTE_PER_SITE = 20_000

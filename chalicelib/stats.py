@@ -1,10 +1,13 @@
 """Real-time aggregates: what each request adds to the per-minute statistics buckets.
 
 A minute bucket is one item per (site, minute, shard) holding counters (`pageviews`, `sessions`,
-`page:/pricing`, `country:DE`, ...) and the set of hashed visitor ids seen that minute. A request
-rolls its events up in memory and makes one ADD update per bucket it touches, normally one. A
-visitor always lands in the same shard, so shards never share a visitor and their visitor sets
-union exactly. Hour and day buckets are computed from minute buckets by the minute job (rollup.py).
+...), one map per breakdown (`page`: {"/pricing": 3}, `country`: {"DE": 2}, ...) and the set of
+hashed visitor ids seen that minute. A request rolls its events up in memory and makes one
+conditional update per bucket it touches, normally one: exactly once and size-bounded (a full item
+continues in the minute's next item; see store/stats.py). A visitor always lands in the same
+shard, so shards never share a visitor and their visitor sets union exactly. Hour and day buckets
+are computed from minute buckets by the minute job (rollup.py), where breakdowns are flattened to
+`page:/pricing`-style counters.
 
 Session numbers come from sessions: `sessions` and the source dimensions count when a session
 starts; `ended`, `bounces`, `duration_ms`, `session_pageviews`, entry and exit pages when it ends,
@@ -14,8 +17,9 @@ all in the bucket of the session's start, so they agree with GET /sessions.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -29,7 +33,7 @@ MINUTE, HOUR, DAY = "minute", "hour", "day"
 BUCKET_MS = {MINUTE: 60_000, HOUR: 3_600_000, DAY: 86_400_000}
 _LABEL_FORMATS = {MINUTE: "%Y-%m-%dT%H:%M", HOUR: "%Y-%m-%dT%H", DAY: "%Y-%m-%d"}
 _KEY_LETTER = {MINUTE: "m", HOUR: "h", DAY: "d"}
-MAX_VALUE_CHARS = 200
+MAX_VALUE_BYTES = 200  # a breakdown value is cut to this many UTF-8 bytes: part of the item size bound
 NONE = "(none)"
 # How long buckets are kept: minutes feed the realtime view and the hour rollups (late events are
 # at most 24 hours old); hours serve ranges up to a month; days live as long as events.
@@ -107,14 +111,24 @@ def shard_of(visitor_id: str, shards: int) -> int:
     return visitor_member(visitor_id)[0] % shards
 
 
+def value_key(value: str | None) -> str:
+    """A breakdown value as stored: (none) for missing, cut at MAX_VALUE_BYTES on a character boundary."""
+    return (value or NONE).encode()[:MAX_VALUE_BYTES].decode(errors="ignore") or NONE
+
+
 def attribute(dimension: str, value: str | None) -> str:
-    return DIMENSIONS[dimension].prefix + ((value or NONE)[:MAX_VALUE_CHARS])
+    """A breakdown value as a flat counter name (hour and day buckets, merged answers)."""
+    return DIMENSIONS[dimension].prefix + value_key(value)
 
 
 @dataclass
 class BucketDelta:
     counters: Counter = field(default_factory=Counter)
+    values: dict[str, Counter] = field(default_factory=lambda: {name: Counter() for name in DIMENSIONS})
     visitors: set[bytes] = field(default_factory=set)
+
+    def count(self, dimension: str, value: str | None, n: int = 1) -> None:
+        self.values[dimension][value_key(value)] += n
 
 
 @dataclass(frozen=True)
@@ -140,29 +154,30 @@ class Rollup:
             bucket = self._bucket(record["site"], record["time_ms"], record["visitor_id"])
             bucket.visitors.add(visitor_member(record["visitor_id"]))
             bucket.counters[EVENTS] += 1
-            bucket.counters[attribute("event", record["event_type"])] += 1
+            bucket.count("event", record["event_type"])
             if record["event_type"] == PAGE_VIEW:
                 bucket.counters[PAGEVIEWS] += 1
-                bucket.counters[attribute("page", record.get("page_path"))] += 1
+                bucket.count("page", record.get("page_path"))
 
     def add_started(self, sessions: Iterable[Session]) -> None:
         for session in sessions:
-            counters = self._bucket(session.site, session.started_ms, session.visitor_id).counters
-            counters[SESSIONS] += 1
+            bucket = self._bucket(session.site, session.started_ms, session.visitor_id)
+            bucket.counters[SESSIONS] += 1
             for dimension, source in _SESSION_SOURCES.items():
-                counters[attribute(dimension, session.first_event.get(source))] += 1
+                bucket.count(dimension, session.first_event.get(source))
 
     def add_ended(self, sessions: Iterable[Session]) -> None:
         for session in sessions:
-            counters = self._bucket(session.site, session.started_ms, session.visitor_id).counters
+            bucket = self._bucket(session.site, session.started_ms, session.visitor_id)
+            counters = bucket.counters
             counters[ENDED] += 1
             counters[BOUNCES] += int(session.bounce)
             counters[DURATION_MS] += session.duration_ms
             counters[SESSION_PAGEVIEWS] += session.page_views
             if session.entry_page is not None:
-                counters[attribute("entry_page", session.entry_page)] += 1
+                bucket.count("entry_page", session.entry_page)
             if session.exit_page is not None:
-                counters[attribute("exit_page", session.exit_page)] += 1
+                bucket.count("exit_page", session.exit_page)
 
     def pageviews_by_site(self) -> Counter:
         totals: Counter = Counter()
@@ -175,16 +190,20 @@ def dirty_pk(site: str) -> str:
     return f"{site}#dirty"
 
 
-def write_rollup(store: StatsStore, rollup: Rollup, now_ms: int) -> None:
-    """One ADD update per bucket. A bucket of an earlier hour than the current one (late events,
-    sessions ending) also leaves a marker, so the rollup job recomputes that hour and its day:
-    the job recomputes only the current hour by itself."""
+def write_rollup(store: StatsStore, rollup: Rollup, now_ms: int,
+                 new_token: Callable[[], bytes] = lambda: secrets.token_bytes(8)) -> None:
+    """One update per bucket, each with its own token (resends of it are applied once). A bucket of
+    an earlier hour than the current one (late events, sessions ending) also leaves a marker, so the
+    rollup job recomputes that hour and its day: the job recomputes only the current hour by itself."""
+    from .store.stats import BucketUpdate  # the store loads botocore: not on the cold-start path
+
     settled_before_ms = bucket_start_ms(HOUR, now_ms)
     ttl_s = now_ms // 1000 + MINUTE_BUCKET_TTL_SECONDS
     late_hours = set()
     for key, delta in rollup.buckets.items():
-        store.add(bucket_pk(key.site, MINUTE, key.shard), label(MINUTE, key.minute_ms), dict(delta.counters),
-                  delta.visitors, ttl_s)
+        update = BucketUpdate(dict(delta.counters), {name: dict(values) for name, values in delta.values.items()},
+                              delta.visitors, new_token(), ttl_s)
+        store.add(bucket_pk(key.site, MINUTE, key.shard), label(MINUTE, key.minute_ms), update)
         if key.minute_ms < settled_before_ms:
             late_hours.add((key.site, label(HOUR, key.minute_ms)))
     for site, hour in sorted(late_hours):  # one marker per hour, however many buckets

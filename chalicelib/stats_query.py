@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .params import BreakdownQuery, RealtimeQuery, StatsQuery, realtime_query
 from .params import parse_range as parse_range  # noqa: F401 - kept importable here for its unit tests
-from .rollup import CURRENT_VISITORS_MINUTES, Merged, merge
+from .rollup import CURRENT_VISITORS_MINUTES, Merged, merge, minute_buckets
 from .settings import Settings
 from .stats import (
     BOUNCES,
@@ -31,6 +31,7 @@ from .stats import (
     label,
     last_minutes,
 )
+from .tables import spill_label
 
 if TYPE_CHECKING:
     from .store import StatsStore
@@ -61,11 +62,9 @@ class StatsReader:
         self._settings = settings
 
     def buckets(self, site: str, interval: str, from_ms: int, to_ms: int) -> list[dict]:
-        first, last = label(interval, from_ms), label(interval, to_ms - 1)
         if interval == MINUTE:
-            shards = range(self._settings.stats_shards)
-            return [b for s in shards for b in self._store.buckets(bucket_pk(site, MINUTE, s), first, last)]
-        return self._store.buckets(bucket_pk(site, interval), first, last)
+            return minute_buckets(self._store, site, self._settings.stats_shards, from_ms, to_ms - 1)
+        return self._store.buckets(bucket_pk(site, interval), label(interval, from_ms), label(interval, to_ms - 1))
 
     def realtime(self, query: RealtimeQuery | Mapping[str, str], now_ms: int | None = None) -> dict:
         """`query` from params.realtime_query; tools and the benchmark may pass {"site": ...} and a
@@ -78,7 +77,7 @@ class StatsReader:
         buckets = self.buckets(site, MINUTE, first_ms, now_ms + 1)
         by_minute: dict[str, list[dict]] = {}
         for bucket in buckets:
-            by_minute.setdefault(bucket["sk"], []).append(bucket)
+            by_minute.setdefault(spill_label(bucket["sk"]), []).append(bucket)
         all_minutes = merge(buckets)
         recent_from = label(MINUTE, last_minutes(CURRENT_VISITORS_MINUTES, now_ms)[0])
         timeout_minutes = min(REALTIME_MINUTES, -(-self._settings.session_timeout_seconds // 60))
@@ -103,7 +102,7 @@ class StatsReader:
         buckets = self.buckets(site, interval, from_ms, to_ms)
         by_label: dict[str, list[dict]] = {}
         for bucket in buckets:
-            by_label.setdefault(bucket["sk"], []).append(bucket)
+            by_label.setdefault(spill_label(bucket["sk"]), []).append(bucket)
         series = []
         for start_ms in range(bucket_start_ms(interval, from_ms), to_ms, BUCKET_MS[interval]):
             one = merge(by_label.get(label(interval, start_ms), []))

@@ -144,6 +144,25 @@ def visitor_key(site: str, visitor_id: str) -> str:
     return f"{site}#{visitor_id}"
 
 
+# A minute statistics bucket whose item is full continues in further items of the same minute:
+# sort keys `<minute>`, `<minute>#1`, `<minute>#2`, ... (store/stats.py); readers take them all.
+SPILL_SEPARATOR = "#"
+
+
+def spill_key(label: str, index: int) -> str:
+    return label if index == 0 else f"{label}{SPILL_SEPARATOR}{index}"
+
+
+def spill_label(sk: str) -> str:
+    """The bucket a stored statistics item belongs to, whichever of its items it is."""
+    return sk.split(SPILL_SEPARATOR, 1)[0]
+
+
+def spill_last(label: str) -> str:
+    """A sort key above every item of the bucket `label`, for range queries."""
+    return label + SPILL_SEPARATOR + "~"
+
+
 def create_tables(client, stage: str) -> list[str]:
     """Create every table (and its TTL) for a stage on an endpoint such as the local emulator."""
     created = []

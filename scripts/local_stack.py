@@ -52,6 +52,10 @@ class DynamoDBEmulator:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
+        from scripts.moto_transactions import install
+
+        install()  # transactions at a cost independent of the table size
+
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
         app = DomainDispatcherApplication(create_backend_app)
         lock = threading.Lock()

@@ -12,6 +12,13 @@ import pytest
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _moto_transactions_independent_of_table_size():
+    from scripts.moto_transactions import install
+
+    install()
+
+
 def stage_environment(stage: str) -> dict[str, str]:
     """The environment .chalice/config.json gives a stage (top level, then the stage's own)."""
     config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())

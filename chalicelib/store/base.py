@@ -30,6 +30,8 @@ BATCH_GET_LIMIT = 100
 RETRYABLE_CODES = frozenset({
     "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
     "InternalServerError", "ServiceUnavailable", "LimitExceededException",
+    # a transaction resent (same ClientRequestToken) while its first send is still being applied
+    "TransactionInProgressException",
 })
 
 

@@ -1,26 +1,22 @@
-"""Raw events: batched writes (25 per BatchWriteItem), duplicate checks, a session's events."""
+"""Raw events: duplicate checks and a session's events (events are written with their sessions:
+SessionStore.commit)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from botocore.exceptions import ClientError
 
 from ..errors import StoreUnavailable
-from ..log import log
 from ..tables import event_key
 from .base import (
     BATCH_GET_LIMIT,
-    BATCH_WRITE_LIMIT,
     Backoff,
     call,
     chunks,
     error_code,
     from_item,
-    to_item,
 )
-
-INVALID_ITEM = "ValidationException"  # what DynamoDB answers for an item it cannot store
 
 
 class EventStore:
@@ -48,49 +44,6 @@ class EventStore:
             else:
                 raise StoreUnavailable("BatchGetItem left keys unprocessed after every retry")
         return found
-
-    def put_events(self, records: Sequence[dict]) -> list[str]:
-        """Writes records (each with `pk`); returns the keys that could NOT be stored. Never raises:
-        what is not stored is reported, and the caller answers `retry` for exactly those."""
-        unstored: list[str] = []
-        for chunk in chunks(list(records), BATCH_WRITE_LIMIT):
-            try:
-                unstored.extend(self._write_chunk(chunk))
-            except StoreUnavailable as exc:  # out of retries or of time: this chunk and the rest wait
-                log("ERROR", "events not stored", table=self._table, error=str(exc), events=len(chunk))
-                unstored.extend(r["pk"] for r in chunk)
-        return unstored
-
-    def _write_chunk(self, chunk: Sequence[dict]) -> list[str]:
-        pending = [{"PutRequest": {"Item": to_item(r)}} for r in chunk]
-        for attempt in range(self._backoff.attempts):
-            try:
-                response = call(self._backoff, self._client.batch_write_item, RequestItems={self._table: pending})
-            except ClientError as exc:  # not retryable
-                log("ERROR", "event batch rejected by DynamoDB", table=self._table, code=error_code(exc),
-                    events=len(pending))
-                # One invalid item fails its whole batch: find it, so it never takes its neighbours down.
-                # Anything else (access denied, no table) would fail each item alike.
-                return self._write_each(pending) if error_code(exc) == INVALID_ITEM else [
-                    r["PutRequest"]["Item"]["pk"]["S"] for r in pending]
-            pending = response.get("UnprocessedItems", {}).get(self._table, [])
-            if not pending:
-                return []
-            log("WARNING", "unprocessed events; retrying", table=self._table, attempt=attempt + 1, events=len(pending))
-            self._backoff.pause(attempt)
-        return [r["PutRequest"]["Item"]["pk"]["S"] for r in pending]
-
-    def _write_each(self, pending: list[dict]) -> list[str]:
-        """One PutItem per item: the ones DynamoDB rejects are reported, the others stored."""
-        rejected = []
-        for request in pending:
-            item = request["PutRequest"]["Item"]
-            try:
-                call(self._backoff, self._client.put_item, TableName=self._table, Item=item)
-            except ClientError as exc:
-                log("ERROR", "event rejected by DynamoDB", table=self._table, code=error_code(exc))
-                rejected.append(item["pk"]["S"])
-        return rejected
 
     def _call(self, operation, **kwargs):
         try:

@@ -1,6 +1,8 @@
-"""Sessions: the visitor's newest session, conditional writes, the expiry index."""
+"""Sessions: the visitor's newest session, sessions committed with their events, the expiry index."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
@@ -8,12 +10,45 @@ from ..errors import StoreUnavailable
 from ..tables import ACTIVE_SESSIONS, SESSIONS_BY_ID
 from .base import Backoff, call, condition_failed, error_code, from_item, to_item
 
+CLAIM = "claim"  # on an event: the token of the transaction that stored it
+
+
+@dataclass
+class Commit:
+    """How a transaction of sessions and events ended."""
+
+    done: bool = False
+    duplicates: dict[str, str | None] = field(default_factory=dict)  # event key -> its stored session id
+    unstorable: dict[str, str] = field(default_factory=dict)  # event key -> DynamoDB's reason
+    invalid: str = ""  # DynamoDB refused the whole request as invalid, naming no item
+
 
 class SessionStore:
-    def __init__(self, client, table_name: str, backoff: Backoff | None = None) -> None:
+    def __init__(self, client, table_name: str, backoff: Backoff | None = None, events_table: str = "") -> None:
         self._client = client
         self._table = table_name
+        self._events_table = events_table
         self._backoff = backoff or Backoff()
+
+    def commit(self, sessions: list[tuple[dict, int | None]], events: list[dict], claim: str) -> Commit:
+        """One transaction: each session written if unchanged since read (version) or new, each
+        event written if its key is new. `claim` is the ClientRequestToken and is kept on the events,
+        so a resend of a transaction whose answer was lost is recognised as done, never repeated."""
+        actions = [{"Put": {"TableName": self._table, "Item": to_item(record), **_version_condition(expected)}}
+                   for record, expected in sessions]
+        actions += [{"Put": {"TableName": self._events_table, "Item": to_item({**record, CLAIM: claim}),
+                             "ConditionExpression": "attribute_not_exists(pk)",
+                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}} for record in events]
+        try:
+            call(self._backoff, self._client.transact_write_items, TransactItems=actions, ClientRequestToken=claim)
+        except ClientError as exc:
+            code = error_code(exc)
+            if code == "ValidationException":
+                return Commit(invalid=exc.response.get("Error", {}).get("Message", code))
+            if code != "TransactionCanceledException":
+                raise StoreUnavailable(f"TransactWriteItems failed: {code}") from exc
+            return _refused(exc.response.get("CancellationReasons", []), len(sessions), events, claim)
+        return Commit(done=True)
 
     def latest(self, visitor_pk: str) -> dict | None:
         """The visitor's newest session (one strongly consistent item read)."""
@@ -22,22 +57,6 @@ class SessionStore:
                          ScanIndexForward=False, Limit=1, ConsistentRead=True)
         items = response.get("Items", [])
         return from_item(items[0]) if items else None
-
-    def put_session(self, record: dict, expected_version: int | None) -> bool:
-        """Writes a whole session if nobody changed it since it was read (or, for a new one, if
-        nobody created it first). False on a conflict: the caller reads again and re-plans."""
-        if expected_version is None:
-            condition, values = "attribute_not_exists(pk)", {}
-        else:
-            condition, values = "version = :expected", {":expected": {"N": str(expected_version)}}
-        try:
-            call(self._backoff, self._client.put_item, TableName=self._table, Item=to_item(record),
-                  ConditionExpression=condition, **({"ExpressionAttributeValues": values} if values else {}))
-        except ClientError as exc:
-            if condition_failed(exc):
-                return False
-            raise StoreUnavailable(f"PutItem failed: {error_code(exc)}") from exc
-        return True
 
     def get(self, session_id: str) -> dict | None:
         response = call(self._backoff, self._client.query, TableName=self._table, IndexName=SESSIONS_BY_ID.name,
@@ -122,3 +141,25 @@ class SessionStore:
         except ClientError as exc:
             if not condition_failed(exc):
                 raise StoreUnavailable(f"UpdateItem failed: {error_code(exc)}") from exc
+
+
+def _version_condition(expected_version: int | None) -> dict:
+    if expected_version is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    return {"ConditionExpression": "version = :expected",
+            "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}}}
+
+
+def _refused(reasons: list[dict], sessions: int, events: list[dict], claim: str) -> Commit:
+    """Reads a cancelled transaction's reasons (one per action, in order)."""
+    commit = Commit()
+    for reason, event in zip(reasons[sessions:], events, strict=False):
+        code = reason.get("Code") or "None"
+        if code == "ConditionalCheckFailed":
+            old = reason.get("Item") or {}
+            if old.get(CLAIM, {}).get("S") == claim:
+                return Commit(done=True)  # an earlier send of this very transaction landed
+            commit.duplicates[event["pk"]] = old.get("session_id", {}).get("S")
+        elif code == "ValidationError":
+            commit.unstorable[event["pk"]] = reason.get("Message") or code
+    return commit  # session conflicts, transaction conflicts, throttling: plan again

@@ -1,13 +1,152 @@
-"""Statistics buckets: ADD updates of minute buckets, and reading buckets by key range."""
+"""Statistics buckets: idempotent, size-bounded updates of minute buckets, and reading buckets by key range.
+
+A minute bucket (one site, minute and shard) holds plain counters, one map per breakdown
+(`page` -> {"/pricing": 3}), the set of hashed visitor ids seen and the set of update tokens
+applied. Every update is one conditional UpdateItem whose condition makes it exact and bounded:
+
+- **exactly once**: it adds its random token to `applied` and requires it absent, so an update
+  resent after a timeout that had in fact landed is recognised, not counted twice;
+- **bounded**: it requires each map, the visitor set and the token set to stay within their caps
+  (MAX_VALUES_PER_MAP, MAX_MEMBERS_PER_SET), so no flood of distinct values can push the item
+  towards DynamoDB's 400 KB limit. A full bucket is not an error: the update goes to the minute's
+  next item (sort key `<minute>#1`, `#2`, ...), which readers sum like the first. Nothing is capped
+  away and every item has a proven size bound (tests/unit/test_store.py computes it).
+
+When a condition fails, DynamoDB returns the old item (ReturnValuesOnConditionCheckFailure), which
+says why: no item yet (create it), our token already there (done), a map missing (add it), or full.
+"""
 
 from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
 from ..errors import StoreUnavailable
+from ..tables import spill_key
 from .base import Backoff, call, condition_failed, error_code, from_item, to_item
 
-MAX_ATTRIBUTES_PER_UPDATE = 250  # "ADD #a0 :v0, ..." stays under the 4 KB expression limit
+MAX_VALUES_PER_MAP = 100  # distinct values of one breakdown in one item
+MAX_MEMBERS_PER_SET = 4_000  # visitor hashes, and update tokens, in one item (8 bytes each)
+VALUES_PER_UPDATE = 40  # keeps an update's expressions under DynamoDB's 4 KB per expression
+MEMBERS_PER_UPDATE = 1_000
+SPILL_ITEMS_MAX = 1_000  # a minute's items: past this the update is refused (an operator sees it)
+VISITORS, APPLIED, EXPIRES_AT = "visitors", "applied", "expires_at_s"
+APPLIED_OUT, CREATE, ADD_MAPS, FULL = "applied", "create", "add_maps", "full"
+
+
+@dataclass
+class BucketUpdate:
+    """What one request adds to one bucket. `maps` names every breakdown of the bucket (empty ones
+    too: a new item is created with all its maps). `token`: 8 random bytes, the same on every
+    resend of this update."""
+
+    counters: dict[str, int]
+    maps: dict[str, dict[str, int]]
+    members: set[bytes]
+    token: bytes
+    expires_at_s: int
+
+    def parts(self) -> Iterator[BucketUpdate]:
+        """Splits an update whose expressions would be too long: each part has its own token."""
+        values = [(name, key, count) for name, entries in self.maps.items() for key, count in entries.items() if count]
+        members = sorted(self.members)
+        index = 0
+        while index == 0 or values or members:
+            chunk, values = values[:VALUES_PER_UPDATE], values[VALUES_PER_UPDATE:]
+            part_members, members = members[:MEMBERS_PER_UPDATE], members[MEMBERS_PER_UPDATE:]
+            maps: dict[str, dict[str, int]] = {name: {} for name in self.maps}
+            for name, key, count in chunk:
+                maps[name][key] = count
+            token = self.token if index == 0 else hashlib.blake2b(self.token + index.to_bytes(4, "big"),
+                                                                                   digest_size=8).digest()
+            yield BucketUpdate(self.counters if index == 0 else {}, maps, set(part_members), token,
+                               self.expires_at_s)
+            index += 1
+
+
+class _Expression:
+    """Placeholders for one update: names #n0.., values :v0.."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, dict] = {}
+
+    def name(self, attribute: str) -> str:
+        for placeholder, known in self.names.items():
+            if known == attribute:
+                return placeholder
+        placeholder = f"#n{len(self.names)}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def value(self, attribute_value: dict) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = attribute_value
+        return placeholder
+
+
+def _number(n: int) -> dict:
+    return {"N": str(n)}
+
+
+def update_request(update: BucketUpdate) -> dict:
+    """The UpdateItem arguments (without table and key) of one part."""
+    x = _Expression()
+    adds, sets = [], [f"{x.name(EXPIRES_AT)} = {x.value(_number(update.expires_at_s))}"]
+    conditions = ["attribute_exists(pk)",
+                  f"NOT contains({x.name(APPLIED)}, {x.value({'B': update.token})})",
+                  f"(attribute_not_exists({x.name(APPLIED)}) OR size({x.name(APPLIED)}) < "
+                  f"{x.value(_number(MAX_MEMBERS_PER_SET))})"]
+    adds.append(f"{x.name(APPLIED)} {x.value({'BS': [update.token]})}")
+    for counter, count in update.counters.items():
+        if count:
+            adds.append(f"{x.name(counter)} {x.value(_number(count))}")
+    if update.members:
+        visitors = x.name(VISITORS)
+        adds.append(f"{visitors} {x.value({'BS': sorted(update.members)})}")
+        room = x.value(_number(MAX_MEMBERS_PER_SET - len(update.members)))
+        conditions.append(f"(attribute_not_exists({visitors}) OR size({visitors}) <= {room})")
+    zero = None
+    for map_name, entries in update.maps.items():
+        entries = {k: v for k, v in entries.items() if v}
+        if not entries:
+            continue
+        map_ref, exists = x.name(map_name), []
+        zero = zero or x.value(_number(0))
+        for key, count in entries.items():
+            path = f"{map_ref}.{x.name(key)}"
+            sets.append(f"{path} = if_not_exists({path}, {zero}) + {x.value(_number(count))}")
+            exists.append(f"attribute_exists({path})")
+        # Room for every value of this part, or none of them new: the map never passes its cap.
+        room = x.value(_number(MAX_VALUES_PER_MAP - len(entries)))
+        conditions.append(f"attribute_exists({map_ref}) AND (size({map_ref}) <= {room} OR ({' AND '.join(exists)}))")
+    return {"UpdateExpression": f"SET {', '.join(sets)} ADD {', '.join(adds)}",
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeNames": x.names, "ExpressionAttributeValues": x.values}
+
+
+def new_item(pk: str, sk: str, update: BucketUpdate) -> dict:
+    item = {"pk": pk, "sk": sk, **{k: v for k, v in update.counters.items() if v},
+            **{name: {k: v for k, v in entries.items() if v} for name, entries in update.maps.items()},
+            EXPIRES_AT: update.expires_at_s}
+    item = to_item(item)
+    item[APPLIED] = {"BS": [update.token]}
+    if update.members:
+        item[VISITORS] = {"BS": sorted(update.members)}
+    return item
+
+
+def why_refused(old: dict | None, update: BucketUpdate) -> str:
+    if old is None:
+        return CREATE
+    if update.token in old.get(APPLIED, {}).get("BS", []):
+        return APPLIED_OUT  # an earlier send of this very update landed
+    if any(entries and name not in old for name, entries in update.maps.items()):
+        return ADD_MAPS
+    return FULL
 
 
 class StatsStore:
@@ -15,31 +154,71 @@ class StatsStore:
         self._client = client
         self._table = table_name
         self._backoff = backoff or Backoff()
+        self._open_item: dict[tuple[str, str], int] = {}  # (pk, minute) -> first item not known full
         self.items_read = 0  # for cost measurements
 
-    def add(self, pk: str, sk: str, counters: dict[str, int], members: set[bytes], expires_at_s: int) -> None:
-        """Adds counters and visitor-set members to one bucket: server-side ADD, so concurrent
-        requests never lose an increment and need no read."""
-        items = [(name, count) for name, count in counters.items() if count]
-        for batch_start in range(0, max(len(items), 1), MAX_ATTRIBUTES_PER_UPDATE):
-            names, values, parts = {}, {":ttl": {"N": str(expires_at_s)}}, []
-            for i, (name, count) in enumerate(items[batch_start:batch_start + MAX_ATTRIBUTES_PER_UPDATE]):
-                names[f"#a{i}"], values[f":v{i}"] = name, {"N": str(count)}
-                parts.append(f"#a{i} :v{i}")
-            if members and batch_start == 0:
-                names["#visitors"], values[":visitors"] = "visitors", {"BS": sorted(members)}
-                parts.append("#visitors :visitors")
-            if not parts:
-                return
-            try:
-                call(self._backoff, self._client.update_item, TableName=self._table,
-                     Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                     UpdateExpression="ADD " + ", ".join(parts) + " SET expires_at_s = :ttl",
-                     ExpressionAttributeNames=names, ExpressionAttributeValues=values)
-            except ClientError as exc:
-                # A bucket that reached DynamoDB's 400 KB item limit (a flood of distinct values)
-                # refuses further updates: the statistics are lost, never the events behind them.
-                raise StoreUnavailable(f"statistics bucket {pk} {sk} refused the update: {error_code(exc)}") from exc
+    def add(self, pk: str, label: str, update: BucketUpdate) -> None:
+        """Applies an update to the minute's buckets exactly once. StoreUnavailable if it cannot be
+        applied within the deadline (the caller loses the statistics, never the events)."""
+        for part in update.parts():
+            self._add_part(pk, label, part)
+
+    def _add_part(self, pk: str, label: str, part: BucketUpdate) -> None:
+        if len(self._open_item) > 10_000:  # a per-process hint only: forgetting it costs a refusal
+            self._open_item.clear()
+        known = self._open_item.get((pk, label))
+        # A bucket this process has not seen yet is most likely new (a quiet site's request is the
+        # first of its minute): try to create it, which costs one request instead of two.
+        create, index = known is None, known or 0
+        request = update_request(part)
+        for _ in range(2 * SPILL_ITEMS_MAX):  # each turn creates, completes or skips an item
+            if index >= SPILL_ITEMS_MAX:
+                break
+            key = {"pk": {"S": pk}, "sk": {"S": spill_key(label, index)}}
+            if create:
+                create = False
+                reason = self._refusal(self._client.put_item, part, Item=new_item(pk, key["sk"]["S"], part),
+                                       ConditionExpression="attribute_not_exists(pk)")
+                if reason in (None, APPLIED_OUT):
+                    break
+                # it exists: update it
+            reason = self._refusal(self._client.update_item, part, Key=key, **request)
+            if reason in (None, APPLIED_OUT):
+                break
+            if reason == CREATE:
+                create = True
+            elif reason == ADD_MAPS:
+                self._add_maps(key, part)
+            else:  # FULL: the minute continues in its next item, most likely new
+                index, create = index + 1, True
+        else:
+            raise StoreUnavailable(f"statistics of {pk} {label} kept changing")
+        if index >= SPILL_ITEMS_MAX:
+            raise StoreUnavailable(f"statistics of {pk} {label} fill {SPILL_ITEMS_MAX} items")
+        self._open_item[(pk, label)] = index
+
+    def _refusal(self, operation, part: BucketUpdate, **kwargs) -> str | None:
+        """None when the write was applied now; else why DynamoDB refused it."""
+        try:
+            call(self._backoff, operation, TableName=self._table, ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                 **kwargs)
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise StoreUnavailable(f"statistics update failed: {error_code(exc)}") from exc
+            return why_refused(exc.response.get("Item"), part)
+        return None
+
+    def _add_maps(self, key: dict, part: BucketUpdate) -> None:
+        """Adds the breakdown maps an item lacks (an item written before maps existed)."""
+        x = _Expression()
+        empty = x.value({"M": {}})
+        sets = [f"{ref} = if_not_exists({ref}, {empty})" for ref in (x.name(name) for name in part.maps)]
+        try:
+            call(self._backoff, self._client.update_item, TableName=self._table, Key=key,
+                 UpdateExpression="SET " + ", ".join(sets), ExpressionAttributeNames=x.names,
+                 ExpressionAttributeValues=x.values)
+        except ClientError as exc:
+            raise StoreUnavailable(f"statistics update failed: {error_code(exc)}") from exc
 
     def buckets(self, pk: str, first_sk: str, last_sk: str) -> list[dict]:
         """Every bucket of one key whose sort key lies in [first_sk, last_sk]."""

@@ -10,7 +10,7 @@ from botocore.exceptions import ReadTimeoutError
 
 from chalicelib.collector import Collector, IngestRequest
 from chalicelib.metrics import Metrics
-from chalicelib.sessions import Sessionizer
+from chalicelib.sessionizer import Sessionizer
 from chalicelib.store import Backoff, EventStore, SaltStore, SessionStore, StatsStore
 from chalicelib.store.base import ATTEMPT_SECONDS_MAX, READ_TIMEOUT_SECONDS
 from tests.integration.conftest import BROWSER_UA, stored_events, stored_sessions
@@ -55,7 +55,8 @@ def _collector(dynamodb, settings, clock: Clock, client) -> Collector:
     rules = SessionRules(timeout_ms=settings.session_timeout_seconds * 1000, shards=settings.active_session_shards)
     return Collector(settings=settings, events=EventStore(client, settings.events_table, backoff),
                      salts=SaltStore(client, settings.events_table, backoff),
-                     sessions=Sessionizer(SessionStore(client, settings.sessions_table, backoff), rules,
+                     sessions=Sessionizer(SessionStore(client, settings.sessions_table, backoff,
+                                                       events_table=settings.events_table), rules,
                                           settings.event_retention_seconds, pause=clock.sleep),
                      stats=StatsStore(client, settings.stats_table, backoff), metrics=Metrics("test", lambda _: None),
                      monotonic=clock)

@@ -188,7 +188,7 @@ def test_other_clients_and_an_uninstalled_injector_are_untouched(faulty, dynamod
 
 def test_it_drives_the_real_app(wire, dynamodb):
     faults = FaultInjector(production_client(), Clock())
-    faults.throttle("BatchWriteItem")
+    faults.throttle("TransactWriteItems")  # the write of the session and its event
     wire(client=faults.client)
     from chalice.test import Client
 

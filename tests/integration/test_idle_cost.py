@@ -109,7 +109,7 @@ def _earlier_traffic(services, at_ms):
     for i, record in enumerate(records):
         session = Session.start(record["site"], record["visitor_id"], f"{i:010d}", record)
         session.schedule_expiry(rules)
-        assert services.sessions.put_session(session.to_record(rules, 86_400), None)
+        assert services.sessions.commit([(session.to_record(rules, 86_400), None)], [], f"seed-{i}").done
     assert len(services.expire_sessions(now_ms=at_ms + 45 * MIN).ended) == len(records)
     services.roll_up_stats(now_ms=at_ms + 46 * MIN)
 

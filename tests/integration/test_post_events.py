@@ -164,9 +164,10 @@ def test_health(api):
 
 
 class FailingWrites:
-    """The moto client, but BatchWriteItem raises throttling after `ok_calls` successful calls."""
+    """The moto client, but the write of sessions and events (TransactWriteItems) raises throttling
+    after `ok_calls` successful calls."""
 
-    def __init__(self, client, ok_calls=0, operation="batch_write_item"):
+    def __init__(self, client, ok_calls=0, operation="transact_write_items"):
         self._client, self._ok_calls, self._operation = client, ok_calls, operation
 
     def __getattr__(self, name):
@@ -180,7 +181,7 @@ class FailingWrites:
                 return real(**kwargs)
             raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
                                          "Message": "Rate of requests exceeds the allowed throughput"}},
-                              "BatchWriteItem")
+                              self._operation)
         return call
 
 
@@ -198,14 +199,14 @@ def test_a_throttled_table_never_gets_a_2xx_for_unstored_events(api, dynamodb, w
 
 
 def test_a_partly_stored_batch_answers_503_and_its_resend_stores_each_event_once(api, dynamodb, wire):
-    events = [page_view(f"/{i}") for i in range(40)]
-    wire(FailingWrites(dynamodb, ok_calls=1))  # the first 25 are stored, the last 15 are not
+    events = [page_view(f"/{i}") for i in range(100)]
+    wire(FailingWrites(dynamodb, ok_calls=1))  # the first commit (90 events) is stored, the last 10 are not
     first = json.loads(post(api, {"events": events}).body)
-    assert [s["status"] for s in first["events"]] == ["accepted"] * 25 + ["retry"] * 15
+    assert [s["status"] for s in first["events"]] == ["accepted"] * 90 + ["retry"] * 10
     wire()  # DynamoDB recovers; the client resends the whole batch
     second = post(api, {"events": events})
     assert second.status_code == 200
-    assert [s["status"] for s in json.loads(second.body)["events"]] == ["duplicate"] * 25 + ["accepted"] * 15
+    assert [s["status"] for s in json.loads(second.body)["events"]] == ["duplicate"] * 90 + ["accepted"] * 10
     assert sorted(e["event_id"] for e in stored_events(dynamodb)) == sorted(e["event_id"] for e in events)
 
 
@@ -324,29 +325,30 @@ def test_an_8_kb_user_agent_is_read_as_its_first_512_characters(api, dynamodb):
     assert len({e["visitor_id"] for e in events}) == 1  # the visitor hash sees the same 512 characters
 
 
-class FullStatsBucket:
-    """The moto client, except that statistics buckets refuse updates as DynamoDB does at 400 KB."""
+class RefusingStatsTable:
+    """The moto client, except that every write to the statistics table is refused as DynamoDB
+    refuses an invalid one (buckets are size-bounded now, but a refusal must still cost no event)."""
 
     def __init__(self, client, stats_table: str) -> None:
         self._client, self._stats_table = client, stats_table
 
     def __getattr__(self, name):
         attribute = getattr(self._client, name)
-        if name != "update_item":
+        if name not in ("update_item", "put_item"):
             return attribute
 
-        def update_item(**kwargs):
-            if kwargs["TableName"] == self._stats_table and "#visitors" in kwargs.get("ExpressionAttributeNames", {}):
+        def write(**kwargs):
+            if kwargs["TableName"] == self._stats_table:
                 raise ClientError({"Error": {"Code": "ValidationException",
                                              "Message": "Item size to update has exceeded the maximum allowed size"}},
-                                  "UpdateItem")
+                                  name)
             return attribute(**kwargs)
-        update_item.__name__ = "update_item"
-        return update_item
+        write.__name__ = name
+        return write
 
 
-def test_a_full_statistics_bucket_loses_statistics_never_events(api, dynamodb, wire, settings, capsys):
-    wire(FullStatsBucket(dynamodb, settings.stats_table))
+def test_a_refused_statistics_write_loses_statistics_never_events(api, dynamodb, wire, settings, capsys):
+    wire(RefusingStatsTable(dynamodb, settings.stats_table))
     response = post(api, {"event_type": "page_view", "page_url": "https://shop.example/flooded"})
     assert response.status_code == 200 and response.json_body["accepted"] == 1
     assert [e["page_path"] for e in stored_events(dynamodb)] == ["/flooded"]

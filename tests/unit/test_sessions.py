@@ -98,14 +98,6 @@ def test_events_from_an_earlier_visit_get_their_own_ended_session_that_sorts_bef
     assert late.session.sk == "0000000000~late" and late.session.sk < active.sk
 
 
-def test_events_seen_before_change_nothing():
-    records = [event(0), event(1)]
-    session = stored(run(records).writes[0].session)
-    steps = run(records, latest=session)
-    assert steps.writes == []
-    assert all(steps.assignment[r["event_id"]] is session for r in records)
-
-
 @pytest.mark.parametrize("extra, bounce", [
     ([], True),
     ([event(1, event_type="engagement", properties={"engaged_ms": 15_000})], False),

@@ -24,8 +24,11 @@ def test_a_request_rolls_up_into_one_bucket_per_minute_and_shard():
     rollup.add_events([record("a", 0), record("a", 0, path="/x"), record("a", 0, "signup")])
     [(key, delta)] = rollup.buckets.items()
     assert key.shard == shard_of("a", 4) and key.minute_ms == bucket_start_ms("minute", T0)
-    assert delta.counters == Counter({"events": 3, "pageviews": 2, "event:page_view": 2, "event:signup": 1,
-                                      "page:/": 1, "page:/x": 1})
+    assert delta.counters == Counter({"events": 3, "pageviews": 2})
+    assert delta.values["event"] == Counter({"page_view": 2, "signup": 1})
+    assert delta.values["page"] == Counter({"/": 1, "/x": 1})
+    assert merge([{**delta.counters, **delta.values}]).counters == Counter({
+        "events": 3, "pageviews": 2, "event:page_view": 2, "event:signup": 1, "page:/": 1, "page:/x": 1})
     assert delta.visitors == {visitor_member("a")}
 
 
@@ -39,7 +42,7 @@ def test_sessions_count_at_start_and_end_in_their_start_bucket():
     rollup.add_started([session])
     rollup.add_ended([session])
     [delta] = rollup.buckets.values()
-    c = delta.counters
+    c = merge([{**delta.counters, **delta.values}]).counters
     assert (c["sessions"], c["ended"], c["bounces"], c["duration_ms"], c["session_pageviews"]) == (1, 1, 0, 180_000, 2)
     assert (c["channel:search"], c["referrer:google.com"], c["country:DE"], c["device:mobile"]) == (1, 1, 1, 1)
     assert (c["entry:/"], c["exit:/pricing"], c["utm_source:(none)"]) == (1, 1, 1)
@@ -104,7 +107,7 @@ def test_buckets_of_any_earlier_hour_are_marked_for_the_rollup_job():
         def __init__(self):
             self.added, self.marked = [], []
 
-        def add(self, pk, sk, counters, members, ttl):
+        def add(self, pk, sk, update):
             self.added.append(sk)
 
         def mark(self, pk, sk, ttl):

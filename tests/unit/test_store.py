@@ -4,7 +4,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from chalicelib.errors import StoreUnavailable
-from chalicelib.store import Backoff, EventStore, from_item, to_item
+from chalicelib.store import Backoff, EventStore, SessionStore, from_item, to_item
 
 TABLE = "LiveInsight-test-Events"
 
@@ -20,22 +20,6 @@ class ScriptedClient:
     def __init__(self, script):
         self.script = list(script)
         self.calls = []
-
-    def batch_write_item(self, RequestItems):
-        items = RequestItems[TABLE]
-        self.calls.append(len(items))
-        outcome = self.script.pop(0) if self.script else "ok"
-        if isinstance(outcome, Exception):
-            raise outcome
-        if outcome == "half":
-            return {"UnprocessedItems": {TABLE: items[len(items) // 2:]}}
-        return {"UnprocessedItems": {}}
-
-    def put_item(self, TableName, Item):
-        self.calls.append(Item["pk"]["S"])
-        if Item.get("poison"):
-            raise ClientError({"Error": {"Code": "ValidationException", "Message": "bad item"}}, "PutItem")
-        return {}
 
     def batch_get_item(self, RequestItems):
         self.calls.append(len(RequestItems[TABLE]["Keys"]))
@@ -53,45 +37,66 @@ def store(client, sleeps):
     return EventStore(client, TABLE, Backoff(attempts=4, sleep=sleeps.append, rand=lambda: 1.0))
 
 
-def test_writes_go_25_per_call():
-    client, sleeps = ScriptedClient([]), []
-    assert store(client, sleeps).put_events(records(60)) == []
-    assert client.calls == [25, 25, 10] and sleeps == []
+def cancelled(*reasons):
+    return ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                        "CancellationReasons": list(reasons)}, "TransactWriteItems")
 
 
-def test_unprocessed_items_are_retried_with_growing_backoff():
-    client, sleeps = ScriptedClient(["half", "half"]), []
-    assert store(client, sleeps).put_events(records(20)) == []
-    assert client.calls == [20, 10, 5]
-    assert sleeps == [0.05, 0.1]
+class ScriptedTransactions:
+    """TransactWriteItems answering each call with the next scripted outcome (an exception or 'ok')."""
+
+    def __init__(self, script):
+        self.script, self.calls = list(script), []
+
+    def transact_write_items(self, TransactItems, ClientRequestToken):
+        self.calls.append((len(TransactItems), ClientRequestToken))
+        outcome = self.script.pop(0) if self.script else "ok"
+        if isinstance(outcome, Exception):
+            raise outcome
+        return {}
 
 
-def test_throttling_then_success_stores_everything():
-    client, sleeps = ScriptedClient([throttled(), EndpointConnectionError(endpoint_url="x")]), []
-    assert store(client, sleeps).put_events(records(3)) == []
-    assert len(client.calls) == 3
+def commit(client, sleeps, events=2):
+    sessions = SessionStore(client, "Sessions", Backoff(attempts=4, sleep=sleeps.append, rand=lambda: 1.0),
+                            events_table="Events")
+    return sessions.commit([({"pk": "demo#v", "sk": "1", "version": 1}, None)],
+                           [{"pk": f"demo#{i}", "event_id": str(i)} for i in range(events)], "claim-1")
 
 
-def test_persistent_throttling_reports_every_unstored_key():
-    client, sleeps = ScriptedClient([throttled()] * 4), []
-    assert store(client, sleeps).put_events(records(3)) == ["demo#0", "demo#1", "demo#2"]
+def test_throttling_then_success_commits_with_the_same_token():
+    flaky = [throttled("TransactWriteItems"), EndpointConnectionError(endpoint_url="x")]
+    client, sleeps = ScriptedTransactions(flaky), []
+    assert commit(client, sleeps).done
+    assert client.calls == [(3, "claim-1")] * 3 and sleeps == [0.05, 0.1]
+
+
+def test_persistent_throttling_is_store_unavailable():
+    client, sleeps = ScriptedTransactions([throttled("TransactWriteItems")] * 4), []
+    with pytest.raises(StoreUnavailable):
+        commit(client, sleeps)
     assert len(client.calls) == 4 and len(sleeps) == 3
 
 
 def test_a_non_retryable_error_is_not_retried():
-    denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "BatchWriteItem")
-    client, sleeps = ScriptedClient([denied]), []
-    assert store(client, sleeps).put_events(records(2)) == ["demo#0", "demo#1"]
-    assert client.calls == [2] and sleeps == []
+    denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "TransactWriteItems")
+    client, sleeps = ScriptedTransactions([denied]), []
+    with pytest.raises(StoreUnavailable):
+        commit(client, sleeps)
+    assert len(client.calls) == 1 and sleeps == []
 
 
-def test_a_poison_item_is_isolated_and_its_neighbours_stored():
-    invalid = ClientError({"Error": {"Code": "ValidationException", "Message": "bad item"}}, "BatchWriteItem")
-    client, sleeps = ScriptedClient([invalid]), []
-    batch = records(3)
-    batch[1]["poison"] = True
-    assert store(client, sleeps).put_events(batch) == ["demo#1"]
-    assert client.calls == [3, "demo#0", "demo#1", "demo#2"]
+def test_a_cancelled_commit_names_duplicates_and_unstorable_events():
+    other = {"Code": "ConditionalCheckFailed", "Item": {"claim": {"S": "claim-0"}, "session_id": {"S": "s0"}}}
+    client = ScriptedTransactions([cancelled({"Code": "None"}, other,
+                                             {"Code": "ValidationError", "Message": "bad item"})])
+    result = commit(client, [])
+    assert (result.done, result.duplicates, result.unstorable) == (False, {"demo#0": "s0"}, {"demo#1": "bad item"})
+
+
+def test_a_resent_commit_that_had_landed_is_done():
+    ours = {"Code": "ConditionalCheckFailed", "Item": {"claim": {"S": "claim-1"}, "session_id": {"S": "s1"}}}
+    landed = cancelled({"Code": "ConditionalCheckFailed"}, ours, ours)
+    assert commit(ScriptedTransactions([landed]), []).done
 
 
 def test_existing_keys_raises_when_dynamodb_cannot_answer():

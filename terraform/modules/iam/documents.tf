@@ -19,7 +19,6 @@ locals {
         Effect = "Allow"
         Action = [
           "dynamodb:BatchGetItem",
-          "dynamodb:BatchWriteItem",
           "dynamodb:DeleteItem",
           "dynamodb:GetItem",
           "dynamodb:PutItem",

@@ -1,0 +1,156 @@
+"""Minute statistics buckets on moto: exactly-once updates and a size bound no flood can pass."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+
+import pytest
+from botocore.exceptions import ReadTimeoutError
+
+from chalicelib.rollup import DIMENSION_BYTES_KEPT, capped, merge, minute_buckets
+from chalicelib.stats import DIMENSIONS, MAX_VALUE_BYTES, value_key
+from chalicelib.store import StatsStore
+from chalicelib.store.base import Backoff
+from chalicelib.store.stats import MAX_MEMBERS_PER_SET, MAX_VALUES_PER_MAP, BucketUpdate, update_request
+from chalicelib.store.storable import MAX_ITEM_BYTES, check_item
+from chalicelib.tables import STATS
+from tests.integration.conftest import STAGE, Serialized
+
+PK, MINUTE_LABEL = "demo#m#0", "2026-11-27T10:05"
+TTL_S = 2_000_000_000
+
+
+def update(pages=(), visitors=(), token=None, counters=None) -> BucketUpdate:
+    maps = {name: {} for name in DIMENSIONS}
+    maps["page"] = dict(Counter(pages))
+    return BucketUpdate(counters if counters is not None else {"pageviews": len(pages)}, maps, set(visitors),
+                        token or random.randbytes(8), TTL_S)
+
+
+def items(dynamodb) -> list[dict]:
+    return dynamodb.query(TableName=STATS.name(STAGE), KeyConditionExpression="pk = :pk",
+                          ExpressionAttributeValues={":pk": {"S": PK}})["Items"]
+
+
+def merged(store) -> Counter:
+    return merge(minute_buckets(store, "demo", 1, 1_795_600_000_000 - 1, 1_895_600_000_000)).counters
+
+
+@pytest.fixture
+def store(dynamodb, no_sleep_backoff):
+    return StatsStore(dynamodb, STATS.name(STAGE), no_sleep_backoff)
+
+
+class LandThenTimeOut:
+    """The DynamoDB client whose first UpdateItem is applied and then answered with a read timeout,
+    as when the response is lost on the way back: the caller cannot know it landed."""
+
+    def __init__(self, client) -> None:
+        self._client, self.timeouts = client, 0
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def update_item(self, **kwargs):
+        response = self._client.update_item(**kwargs)
+        if self.timeouts == 0 and "ConditionExpression" in kwargs:
+            self.timeouts += 1
+            raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+        return response
+
+
+def test_an_update_whose_answer_was_lost_is_applied_once(dynamodb):
+    store = StatsStore(dynamodb, STATS.name(STAGE), Backoff(sleep=lambda _: None))
+    store.add(PK, MINUTE_LABEL, update(["/a"], [b"v0000000"]))  # creates the item
+    flaky = LandThenTimeOut(dynamodb)
+    StatsStore(flaky, STATS.name(STAGE), Backoff(sleep=lambda _: None)).add(
+        PK, MINUTE_LABEL, update(["/a", "/b"], [b"v0000001"]))
+    assert flaky.timeouts == 1  # the update landed, its answer was lost, and it was resent
+    counters = merged(store)
+    assert (counters["pageviews"], counters["page:/a"], counters["page:/b"]) == (3, 2, 1)
+
+
+def test_the_same_update_sent_twice_counts_once(store):
+    same = update(["/a"], [b"v0000000"], token=b"12345678")
+    store.add(PK, MINUTE_LABEL, same)
+    store.add(PK, MINUTE_LABEL, same)
+    assert merged(store)["pageviews"] == 1
+
+
+def test_a_flood_of_distinct_long_values_spills_into_bounded_items_and_loses_no_count(store, dynamodb):
+    rng = random.Random(11)
+    pages = ["/" + "".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=MAX_VALUE_BYTES + 40)) for _ in range(2_200)]
+    for start in range(0, len(pages), 25):  # requests of 25 page views by distinct visitors
+        chunk = pages[start:start + 25]
+        store.add(PK, MINUTE_LABEL, update([value_key(p) for p in chunk], [rng.randbytes(8) for _ in chunk]))
+    stored = items(dynamodb)
+    assert len(stored) > 1  # the minute continued in further items
+    assert max(check_item(i) for i in stored) < MAX_ITEM_BYTES
+    assert all(len(i["page"]["M"]) <= MAX_VALUES_PER_MAP for i in stored)
+    counters = merged(store)
+    assert counters["pageviews"] == 2_200
+    assert sum(v for k, v in counters.items() if k.startswith("page:")) == 2_200
+    assert len(merge(minute_buckets(store, "demo", 1, 1_795_600_000_000, 1_895_600_000_000)).members) == 2_200
+
+
+def test_concurrent_updates_of_a_new_minute_all_count(dynamodb, no_sleep_backoff):
+    store = StatsStore(Serialized(dynamodb), STATS.name(STAGE), no_sleep_backoff)
+    threads = [threading.Thread(target=store.add, args=(PK, MINUTE_LABEL, update([f"/{i % 3}"], [bytes([i]) * 8])))
+               for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    counters = merged(store)
+    assert counters["pageviews"] == 20 and len(items(dynamodb)) == 1
+    assert (counters["page:/0"], counters["page:/1"], counters["page:/2"]) == (7, 7, 6)
+
+
+def test_a_bucket_written_before_breakdown_maps_gets_them_and_both_forms_are_read(store, dynamodb):
+    dynamodb.put_item(TableName=STATS.name(STAGE), Item={"pk": {"S": PK}, "sk": {"S": MINUTE_LABEL},
+                                                         "pageviews": {"N": "2"}, "page:/old": {"N": "2"}})
+    store.add(PK, MINUTE_LABEL, update(["/old", "/new"]))
+    counters = merged(store)
+    assert (counters["pageviews"], counters["page:/old"], counters["page:/new"]) == (4, 3, 1)
+
+
+def test_the_largest_minute_item_is_under_the_limit():
+    """The bound, computed from the caps: every map full of the longest values, both sets full,
+    every counter at its largest number."""
+    longest = "\u00e9" * (MAX_VALUE_BYTES // 2)
+    big = {"N": "9" * 38}
+    item = {"pk": {"S": "s" * 64 + "#m#99"}, "sk": {"S": MINUTE_LABEL + "#999"}, "expires_at_s": big,
+            **{name: big for name in ("pageviews", "events", "sessions", "ended", "bounces", "duration_ms",
+                                      "session_pageviews")},
+            **{name: {"M": {f"{longest[:-4]}{i:04d}": big for i in range(MAX_VALUES_PER_MAP)}} for name in DIMENSIONS},
+            "visitors": {"BS": [i.to_bytes(8, "big") for i in range(MAX_MEMBERS_PER_SET)]},
+            "applied": {"BS": [(i + 1 << 32).to_bytes(8, "big") for i in range(MAX_MEMBERS_PER_SET)]}}
+    assert check_item(item) < MAX_ITEM_BYTES
+
+
+def test_the_largest_hour_item_is_under_the_limit():
+    counters = Counter({f"{d.prefix}{'x' * (MAX_VALUE_BYTES - 4)}{i:04d}": 10**15 + i
+                        for d in DIMENSIONS.values() for i in range(1_000)})
+    kept = capped(counters)
+    item = {"pk": {"S": "s" * 64 + "#h"}, "sk": {"S": "2026-11-27T10"}, "hll": {"B": b"\xff" * 66_000},
+            "unique_visitors": {"N": "9" * 38}, "expires_at_s": {"N": "9" * 38},
+            **{name: {"N": "9" * 38} for name in kept}}
+    assert all(sum(len(k) + 21 for k in kept if k.startswith(d.prefix)) <= DIMENSION_BYTES_KEPT
+               for d in DIMENSIONS.values())
+    assert check_item(item) < MAX_ITEM_BYTES
+
+
+def test_every_expression_stays_under_dynamodbs_4_kb():
+    maps = {name: {f"value-{name}-{i}": 10**15 for i in range(40)} for name in DIMENSIONS}
+    whole = BucketUpdate({name: 10**15 for name in ("pageviews", "events", "sessions", "ended", "bounces",
+                                                     "duration_ms", "session_pageviews")},
+                         maps, {i.to_bytes(8, "big") for i in range(2_500)}, b"12345678", TTL_S)
+    parts = list(whole.parts())
+    assert len(parts) > 1 and len({p.token for p in parts}) == len(parts)
+    assert sum(sum(m.values()) for p in parts for m in p.maps.values()) == 40 * len(DIMENSIONS) * 10**15
+    for part in parts:
+        request = update_request(part)
+        assert len(request["UpdateExpression"].encode()) < 4096
+        assert len(request["ConditionExpression"].encode()) < 4096
