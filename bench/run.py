@@ -287,8 +287,10 @@ def measure_realtime_items() -> dict:
 
 def run(quick: bool) -> dict:
     from bench.expiry_cost import measure as measure_expiry
+    from bench.flood_items import measure as measure_floods
     from bench.idle_cost import measure as measure_idle
     from bench.stalled_store import measure as measure_stalled
+    from bench.user_agent_cost import measure as measure_user_agent
 
     single = measure_ingest(batch=1, page_views=40 if quick else 2000)
     batch25 = measure_ingest(batch=25, page_views=50 if quick else 5000)
@@ -299,6 +301,8 @@ def run(quick: bool) -> dict:
     baseline_own_ms = measure_baseline_own_ms(20 if quick else 500)
     idle = measure_idle()  # the same in a quick run: one hour of each minute job, on an empty stage
     stalled = measure_stalled()  # one request against an endpoint that never answers
+    floods = measure_floods(quick)  # distinct paths, names, sources, visitors in one minute; then the jobs
+    user_agent = measure_user_agent(quick)  # the User-Agent work of one request, 8 KB against normal
     results = {
         "events_per_second_single": single["events_per_second"],
         "events_per_second_batch25": batch25["events_per_second"],
@@ -319,8 +323,12 @@ def run(quick: bool) -> dict:
         "baseline_peak_rss_mb": processes["baseline_peak_rss_mb"],
         "idle_usd_per_month": idle["usd_per_month"],
         "stalled_answer_seconds": stalled["stalled_answer_seconds"],
+        "largest_item_bytes": floods["largest_item_bytes"],
+        "flood_failed_requests": floods["flood_failed_requests"],
+        "user_agent_ms_8kb": user_agent["user_agent_ms_8kb"],
+        "user_agent_ms_normal": user_agent["user_agent_ms_normal"],
         "details": {"single": single, "batch25": batch25, "processes": processes, "expiry": expiry, "idle": idle,
-                    "stalled": stalled,
+                    "stalled": stalled, "floods": floods, "user_agent": user_agent,
                     "baseline_own_ms_per_event": round(baseline_own_ms, 3), "lambda_memory_gb": LAMBDA_MEMORY_GB,
                     "prices_as_of": prices.PRICES_AS_OF, "quick": quick},
     }
