@@ -57,6 +57,9 @@ def index_writes(base_name: str, old: dict | None, new: dict | None) -> int:
     return writes
 
 
+TRANSACTION_UNITS_PER_KB = 2  # "transactional write requests require 2 write units per 1 KB" (AWS)
+
+
 class CapacityMeter:
     """Hooks a DynamoDB client; reads items before and after each write with a second client."""
 
@@ -89,6 +92,9 @@ class CapacityMeter:
             puts = [(table, r["PutRequest"]["Item"]) for table, requests in params["RequestItems"].items()
                     for r in requests if "PutRequest" in r]
             self._pending = [(table, item, self._get(table, self._key(table, item))) for table, item in puts]
+        elif name == "TransactWriteItems":
+            puts = [(a["Put"]["TableName"], a["Put"]["Item"]) for a in params["TransactItems"] if "Put" in a]
+            self._pending = [(table, item, self._get(table, self._key(table, item))) for table, item in puts]
         elif name in ("UpdateItem", "DeleteItem"):
             self._pending = [(params["TableName"], params["Key"], self._get(params["TableName"], params["Key"]))]
 
@@ -99,6 +105,9 @@ class CapacityMeter:
             for table, item, old in self._pending:
                 if id(item) not in unprocessed:
                     self._charge(table, old, item)
+        elif name == "TransactWriteItems" and "Error" not in parsed:
+            for table, item, old in self._pending:  # a transaction bills each item it writes twice
+                self._charge(table, old, item, units_per_kb=TRANSACTION_UNITS_PER_KB)
         elif name in ("UpdateItem", "DeleteItem"):
             table, key, old = self._pending[0]
             self._charge(table, old, self._get(table, key) if name == "UpdateItem" else None)
@@ -106,10 +115,10 @@ class CapacityMeter:
             self._charge_read(name, parsed)
         self._pending = []
 
-    def _charge(self, table: str, old: dict | None, new: dict | None) -> None:
+    def _charge(self, table: str, old: dict | None, new: dict | None, units_per_kb: int = 1) -> None:
         base = self._base(table).base_name
         # (A failed condition leaves the item as it was and still costs a write of it.)
-        item_units = write_units(max(item_size(old), item_size(new)))
+        item_units = units_per_kb * write_units(max(item_size(old), item_size(new)))
         index_units = 0 if old == new else index_writes(base, old, new)
         self.write_units += item_units + index_units
         self.write_units_by_table[base] += item_units

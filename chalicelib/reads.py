@@ -12,7 +12,7 @@ from .tables import visitor_key
 if TYPE_CHECKING:
     from .store import EventStore, SessionStore
 
-EVENT_HIDDEN_FIELDS = ("pk", "expires_at_s")
+EVENT_HIDDEN_FIELDS = ("pk", "expires_at_s", "claim")  # claim: the token of the write that stored it
 
 
 def session_with_events(query: SessionQuery, sessions: SessionStore, events: EventStore) -> dict:

@@ -45,7 +45,8 @@ def test_every_accepted_event_carries_its_session_and_the_read_api_shows_it(api,
     assert (session["entry_page"], session["exit_page"]) == ("/a", "/c")
     assert 239 <= session["duration_seconds"] <= 241
     assert [e["page_path"] for e in body["events"]] == ["/a", "/b", "/c"]  # time order
-    assert all(e["session_id"] == session_id for e in body["events"]) and "pk" not in body["events"][0]
+    assert all(e["session_id"] == session_id for e in body["events"])
+    assert not {"pk", "claim", "expires_at_s"} & set(body["events"][0])  # storage internals stay inside
     assert {e["session_id"] for e in stored_events(dynamodb)} == {session_id}
 
 
