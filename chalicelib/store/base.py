@@ -46,7 +46,8 @@ def create_dynamodb_client():
         config=Config(
             # Our retries (call() below) are the only ones: each attempt is then bounded, and all of
             # them fit in the request's deadline. botocore's own would multiply the wait unseen.
-            retries={"mode": "standard", "max_attempts": 1},
+            # total_max_attempts counts the first attempt; "max_attempts" would count retries only.
+            retries={"mode": "standard", "total_max_attempts": 1},
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             read_timeout=READ_TIMEOUT_SECONDS,
             tcp_keepalive=True,
