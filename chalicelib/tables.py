@@ -126,7 +126,8 @@ SESSIONS = TableSpec(
 )
 
 # Statistics buckets (see stats.py): `pk` is "<site>#m#<shard>" for sharded minute buckets,
-# "<site>#h" / "<site>#d" for hour and day buckets, "<site>#dirty" for the rollup job's markers;
+# "<site>#h" / "<site>#d" for hour and day buckets, "<site>#dirty" for the rollup job's markers,
+# "<site>#limit" for the per-site limit's counter of events per minute (ratelimit.py);
 # `sk` is the bucket's start in UTC (2026-11-26T12:05, 2026-11-26T12, 2026-11-26), so a time range
 # is one Query per key.
 STATS = TableSpec(base_name="Stats", hash_key=Key("pk"), range_key=Key("sk"), ttl_attribute="expires_at_s")
