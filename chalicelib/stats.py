@@ -116,11 +116,6 @@ def value_key(value: str | None) -> str:
     return (value or NONE).encode()[:MAX_VALUE_BYTES].decode(errors="ignore") or NONE
 
 
-def attribute(dimension: str, value: str | None) -> str:
-    """A breakdown value as a flat counter name (hour and day buckets, merged answers)."""
-    return DIMENSIONS[dimension].prefix + value_key(value)
-
-
 @dataclass
 class BucketDelta:
     counters: Counter = field(default_factory=Counter)

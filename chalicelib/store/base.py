@@ -23,7 +23,6 @@ from ..errors import StoreUnavailable
 CONNECT_TIMEOUT_SECONDS = 1
 READ_TIMEOUT_SECONDS = 2
 ATTEMPT_SECONDS_MAX = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
-BATCH_WRITE_LIMIT = 25
 BATCH_GET_LIMIT = 100
 # Errors worth another try; anything else (validation, access denied, missing table) is a
 # deployment fault that retrying cannot fix.
