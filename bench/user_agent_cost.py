@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.user_agent_cost [--quick]      (make bench records user_agent_ms_8kb)
 
-The User-Agent work of POST /events is chalicelib/enrich.py's: the bot check (is_bot: the crawler
+The User-Agent work of POST /events is chalicelib/enrich's: the bot check (is_bot: the crawler
 list), the client description (describe_client: ua-parser and the device type), and the cookieless
 visitor hash (visitor_hash), each as the collector calls it. Both parsers keep a cache keyed by the
 User-Agent, which a flood of distinct User-Agents never hits: every run here uses a User-Agent not

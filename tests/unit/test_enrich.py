@@ -2,7 +2,8 @@
 
 import pytest
 
-from chalicelib import enrich, referrers
+from chalicelib import enrich
+from chalicelib.enrich import bots, channels, clients
 from chalicelib.events import Event
 
 CHROME_WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -107,7 +108,7 @@ def test_http_clients_are_deliberate_senders_not_bots(ua):
     (None, "shop.example", {"utm_source": "partner-site"}, (None, "referral")),
 ])
 def test_referrer_channels(referrer, page_host, utm, expected):
-    assert referrers.classify(referrer, page_host, utm) == expected
+    assert channels.classify(referrer, page_host, utm) == expected
 
 
 def test_utm_parameters_from_page_url():
@@ -187,13 +188,13 @@ class TestUserAgentBound:
 
             parse_os = parse_user_agent
 
-        monkeypatch.setattr(enrich, "_crawler_detector", Detector)
-        monkeypatch.setattr(enrich, "_ua_parser", Parser)
-        enrich._is_bot.cache_clear()
-        enrich._describe_client.cache_clear()
+        monkeypatch.setattr(bots, "_crawler_detector", Detector)
+        monkeypatch.setattr(clients, "_ua_parser", Parser)
+        bots._is_bot.cache_clear()
+        clients._describe_client.cache_clear()
         yield seen
-        enrich._is_bot.cache_clear()
-        enrich._describe_client.cache_clear()
+        bots._is_bot.cache_clear()
+        clients._describe_client.cache_clear()
 
     def test_an_8_kb_user_agent_is_cut_to_512_characters_before_any_parser(self, seen):
         user_agent = CHROME_WINDOWS + "x" * (8192 - len(CHROME_WINDOWS))
@@ -238,7 +239,7 @@ class TestDerivedValuesAreStorable:
         assert tags == {"utm_source": "newsletter", "utm_campaign": "a b"}  # only controls: no tag at all
 
     def test_the_referrer_host_is_never_percent_decoded(self):
-        assert referrers.referrer_host("https://%ED%A0%80.example/") == "%ED%A0%80.example"
+        assert channels.referrer_host("https://%ED%A0%80.example/") == "%ED%A0%80.example"
 
     @pytest.mark.parametrize("attribute, field", [
         ("page_path", "page_url"), ("utm_source", "page_url"), ("referrer_host", "referrer"),
