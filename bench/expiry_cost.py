@@ -41,7 +41,7 @@ def measure(idle: int, active: int) -> dict:
         for i in range(idle + active):
             minutes_ago = 45 if i < idle else 5
             record = {"event_id": str(uuid.UUID(int=i)), "event_type": "page_view", "time_ms": now - minutes_ago * MIN,
-                      "page_path": "/", "channel": "direct"}
+                      "page_path": "/", "channel": "Direct"}
             session = Session.start("demo", f"visitor-{i}", "0000000001", record)
             session.schedule_expiry(rules)
             items.append({"PutRequest": {"Item": to_item(session.to_record(rules, 86_400))}})

@@ -33,7 +33,7 @@ ENGAGED_AFTER_MS = 10_000
 LISTED_EVENTS = 64
 UUID_BYTES = 16
 # The acquisition and device facts a session takes from its first event.
-FIRST_EVENT_FIELDS = ("referrer_host", "channel", "utm_source", "utm_medium", "utm_campaign", "utm_term",
+FIRST_EVENT_FIELDS = ("referrer_host", "source", "channel", "utm_source", "utm_medium", "utm_campaign", "utm_term",
                       "utm_content", "device_type", "browser", "os", "country")
 SEQUENCE_DIGITS = 10
 

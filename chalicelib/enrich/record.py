@@ -95,7 +95,7 @@ def event_record(
     time_ms, time_adjusted = event_time_ms(event.client_time_ms, received_ms)
     page = urlsplit(event.page_url) if event.page_url else None
     utm = utm_params(event.page_url)
-    source_host, channel = channels.classify(event.referrer, page.hostname if page else None, utm)
+    origin = channels.classify(event.referrer, event.page_url)
     record = {
         "event_id": event_id,
         "site": event.site,
@@ -109,8 +109,9 @@ def event_record(
         "page_path": (page.path or "/") if page else None,
         "title": event.title,
         "referrer": event.referrer,
-        "referrer_host": source_host,
-        "channel": channel,
+        "referrer_host": origin.referrer_host,
+        "source": origin.source,
+        "channel": origin.channel,
         "browser": client.browser,
         "browser_version": client.browser_version,
         "os": client.os,

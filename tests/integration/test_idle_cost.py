@@ -101,7 +101,7 @@ def _earlier_traffic(services, at_ms):
 
     rules = services.session_rules
     records = [{"site": site, "visitor_id": f"v{i}", "time_ms": at_ms - i * 1000, "event_type": "page_view",
-                "page_path": "/", "event_id": str(uuid.UUID(int=n * 100 + i)), "channel": "direct"}
+                "page_path": "/", "event_id": str(uuid.UUID(int=n * 100 + i)), "channel": "Direct"}
                for n, site in enumerate(services.settings.sites) for i in range(20)]
     rollup = Rollup(services.settings.stats_shards)
     rollup.add_events(records)

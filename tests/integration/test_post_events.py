@@ -28,7 +28,7 @@ def test_the_guides_curl_request_is_stored(api, dynamodb):
     [event] = stored_events(dynamodb)
     assert event["event_id"] == body["events"][0]["event_id"]
     assert (event["site"], event["user_id"], event["visitor_id"], event["page_path"], event["channel"],
-            event["browser"]) == ("demo", "test", "test", "/", "direct", "curl")
+            event["browser"]) == ("demo", "test", "test", "/", "Direct", "curl")
 
 
 def test_a_text_plain_batch_is_stored_in_order_with_enrichment(api, dynamodb):
@@ -42,8 +42,9 @@ def test_a_text_plain_batch_is_stored_in_order_with_enrichment(api, dynamodb):
     assert [s["event_id"] for s in body["events"]] == [e["event_id"] for e in events]
     stored = {e["event_id"]: e for e in stored_events(dynamodb)}
     first, second, third = (stored[e["event_id"]] for e in events)
-    assert (first["channel"], first["utm_campaign"], first["referrer_host"]) == ("email", "nov", "mail.google.com")
-    assert (second["channel"], second["page_path"]) == ("direct", "/shoes")
+    assert (first["channel"], first["source"], first["utm_campaign"], first["referrer_host"]) == (
+        "Email", "newsletter", "nov", "mail.google.com")
+    assert (second["channel"], second["page_path"]) == ("Direct", "/shoes") and "source" not in second
     assert third["properties"] == {"sku": "A-1", "qty": 2}
     assert {e["country"] for e in stored.values()} == {"DE"}
     assert {(e["browser"], e["os"], e["device_type"]) for e in stored.values()} == {("Chrome", "Windows", "desktop")}

@@ -64,7 +64,7 @@ EXPECTED_BREAKDOWNS = {
     "entry_page": [("/", 10), ("/blog", 5)],
     "exit_page": [("/pricing", 10), ("/blog", 5)],
     "referrer": [("(none)", 5), ("google.com", 5), ("t.co", 5)],
-    "channel": [("direct", 5), ("search", 5), ("social", 5)],
+    "channel": [("Direct", 5), ("Organic Search", 5), ("Organic Social", 5)],
     "country": [("DE", 5), ("FR", 5), ("US", 5)],
     "browser": [("Chrome", 10), ("Firefox", 5)],
     "os": [("Windows", 10), ("Linux", 5)],

@@ -17,7 +17,7 @@ _ids = itertools.count()
 
 def event(minute: float, path: str | None = "/", event_type: str = "page_view", **extra) -> dict:
     record = {"event_id": str(uuid.UUID(int=next(_ids))), "event_type": event_type, "time_ms": int(T0 + minute * MIN),
-              "channel": "direct", "device_type": "desktop", **extra}
+              "channel": "Direct", "device_type": "desktop", **extra}
     if event_type == "page_view":
         record["page_path"] = path
     return record
@@ -45,11 +45,13 @@ def test_a_new_visitor_gets_one_session_with_exact_figures():
 
 
 def test_out_of_order_events_give_the_right_entry_exit_and_duration():
-    records = [event(5, "/c"), event(0, "/a", referrer_host="news.example", channel="referral"), event(2, "/b")]
+    records = [event(5, "/c"), event(0, "/a", referrer_host="news.example", source="news.example", channel="Referral"),
+               event(2, "/b")]
     session = run(records).writes[0].session
     assert (session.entry_page, session.exit_page) == ("/a", "/c")
     assert (session.started_ms, session.last_seen_ms, session.duration_ms) == (T0, T0 + 5 * MIN, 5 * MIN)
-    assert session.first_event["channel"] == "referral"  # acquisition comes from the first event
+    # Acquisition comes from the first event.
+    assert (session.first_event["channel"], session.first_event["source"]) == ("Referral", "news.example")
 
 
 def test_a_gap_longer_than_the_timeout_inside_a_batch_splits_the_visit():

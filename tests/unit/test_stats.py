@@ -33,7 +33,7 @@ def test_a_request_rolls_up_into_one_bucket_per_minute_and_shard():
 
 
 def test_sessions_count_at_start_and_end_in_their_start_bucket():
-    session = Session.start("demo", "a", "0000000001", {**record("a", 0), "channel": "search",
+    session = Session.start("demo", "a", "0000000001", {**record("a", 0), "channel": "Organic Search",
                                                           "referrer_host": "google.com", "country": "DE",
                                                           "device_type": "mobile"})
     session.add(record("a", 3, path="/pricing"))
@@ -44,7 +44,7 @@ def test_sessions_count_at_start_and_end_in_their_start_bucket():
     [delta] = rollup.buckets.values()
     c = merge([{**delta.counters, **delta.values}]).counters
     assert (c["sessions"], c["ended"], c["bounces"], c["duration_ms"], c["session_pageviews"]) == (1, 1, 0, 180_000, 2)
-    assert (c["channel:search"], c["referrer:google.com"], c["country:DE"], c["device:mobile"]) == (1, 1, 1, 1)
+    assert (c["channel:Organic Search"], c["referrer:google.com"], c["country:DE"], c["device:mobile"]) == (1, 1, 1, 1)
     assert (c["entry:/"], c["exit:/pricing"], c["utm_source:(none)"]) == (1, 1, 1)
 
 
