@@ -18,6 +18,7 @@ from chalicelib.auth import require_token
 from chalicelib.collector import IngestRequest, IngestResult
 from chalicelib.cors import answer_headers, preflight_headers
 from chalicelib.deadline import within
+from chalicelib.enrich.hints import HINT_HEADERS
 from chalicelib.errors import ApiError, answer_for
 from chalicelib.log import log, set_context
 from chalicelib.services import get_services
@@ -57,6 +58,7 @@ def post_events() -> Response:
             source_ip=(context.get("identity") or {}).get("sourceIp"),
             country_header=_header("cloudfront-viewer-country"),
             request_id=context.get("requestId"),
+            hint_headers={name: _header(name) or "" for name in HINT_HEADERS},
         ))
     except Exception as exc:  # noqa: BLE001 - the last line of defence must answer in JSON
         result = _collector_failed(exc)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from . import enrich
 from .deadline import within
+from .enrich.hints import ClientHints
 from .errors import ApiError, InvalidEvent, StoreUnavailable, forbidden_origin, unknown_site_reason
 from .events import Event, decode_body, validate_event
 from .log import log
@@ -58,6 +59,7 @@ class IngestRequest:
     source_ip: str | None = None
     country_header: str | None = None
     request_id: str | None = None
+    hint_headers: dict[str, str] = field(default_factory=dict)  # Sec-CH-UA*, names lower-cased
 
 
 @dataclass
@@ -124,7 +126,9 @@ class Collector:
         return result
 
     def _process(self, request: IngestRequest, tally: Tally) -> list[dict]:
-        raw_events, _ = decode_body(request.body, request.content_type)
+        raw_events, _, raw_hints = decode_body(request.body, request.content_type)
+        hints = enrich.hints.from_body(raw_hints) if raw_hints is not None else \
+            enrich.hints.from_headers(request.hint_headers)
         statuses: list[dict | None] = [None] * len(raw_events)
         valid: list[tuple[int, Event]] = []
         for index, raw in enumerate(raw_events):
@@ -145,7 +149,7 @@ class Collector:
         received_ms = int(self._clock() * 1000)
         self._admit(valid, received_ms, tally)
         try:
-            self._store(valid, statuses, request, received_ms, tally)
+            self._store(valid, statuses, request, received_ms, tally, hints)
         except StoreUnavailable as exc:
             log("ERROR", "events not stored: DynamoDB unavailable", error=str(exc), events=len(valid))
             for index, event in valid:
@@ -180,9 +184,9 @@ class Collector:
                 raise forbidden_origin(origin, site_id, self._settings.stage)
 
     def _store(self, valid: list[tuple[int, Event]], statuses: list, request: IngestRequest,
-               received_ms: int, tally: Tally) -> None:
+               received_ms: int, tally: Tally, hints: ClientHints | None) -> None:
         keyed = self._keyed(valid, statuses, tally)
-        records = self._records(keyed, request, received_ms)
+        records = self._records(keyed, request, received_ms, hints)
         self._refuse_unstorable(keyed, records, statuses, tally)
         rollup = Rollup(self._settings.stats_shards)
         self._sessionize(records, keyed, statuses, tally, rollup)
@@ -210,8 +214,8 @@ class Collector:
         return keyed
 
     def _records(self, keyed: dict[str, tuple[int, Event, str]], request: IngestRequest,
-                 received_ms: int) -> dict[str, dict]:
-        client = enrich.describe_client(request.user_agent)
+                 received_ms: int, hints: ClientHints | None) -> dict[str, dict]:
+        client = enrich.describe_client(request.user_agent, hints)
         country = enrich.country_code(request.country_header)
         records = {}
         for key, (_, event, event_id) in keyed.items():

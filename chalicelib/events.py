@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from itertools import accumulate
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from .errors import ApiError, InvalidEvent
@@ -90,8 +90,15 @@ def json_depth(raw: bytes) -> int:
     return max(accumulate(map(_DEPTH_STEP.__getitem__, structure)), default=0)
 
 
-def decode_body(raw: bytes, content_type: str | None) -> tuple[list[Any], bool]:
-    """Returns the raw events of a request and whether it used the `{"events": [...]}` envelope."""
+class Body(NamedTuple):
+    events: list[Any]
+    enveloped: bool
+    client_hints: Any  # validated by enrich.hints.from_body
+
+
+def decode_body(raw: bytes, content_type: str | None) -> Body:
+    """The raw events of a request, whether it used the `{"events": [...]}` envelope, and the
+    envelope's `client_hints` (the SDK's navigator.userAgentData) if any."""
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type not in ACCEPTED_CONTENT_TYPES:
         raise ApiError(415, "unsupported_media_type",
@@ -112,11 +119,11 @@ def decode_body(raw: bytes, content_type: str | None) -> tuple[list[Any], bool]:
         raise ApiError(400, "invalid_shape",
                        'body must be one event object or {"events": [...]}', field="body")
     if "events" not in document:
-        return [document], False
-    extra = sorted(set(document) - {"events"})
+        return Body([document], False, None)
+    extra = sorted(set(document) - {"events", "client_hints"})
     if extra:
         raise ApiError(400, "unknown_field",
-                       f"unknown field {extra[0]!r} beside 'events'; a batch holds only 'events'",
+                       f"unknown field {extra[0]!r} beside 'events'; a batch holds only 'events' and 'client_hints'",
                        field=extra[0])
     events = document["events"]
     if not isinstance(events, list) or not events:
@@ -126,7 +133,7 @@ def decode_body(raw: bytes, content_type: str | None) -> tuple[list[Any], bool]:
         raise ApiError(400, "too_many_events",
                        f"events has {len(events)} items; at most {MAX_EVENTS_PER_REQUEST} per request",
                        field="events")
-    return events, True
+    return Body(events, True, document.get("client_hints"))
 
 
 def _check_characters(name: str, value: str, forbidden: re.Pattern) -> None:

@@ -29,10 +29,10 @@ def body(document) -> bytes:
 
 class TestDecodeBody:
     def test_single_event_object(self):
-        assert decode_body(body(GUIDE_EVENT), "application/json") == ([GUIDE_EVENT], False)
+        assert decode_body(body(GUIDE_EVENT), "application/json") == ([GUIDE_EVENT], False, None)
 
     def test_batch_envelope(self):
-        events, is_batch = decode_body(body({"events": [GUIDE_EVENT, GUIDE_EVENT]}), "text/plain;charset=UTF-8")
+        events, is_batch, _ = decode_body(body({"events": [GUIDE_EVENT, GUIDE_EVENT]}), "text/plain;charset=UTF-8")
         assert events == [GUIDE_EVENT, GUIDE_EVENT] and is_batch
 
     @pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "text/html"])
@@ -141,7 +141,7 @@ class TestValidateEvent:
 
 def decoded(raw: bytes):
     """The one event of a raw JSON body, as the collector gets it (escapes such as \\ud800 decoded)."""
-    [event], _ = decode_body(raw, "application/json")
+    [event], _, _ = decode_body(raw, "application/json")
     return event
 
 
@@ -264,7 +264,7 @@ class TestNesting:
     def test_the_deepest_body_allowed_decodes_and_its_field_is_named(self):
         deep = b'{"events":[{"event_type":"x","properties":{"a":{"b":{"c":{"d":[1]}}}}}]}'
         assert json_depth(deep) == MAX_JSON_DEPTH
-        [raw], _ = decode_body(deep, "application/json")
+        [raw], _, _ = decode_body(deep, "application/json")
         assert invalid(raw) == ("properties.a", "wrong_type")
 
     @pytest.mark.parametrize("raw, depth", [
