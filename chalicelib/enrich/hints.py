@@ -54,14 +54,13 @@ def _text(value, field: str) -> str:
 
 
 def from_body(raw) -> ClientHints:
-    """The SDK's `client_hints`: navigator.userAgentData as JSON ({brands, mobile, platform})."""
+    """The SDK's `client_hints`: navigator.userAgentData as JSON ({brands, mobile, platform});
+    a known hint of the wrong shape is refused, naming it."""
     if not isinstance(raw, dict):
         raise ApiError(400, "invalid_client_hints", "client_hints must be an object {brands, mobile, platform}",
                        field="client_hints")
-    unknown = sorted(set(raw) - {"brands", "mobile", "platform"})
-    if unknown:
-        raise ApiError(400, "invalid_client_hints", f"client_hints.{unknown[0]} is not a known hint "
-                       "(known: brands, mobile, platform)", field=f"client_hints.{unknown[0]}")
+    # Other keys are ignored, not refused: a browser whose userAgentData.toJSON() grows a field
+    # must not lose its events. Nothing but brands, mobile and platform is read or stored.
     mobile = raw.get("mobile")
     if mobile is not None and not isinstance(mobile, bool):
         raise ApiError(400, "invalid_client_hints", "client_hints.mobile must be true or false",

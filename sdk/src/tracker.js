@@ -70,7 +70,7 @@ export function createTracker(config, win) {
     failures++;
     win.clearTimeout(retryTimer);
     const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (failures - 1));
-    retryTimer = win.setTimeout(guard(resend), ceiling / 2 + (Math.random() * ceiling) / 2);
+    retryTimer = win.setTimeout(guard(resend), (ceiling * (1 + Math.random())) / 2);
   };
 
   // Per-event answers: `retry` is resent; accepted, duplicate, invalid and dropped are done.
@@ -81,14 +81,16 @@ export function createTracker(config, win) {
   };
 
   const send = (events, leaving) => {
-    const body = JSON.stringify({ events });
+    // navigator.userAgentData serialises to its low-entropy hints {brands, mobile, platform}: what a
+    // reduced User-Agent hides (the server prefers them; beacons carry no Sec-CH-UA headers).
+    const body = JSON.stringify({ events, client_hints: nav.userAgentData });
     const beacon = () => nav.sendBeacon && nav.sendBeacon(endpoint, body) && forget(events);
     if (!win.fetch) return beacon();
     let request;
     try {
-      // text/plain makes a "simple" request (no CORS preflight); keepalive lets it outlive the page.
-      request = win.fetch(endpoint, { method: "POST", body, keepalive: true, credentials: "omit",
-                                      headers: { "Content-Type": "text/plain" } });
+      // A string body is sent as text/plain;charset=UTF-8 (fetch's default): a "simple" request, no
+      // CORS preflight. keepalive lets it outlive the page.
+      request = win.fetch(endpoint, { method: "POST", body, keepalive: true, credentials: "omit" });
     } catch (e) {
       return leaving && beacon();
     }

@@ -16,7 +16,9 @@ test("a page view on load, batched into one text/plain keepalive request", async
   await fake.tick();
   const [request] = fake.requests;
   assert.equal(request.url, API + "/events");
-  assert.equal(request.init.headers["Content-Type"], "text/plain"); // no CORS preflight
+  // A string body and no headers: fetch sends text/plain;charset=UTF-8, so no CORS preflight.
+  assert.equal(typeof request.init.body, "string");
+  assert.equal(request.init.headers, undefined);
   assert.equal(request.init.keepalive, true);
   const [view] = request.events;
   assert.equal(view.event_type, "page_view");
@@ -230,4 +232,18 @@ test("nothing escapes to the page, whatever fails", async () => {
   const broken = fakeWindow();
   broken.win.history = null; // a page that replaced history: the tracker stays quiet
   assert.doesNotThrow(() => start(broken));
+});
+
+test("User-Agent Client Hints ride along where the browser has them", async () => {
+  // navigator.userAgentData's toJSON() gives its low-entropy hints, as in Chromium.
+  const hints = { brands: [{ brand: "Google Chrome", version: "131" }], mobile: false, platform: "Android" };
+  const fake = fakeWindow({ navigator: { userAgentData: { toJSON: () => hints, getHighEntropyValues() {} } } });
+  start(fake);
+  await fake.tick();
+  assert.deepEqual(JSON.parse(fake.requests[0].init.body).client_hints, hints);
+
+  const safari = fakeWindow(); // no userAgentData: no client_hints key at all
+  start(safari);
+  await safari.tick();
+  assert.equal("client_hints" in JSON.parse(safari.requests[0].init.body), false);
 });
