@@ -74,7 +74,7 @@ def test_the_dev_stage_answers_with_its_own_tables(packaged):
 
 
 def test_the_clean_interpreter_has_the_runtime_and_the_zip_and_nothing_else(packaged, tmp_path):
-    modules = ["boto3", "botocore", "chalice", "moto", "pytest", "ua_parser", "crawlerdetect", "app", "chalicelib"]
+    modules = ["boto3", "botocore", "chalice", "moto", "pytest", "ua_parser", "crawleruseragents", "app", "chalicelib"]
     assert all(importlib.util.find_spec(m) for m in ("chalice", "moto", "pytest"))  # here, in the dev venv
     python = clean_python("python3.13")
     runtime_dir, _ = runtime_packages(python)
@@ -88,7 +88,7 @@ def test_the_clean_interpreter_has_the_runtime_and_the_zip_and_nothing_else(pack
     zipfile.ZipFile(packaged["prod"] / "deployment.zip").extractall(task)
     inside = probe(python, task, runtime_dir, modules)
     assert inside["moto"] is None and inside["pytest"] is None
-    for module in ("ua_parser", "crawlerdetect", "app", "chalicelib", "chalice"):  # chalice: the zip's copy
+    for module in ("ua_parser", "crawleruseragents", "app", "chalicelib", "chalice"):  # chalice: the zip's copy
         assert inside[module].startswith(str(task)), (module, inside[module])
     assert inside["boto3"].startswith(str(runtime_dir))
 

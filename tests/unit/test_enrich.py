@@ -144,17 +144,17 @@ def test_event_record_combines_client_and_server_facts():
 
 
 class TestUserAgentBound:
-    """Only the first MAX_USER_AGENT_CHARS characters are ever parsed: the crawler list is quadratic."""
+    """Only the first MAX_USER_AGENT_CHARS characters are ever parsed: pattern lists take superlinear time."""
 
     @pytest.fixture
     def seen(self, monkeypatch):
-        """What the crawler list and ua-parser are given (fresh caches, recording fakes)."""
+        """What the bot lists and ua-parser are given (fresh caches, recording fakes)."""
         seen: list[str] = []
 
         class Detector:
-            def isCrawler(self, user_agent):  # noqa: N802 - crawlerdetect's name
+            def category(self, user_agent):
                 seen.append(user_agent)
-                return False
+                return None
 
         class Parser:
             def parse_user_agent(self, user_agent):
@@ -162,12 +162,12 @@ class TestUserAgentBound:
 
             parse_os = parse_user_agent
 
-        monkeypatch.setattr(bots, "_crawler_detector", Detector)
+        monkeypatch.setattr(bots, "_detector", Detector)
         monkeypatch.setattr(clients, "_ua_parser", Parser)
-        bots._is_bot.cache_clear()
+        bots._bot_category.cache_clear()
         clients._describe_client.cache_clear()
         yield seen
-        bots._is_bot.cache_clear()
+        bots._bot_category.cache_clear()
         clients._describe_client.cache_clear()
 
     def test_an_8_kb_user_agent_is_cut_to_512_characters_before_any_parser(self, seen):
