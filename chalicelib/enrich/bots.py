@@ -1,17 +1,21 @@
 """Bots: crawlers, spiders, headless and monitoring browsers. Their events are dropped, not stored.
 
-Two sources, in this order:
-1. The crawler-user-agents list (PyPI `crawler-user-agents`, MIT; kept current by its pin in
-   requirements.txt): its patterns name the bot, its tags give the category. Matched case-sensitively
-   as its README says they are meant to be, and only where a pattern stands as a name (see _is_name).
-2. Our own rules (_RULES below) for bots no list names yet: words only a program calls itself,
-   a contact address, a User-Agent that is nothing but a program's name and version.
+bot_category(user_agent) names the kind of bot (one of CATEGORIES), None for a browser; in order:
+1. Command-line and server-side HTTP clients (_HTTP_CLIENTS: curl, wget, python-requests...) are
+   not bots here: README's documented policy (server-side tracking, the deploy smoke test).
+2. The crawler-user-agents list (PyPI `crawler-user-agents`, MIT; kept current by its pin in
+   requirements.txt): its patterns name the bot, its tags give the category (_TAG_CATEGORIES; an AI
+   agent fetching for a person is "ai-assistant"). Matched case-sensitively, as its README says the
+   patterns are meant to be used, and only where a pattern stands as a name (_is_name: "ViewSonic"
+   is no "Sonic") outside an Android browser's device model (_ANDROID_DEVICE).
+3. Our own short rule list (_WORDS, _PATTERNS) for bots no list names yet: words only a program
+   calls itself, a contact address, a User-Agent that is nothing but a program's name and version;
+   their "other" refined by _HINTS (AI, search).
 
-Command-line HTTP clients (_HTTP_CLIENTS) are not bots here: README's documented policy.
-Everything works on the first MAX_USER_AGENT_CHARS characters, in time linear in their number:
-the list's literals are found through an index of their first characters, the few real regular
+Everything works on the first MAX_USER_AGENT_CHARS characters, in time linear in their number: the
+list's literal patterns are found through an index of their first characters, the few real regular
 expressions and our rules have no nested repetition. Nothing is loaded at import; the list is read
-and indexed on the first call (a few milliseconds), and answers are cached by User-Agent.
+and indexed on the first call (~20 ms), and answers are cached by User-Agent.
 """
 
 from __future__ import annotations
@@ -33,11 +37,19 @@ _PRIORITY = {category: rank for rank, category in enumerate(
 
 # Command-line and server-side HTTP clients: crawler lists flag them, but they do not run page
 # scripts, so an event from one was sent on purpose (server-side tracking, the deploy smoke test).
-# aiohttp's own User-Agent is "Python/3.12 aiohttp/3.9.1"; Node's built-in fetch sends "node" or "undici".
-_HTTP_CLIENTS = (
-    r"^(?:curl|wget|python-requests|python-urllib|python-httpx|(?:python/[\d.]+ )?aiohttp|httpie|node-fetch|undici"
-    r"|node|axios|okhttp|go-http-client|apache-httpclient|postmanruntime|insomnia)(?:/|$)"
-)
+# A User-Agent that starts with one of these names, followed by "/" or nothing, is one. aiohttp's
+# own is "Python/3.12 aiohttp/3.9.1"; Node's built-in fetch sends "node" or "undici".
+_HTTP_CLIENTS = ("curl", "wget", "python-requests", "python-urllib", "python-httpx", "aiohttp", "httpie",
+                 "node-fetch", "undici", "node", "axios", "okhttp", "go-http-client", "apache-httpclient",
+                 "postmanruntime", "insomnia")
+
+
+def _is_http_client(user_agent: str) -> bool:
+    """Whether README's policy keeps this User-Agent's events: a command-line or server-side HTTP client."""
+    lower = user_agent.lower()
+    if lower.startswith("python/"):
+        lower = lower.partition(" ")[2]
+    return any(lower.startswith(name) and lower[len(name):len(name) + 1] in ("", "/") for name in _HTTP_CLIENTS)
 
 # crawler-user-agents' tags; "advertising", "archiver", "academic" and "http-library" are "other".
 _TAG_CATEGORIES = {
@@ -96,11 +108,21 @@ _PATTERNS = (
               r"|^[^\d\s/();]+$|^[\d\s.]+$|^(?=[^ ]* )[^/();]+$(?<!browser)"),
 )
 
+# What kind of bot one our rules found but could only call "other" is: an AI company's or model's
+# name ("xAI-Bot", "Character-AI", "MistralAI-Index", a ".ai" contact, "GPT", "LLM"), or a search
+# engine's crawler ("EasouSpider", "YandexComBot ... search"). Only ever consulted for a bot.
+_HINTS = (
+    ("ai-crawler", r"(?-i:\bAI\b|[a-z]AI\b|\bAI-|-AI\b|LLM|GPT)|[a-z]\.ai\b"),
+    ("search", r"search|spider"),
+)
+
 # The device-model part of an Android browser's platform comment, "(Linux; Android 15; CPH2655
-# Build/AP3A.240617.008)": model names (ViewSonic, HTC Butterfly, Cubot, Spider 8) and build ids
-# collide with bot names, and no bot names itself there.
+# Build/AP3A.240617.008)", and the device an in-app browser describes, "Instagram 237.0.0.7.102
+# Android (28/9; 480dpi; 1080x2115; CUBOT; X20 PRO; ...)": model names (ViewSonic, HTC Butterfly,
+# Cubot, Spider 8) and build ids collide with bot names, and no bot names itself there.
 _ANDROID_DEVICE = (
-    r"Android[ /]?[\d.]*;(?: ?U;)?(?: ?[a-z]{2}(?:[-_][a-z]{2,4})?;)?(?:[^;()]|\([^;()]*\))*(?:; ?Build/[^;)]*)?")
+    r"Android[ /]?[\d.]*;(?: ?U;)?(?: ?[a-z]{2}(?:[-_][a-z]{2,4})?;)?(?:[^;()]|\([^;()]*\))*(?:; ?Build/[^;)]*)?"
+    r"|Android \(\d+/[\d.]+;[^()]*\)")
 
 _SPECIAL = r"[\\.^$*+?()\[\]{}|]"
 _INDEX_WIDTH = 3
@@ -259,19 +281,27 @@ class _Detector:
         finally:
             if collecting:
                 gc.enable()
-        self.http_client = re.compile(_HTTP_CLIENTS, re.IGNORECASE).match
-        self.android_device = re.compile(_ANDROID_DEVICE, re.IGNORECASE).search
+        self.android_device = re.compile(_ANDROID_DEVICE, re.IGNORECASE)
         self.words = [(word.removeprefix("\\b").removesuffix("\\b"), category, word.startswith("\\b"),
                        word.endswith("\\b")) for category, words in _WORDS for word in words]
         self.patterns = re.compile("|".join(f"(?P<p{n}>{pattern})" for n, (_, pattern) in enumerate(_PATTERNS)),
                                    re.IGNORECASE).finditer
 
     def category(self, user_agent: str) -> str | None:
-        if not user_agent or self.http_client(user_agent):
+        if not user_agent or _is_http_client(user_agent):
             return None
         masked = self.masked(user_agent)
-        found = self.crawlers.categories(masked) or self.generic(masked)
-        return min(found, key=_PRIORITY.__getitem__) if found else None
+        found = self.crawlers.categories(masked)
+        if found:
+            return min(found, key=_PRIORITY.__getitem__)
+        found = self.generic(masked)
+        if not found:
+            return None
+        category = min(found, key=_PRIORITY.__getitem__)
+        if category == "other":
+            hint = _hints()(masked)
+            return _HINTS[int(hint.lastgroup[1:])][0] if hint else category
+        return category
 
     def generic(self, user_agent: str) -> set[str]:
         """The categories our own rules give."""
@@ -289,12 +319,16 @@ class _Detector:
         return found
 
     def masked(self, user_agent: str) -> str:
-        """The User-Agent with its Android device model blanked out (NULs, which bounded_user_agent never leaves)."""
-        device = self.android_device(user_agent)
-        if not device:
+        """The User-Agent with its Android device models blanked out (NULs, which bounded_user_agent never leaves)."""
+        if "ndroid" not in user_agent.lower():
             return user_agent
-        start, end = device.span()
-        return user_agent[:start] + "\0" * (end - start) + user_agent[end:]
+        return self.android_device.sub(lambda device: "\0" * len(device[0]), user_agent)
+
+
+@lru_cache(maxsize=1)
+def _hints():
+    """Compiled on first use: most bots are categorised by the list."""
+    return re.compile("|".join(f"(?P<h{n}>{hint})" for n, (_, hint) in enumerate(_HINTS)), re.IGNORECASE).search
 
 
 @lru_cache(maxsize=1)
