@@ -24,6 +24,7 @@ import gc
 import json
 import os
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from .useragent import bounded_user_agent
@@ -51,6 +52,7 @@ def _is_http_client(user_agent: str) -> bool:
         lower = lower.partition(" ")[2]
     return any(lower.startswith(name) and lower[len(name):len(name) + 1] in ("", "/") for name in _HTTP_CLIENTS)
 
+
 # crawler-user-agents' tags; "advertising", "archiver", "academic" and "http-library" are "other".
 _TAG_CATEGORIES = {
     "ai-crawler": "ai-crawler", "browser-automation": "automation", "scanner": "scanner", "monitoring": "monitor",
@@ -65,9 +67,9 @@ _USER_TRIGGERED = r"user-triggered|on behalf of|when a (?:person|user)"
 _AI = r"\bAI\b|\bLLM\b"
 
 
-# Our own rules, for bots no list names: sources are the generic words of isbot (npm `isbot`,
-# Unlicense) and of Matomo device-detector's "Generic Bot" rules, kept to those no real browser of
-# Matomo's fixtures contains. First, words, found case-insensitively; "\b" before one: it starts a
+# Our own rules, for bots no list names, written with the generic words of isbot (npm `isbot`,
+# Unlicense) and Matomo device-detector's "Generic Bot" rule in view, and kept to those no real
+# browser of Matomo's fixtures contains. First, words, found case-insensitively; "\b" before one: it starts a
 # word; "\b" after: no letter follows it.
 _WORDS = (
     ("automation", ("headless", "webdriver", "selenium", "puppeteer", "playwright", "phantomjs", "cypress",
@@ -101,8 +103,8 @@ _PATTERNS = (
     ("other", r"[\w.-]@[a-z0-9-]+\.[a-z]|(?<![a-z])[a-z]{2,}\.(?:com|net|org|io|co|eu|me|ai)(?![\w.])"),
     # Nothing but a program's name and version ("collectd/5.5.1", "Mozilla/5.0 Keydrop",
     # "Mozilla/5.0 (compatible; Kaupr/1.0)"); a single word with no digit ("Browsershots", "Zeus");
-    # words with no product/version at all ("Cloudflare Custom Hostname Verification") unless they
-    # call themselves a browser.
+    # words with no product/version at all ("Cloudflare Custom Hostname Verification") unless the
+    # last is "Browser".
     ("other", r"^[^/() ]+/[^/() ]+$|^[^/() ]+ v?\d[\d.]*$|^Mozilla/\d\.\d+ [^ ()]+$"
               r"|^Mozilla/\d\.\d+ \((?:compatible(?:; ?[^;()/ ]+/[^;() ]+)?|[^;()/ ]+/[^;() ]+)\)$"
               r"|^[^\d\s/();]+$|^[\d\s.]+$|^(?=[^ ]* )[^/();]+$(?<!browser)"),
@@ -326,7 +328,7 @@ class _Detector:
 
 
 @lru_cache(maxsize=1)
-def _hints():
+def _hints() -> Callable[[str], re.Match | None]:
     """Compiled on first use: most bots are categorised by the list."""
     return re.compile("|".join(f"(?P<h{n}>{hint})" for n, (_, hint) in enumerate(_HINTS)), re.IGNORECASE).search
 

@@ -223,7 +223,7 @@ def _adversarial() -> dict[str, str]:
         "one letter": "x", "words": "abc ", "Mozilla": "Mozilla/5.0 (", "Android": "Android 1.0; ",
         "parentheses": "(", "KHTML": "(KHTML, like Gecko;", "regex prefix": "ContextualBot ", "Spider": "Spider",
         "Current": "Current ", "AdsBot": "AdsBot-Google-", "domain": "ab.", "e-mail": "a.@", "dashes": "a-User",
-        "build": "x; Build/", "spaces": " ", "semicolons": ";", "slashes": "/",
+        "build": "x; Build/", "spaces": " ", "semicolons": ";", "slashes": "/", "index key": "Goo",
     }
     cases = {name: (piece * MAX_USER_AGENT_CHARS)[:MAX_USER_AGENT_CHARS] for name, piece in shapes.items()}
     cases["Android model"] = ("Linux; Android 4.4; " + "a(b)" * 200)[:MAX_USER_AGENT_CHARS]
