@@ -37,6 +37,17 @@ FILES = (
 BOUNDED = r"(?:^|[^A-Z0-9_-]|[^A-Z0-9-]_|sprd-|MZ-)(?:{})"
 MIN_LITERAL = 2  # a single character filters nothing; such a pattern is always tried
 MAX_STRINGS = 64  # how many exact strings a part may stand for
+KEPT_CHARS = 5  # of each required string, at least
+# Text every User-Agent shares: required strings are cut to a prefix that is not in it.
+COMMON_TEXT = " ".join(
+    [f"mozilla/5.0 (linux; android {v}; k) applewebkit/537.36 (khtml, like gecko) chrome/131.0.0.0 mobile "
+     f"safari/537.36 samsungbrowser/27.0 version/4.0 build/ wv) u; en-us;" for v in (*range(4, 16), "4.4.2", "7.1.1",
+                                                                                  "8.1.0", "5.1.1", "6.0.1")]
+    + ["mozilla/5.0 (windows nt 10.0; win64; x64) applewebkit/537.36 (khtml, like gecko) chrome/131.0.0.0 "
+       "safari/537.36 edg/131.0.0.0", "mozilla/5.0 (iphone; cpu iphone os 18_1 like mac os x) applewebkit/605.1.15 "
+       "(khtml, like gecko) version/18.1 mobile/15e148 safari/604.1", "mozilla/5.0 (macintosh; intel mac os x "
+       "10_15_7) applewebkit/605.1.15 (khtml, like gecko) version/18.1 safari/605.1.15", "mozilla/5.0 (x11; linux "
+       "x86_64; rv:133.0) gecko/20100101 firefox/133.0"])
 
 
 def required_literals(pattern: str) -> list[str] | None:
@@ -47,7 +58,18 @@ def required_literals(pattern: str) -> list[str] | None:
     except re.error:
         return None
     found = _required(list(parsed))
-    return sorted(found) if found else None
+    # A match that contains "sm-t510" contains "sm-t5": prefixes keep the test true and make the
+    # index a few thousand entries instead of tens of thousands (loaded on every cold start). A
+    # prefix every browser's User-Agent has ("andro") would filter nothing: such a string is cut
+    # where it stops being common instead.
+    return sorted({_prefix(literal) for literal in found}) if found else None
+
+
+def _prefix(literal: str) -> str:
+    for end in range(KEPT_CHARS, len(literal)):
+        if literal[:end] not in COMMON_TEXT:
+            return literal[:end]
+    return literal
 
 
 def _exact(items: list) -> set[str] | None:
@@ -173,7 +195,11 @@ def _models(entry: dict, brand_type: str) -> list | None:
     models = [m for m in models if _compiles(m["regex"])]
     while models and models[-1].get("device", brand_type) == brand_type:
         models.pop()
-    return [[m["regex"], m.get("device"), required_literals(m["regex"])] for m in models] or None
+    if not models:
+        return None
+    # Kept as JSON text: parsed only when its brand first matches, not on every cold start.
+    return json.dumps([[m["regex"], m.get("device"), required_literals(m["regex"])] for m in models],
+                      separators=(",", ":"), ensure_ascii=False)
 
 
 def build() -> dict:

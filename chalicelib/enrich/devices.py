@@ -94,6 +94,11 @@ class DeviceRules:
             compiled = self._compiled[pattern] = re.compile(self._bounded.format(pattern), re.IGNORECASE)
         return compiled.search(user_agent) is not None
 
+    @staticmethod
+    @lru_cache(maxsize=None)
+    def _models(models: str) -> list:
+        return json.loads(models)  # a brand's model rules, kept as text until it first matches
+
     def _candidates(self, lowered: str) -> set[tuple[int, int]]:
         found = set(self._always)
         found.update((number, position) for literal, number, position in self._short if literal in lowered)
@@ -120,8 +125,8 @@ class DeviceRules:
                 return "tv"  # the fragment alone makes it a television
         return None
 
-    def _model_type(self, models: list | None, brand_type: str, user_agent: str, lowered: str) -> str:
-        for pattern, model_type, literals in models or ():
+    def _model_type(self, models: str | None, brand_type: str, user_agent: str, lowered: str) -> str:
+        for pattern, model_type, literals in self._models(models) if models else ():
             if literals is not None and not any(literal in lowered for literal in literals):
                 continue
             if self._matches(pattern, user_agent):
