@@ -72,6 +72,7 @@ class Tally:
     pageviews_by_site: Counter = field(default_factory=Counter)
     rate_limited_by_site: Counter = field(default_factory=Counter)
     aggregate_errors: int = 0
+    bot_category: str | None = None
 
 
 @dataclass
@@ -122,6 +123,7 @@ class Collector:
             properties={"request_id": request.request_id, "status_code": result.status_code},
             pageviews_by_site=dict(tally.pageviews_by_site),
             rate_limited_by_site=dict(tally.rate_limited_by_site),
+            bot_category=tally.bot_category,
         )
         return result
 
@@ -140,10 +142,11 @@ class Collector:
                 tally.rejected[RejectReason.INVALID] += 1
         self._check_origin(request.origin, {event.site for _, event in valid})
 
-        if valid and enrich.is_bot(request.user_agent):
+        if valid and (category := enrich.bot_category(request.user_agent)):
             for index, event in valid:
                 statuses[index] = _status(DROPPED, event.event_id, reason="bot")
             tally.rejected[RejectReason.BOT] += len(valid)
+            tally.bot_category = category
             return statuses  # type: ignore[return-value]
 
         received_ms = int(self._clock() * 1000)

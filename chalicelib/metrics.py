@@ -27,6 +27,7 @@ EXPIRY_BACKLOG = "ExpiryBacklog"        # due sessions a run of the expiry job l
 PAGE_VIEWS = "PageViews"                # per site
 ACTIVE_VISITORS = "ActiveVisitors"      # per site: distinct visitors of the last 5 minutes
 REASON_DIMENSION = "Reason"  # of EventsRejected: one of RejectReason
+BOT_CATEGORY_DIMENSION = "BotCategory"  # of EventsRejected Reason=Bot: one of enrich.bots.CATEGORIES
 SITE_DIMENSION = "Site"  # never per URL or per visitor: every dimension value is a billed metric
 
 COUNT = "Count"
@@ -52,14 +53,15 @@ class RejectReason(str, Enum):
 def emf_line(environment: str, values: dict[str, tuple[float | list[float], str]], *,
              extra_dimensions: dict[str, str] | None = None, properties: dict | None = None,
              timestamp_ms: int | None = None, site_counts: tuple[str, dict[str, int]] | None = None,
-             also_by_site: str | None = None) -> str:
+             also_by_site: str | None = None, also_by: dict[str, str] | None = None) -> str:
     """One EMF line. `site_counts` (site, {metric: count}) adds per-site counts to the same line as a
     second directive with the Site dimension, saving a line (log bytes are billed). `also_by_site`
-    reports the same values a second time, under the line's dimensions plus Site."""
+    reports the same values a second time, under the line's dimensions plus Site; `also_by` the same
+    under any further dimensions."""
     dimensions = {ENVIRONMENT_DIMENSION: environment, **(extra_dimensions or {})}
-    dimension_sets = [list(dimensions)] + ([[*dimensions, SITE_DIMENSION]] if also_by_site else [])
-    if also_by_site:
-        dimensions[SITE_DIMENSION] = also_by_site
+    also = {SITE_DIMENSION: also_by_site} if also_by_site else (also_by or {})
+    dimension_sets = [list(dimensions)] + ([[*dimensions, *also]] if also else [])
+    dimensions.update(also)
     directives = [{
         "Namespace": NAMESPACE,
         "Dimensions": dimension_sets,
@@ -95,9 +97,10 @@ class Metrics:
                 rejected: dict[RejectReason, int], sessions_started: int = 0,
                 ended_sessions: list[tuple[int, bool]] | None = None, properties: dict | None = None,
                 pageviews_by_site: dict[str, int] | None = None,
-                rate_limited_by_site: dict[str, int] | None = None) -> None:
+                rate_limited_by_site: dict[str, int] | None = None, bot_category: str | None = None) -> None:
         """ended_sessions: (duration in milliseconds, bounced) of each session this request ended.
-        rate_limited_by_site: the events of `rejected[RATE_LIMITED]` by site, to find the flooding site."""
+        rate_limited_by_site: the events of `rejected[RATE_LIMITED]` by site, to find the flooding site.
+        bot_category: what kind of bot sent `rejected[BOT]` (one User-Agent a request: one kind)."""
         sites = {site: n for site, n in (pageviews_by_site or {}).items() if n}
         # The usual request has one site: its PageViews ride on the request's line.
         one_site = next(iter(sites.items())) if len(sites) == 1 else None
@@ -115,8 +118,11 @@ class Metrics:
             if count:
                 # The usual refused request has one site: its per-site count rides on the same line.
                 one = next(iter(limited)) if reason is RejectReason.RATE_LIMITED and len(limited) == 1 else None
+                bot = reason is RejectReason.BOT and bot_category
+                by_kind = {BOT_CATEGORY_DIMENSION: bot_category} if bot else None
                 self._write(emf_line(self.environment, {EVENTS_REJECTED: (count, COUNT)},
-                                     extra_dimensions={REASON_DIMENSION: reason.value}, also_by_site=one))
+                                     extra_dimensions={REASON_DIMENSION: reason.value}, also_by_site=one,
+                                     also_by=by_kind))
         if len(limited) > 1:
             for site, count in limited.items():
                 self._write(emf_line(self.environment, {EVENTS_REJECTED: (count, COUNT)}, extra_dimensions={

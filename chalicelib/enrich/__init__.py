@@ -5,12 +5,12 @@ clients: browser, OS and device type; channels: where a visit came from; record:
 """
 
 from . import hints
-from .bots import is_bot
+from .bots import bot_category, is_bot
 from .clients import ClientInfo, describe_client
 from .record import country_code, event_record, event_time_ms, source_field, utm_params, visitor_hash
 from .useragent import MAX_USER_AGENT_CHARS, bounded_user_agent
 
 __all__ = [
-    "MAX_USER_AGENT_CHARS", "ClientInfo", "bounded_user_agent", "country_code", "describe_client", "event_record",
-    "event_time_ms", "hints", "is_bot", "source_field", "utm_params", "visitor_hash",
+    "MAX_USER_AGENT_CHARS", "ClientInfo", "bot_category", "bounded_user_agent", "country_code", "describe_client",
+    "event_record", "event_time_ms", "hints", "is_bot", "source_field", "utm_params", "visitor_hash",
 ]

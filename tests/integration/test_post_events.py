@@ -102,7 +102,25 @@ def test_bots_are_dropped_not_stored_and_counted(api, dynamodb, capsys):
     assert [s["status"] for s in json.loads(response.body)["events"]] == ["dropped", "dropped"]
     assert stored_events(dynamodb) == []
     rejected = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "EventsRejected" in line]
-    assert [(r["Reason"], r["EventsRejected"]) for r in rejected] == [("Bot", 2)]
+    assert [(r["Reason"], r["BotCategory"], r["EventsRejected"]) for r in rejected] == [("Bot", "search", 2)]
+    # counted under Reason alone (what the alarm and dashboard read) and by kind of bot
+    assert rejected[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [
+        ["Environment", "Reason"], ["Environment", "Reason", "BotCategory"]]
+
+
+@pytest.mark.parametrize("user_agent, category", [
+    ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)",
+     "ai-crawler"),
+    ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ChatGPT-User/1.0; +https://openai.com/bot)",
+     "ai-assistant"),
+    ("Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)", "monitor"),
+    ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", "preview"),
+])
+def test_each_kind_of_bot_is_counted_under_its_category(api, dynamodb, capsys, user_agent, category):
+    assert post(api, page_view(), headers={"User-Agent": user_agent}).status_code == 200
+    [rejected] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "EventsRejected" in line]
+    assert (rejected["Reason"], rejected["BotCategory"]) == ("Bot", category)
+    assert stored_events(dynamodb) == []
 
 
 def test_unknown_site_is_invalid(api, dynamodb):
