@@ -13,16 +13,17 @@ import traceback
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib import __version__, params, reads
-from chalicelib.auth import require_token
-from chalicelib.collector import IngestRequest, IngestResult
-from chalicelib.cors import answer_headers, preflight_headers
-from chalicelib.deadline import within
+from chalicelib import __version__
+from chalicelib.access.auth import require_token
+from chalicelib.core.deadline import within
+from chalicelib.core.errors import ApiError, answer_for
+from chalicelib.core.log import log, set_context
+from chalicelib.core.settings import SettingsError
 from chalicelib.enrich.hints import HINT_HEADERS
-from chalicelib.errors import ApiError, answer_for
-from chalicelib.log import log, set_context
+from chalicelib.http import params, reads
+from chalicelib.http.cors import answer_headers, preflight_headers
+from chalicelib.ingest.collector import IngestRequest, IngestResult
 from chalicelib.services import get_services
-from chalicelib.settings import SettingsError
 from chalicelib.static import static_file, static_version
 
 app = Chalice(app_name="LiveInsight")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from chalicelib.tables import TABLES
+from chalicelib.schema.tables import TABLES
 
 
 def value_size(value: dict) -> int:

@@ -25,11 +25,11 @@ def measure(idle: int, active: int) -> dict:
     import boto3
     from moto import mock_aws
 
-    from chalicelib.expiry import expire_idle_sessions
-    from chalicelib.metrics import Metrics
-    from chalicelib.sessions import Session, SessionRules
+    from chalicelib.core.metrics import Metrics
+    from chalicelib.schema.tables import SESSIONS, create_tables
+    from chalicelib.sessions.expiry import expire_idle_sessions
+    from chalicelib.sessions.model import Session, SessionRules
     from chalicelib.store import SessionStore, to_item
-    from chalicelib.tables import SESSIONS, create_tables
 
     rules = SessionRules(timeout_ms=30 * MIN, shards=8)
     now = int(time.time() * 1000)

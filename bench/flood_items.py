@@ -136,7 +136,7 @@ def _binary_decoded(value: dict) -> dict:
 
 
 def _largest(client, settings) -> dict:
-    from chalicelib.tables import TABLES
+    from chalicelib.schema.tables import TABLES
 
     found = {}
     for spec in TABLES:
@@ -151,7 +151,7 @@ def _largest(client, settings) -> dict:
 
 
 def _environment() -> dict[str, str]:
-    from chalicelib import settings as settings_module
+    from chalicelib.core import settings as settings_module
     from tests.conftest import stage_environment
 
     env = {**stage_environment("local"), "LIVEINSIGHT_STAGE": "bench"}
@@ -188,10 +188,10 @@ def flood(name: str, count: int) -> dict:
     import boto3
     from moto import mock_aws
 
-    from chalicelib.collector import IngestRequest
+    from chalicelib.core.settings import load_settings
+    from chalicelib.ingest.collector import IngestRequest
+    from chalicelib.schema.tables import create_tables
     from chalicelib.services import Services
-    from chalicelib.settings import load_settings
-    from chalicelib.tables import create_tables
 
     for variable, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"),
                             ("AWS_DEFAULT_REGION", "us-east-1")):

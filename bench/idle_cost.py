@@ -315,7 +315,7 @@ def scheduled_event(now_ms: int, job: str) -> dict:
 
 
 def prod_settings(sites_json: str):
-    from chalicelib.settings import load_settings
+    from chalicelib.core.settings import load_settings
     from tests.conftest import stage_environment
 
     return load_settings({**stage_environment("prod"), "LIVEINSIGHT_SITES": sites_json,
@@ -355,7 +355,7 @@ def measure_jobs(sites_json: str, seed=None) -> dict:
     import app as app_module
     from bench.run import Timer
     from chalicelib import services as services_module
-    from chalicelib.tables import create_tables
+    from chalicelib.schema.tables import create_tables
 
     _aws_env()
     settings = prod_settings(sites_json)

@@ -42,7 +42,7 @@ def _aws_env() -> None:
 
 
 def _settings():
-    from chalicelib.settings import load_settings
+    from chalicelib.core.settings import load_settings
     from tests.conftest import stage_environment
 
     return load_settings({**stage_environment("local"), "LIVEINSIGHT_STAGE": "bench"})
@@ -82,9 +82,9 @@ def measure_ingest(batch: int, page_views: int) -> dict:
     from moto import mock_aws
 
     from bench.capacity import CapacityMeter
-    from chalicelib.collector import IngestRequest
+    from chalicelib.ingest.collector import IngestRequest
+    from chalicelib.schema.tables import TABLES, create_tables
     from chalicelib.services import Services
-    from chalicelib.tables import TABLES, create_tables
 
     _aws_env()
     settings = _settings()
@@ -186,7 +186,7 @@ def measure_processes(cold_runs: int, rss_events: int, baseline_rss_events: int)
     from moto.server import ThreadedMotoServer
 
     from bench import baseline
-    from chalicelib.tables import create_tables
+    from chalicelib.schema.tables import create_tables
 
     _aws_env()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
@@ -261,9 +261,9 @@ def measure_realtime_items() -> dict:
     import boto3
     from moto import mock_aws
 
+    from chalicelib.schema.tables import create_tables
     from chalicelib.services import Services
-    from chalicelib.stats import Rollup, write_rollup
-    from chalicelib.tables import create_tables
+    from chalicelib.stats.buckets import Rollup, write_rollup
 
     _aws_env()
     settings = _settings()

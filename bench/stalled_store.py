@@ -46,7 +46,7 @@ def black_hole():
 
 def measure() -> dict:
     from bench.run import _aws_env, _settings
-    from chalicelib.collector import IngestRequest
+    from chalicelib.ingest.collector import IngestRequest
     from chalicelib.services import Services
 
     _aws_env()

@@ -77,9 +77,9 @@ def collector_ms(user_agents: list[str]) -> float:
     from moto import mock_aws
 
     from bench.run import _aws_env, _settings
-    from chalicelib.collector import IngestRequest
+    from chalicelib.ingest.collector import IngestRequest
+    from chalicelib.schema.tables import create_tables
     from chalicelib.services import Services
-    from chalicelib.tables import create_tables
 
     _aws_env()
     settings = _settings()

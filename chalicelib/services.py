@@ -11,19 +11,19 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 
-from .collector import Collector
-from .deadline import within
-from .errors import StoreUnavailable
-from .expiry import ExpiryReport, expire_idle_sessions
-from .log import log
-from .metrics import Metrics
-from .ratelimit import RateLimiter
-from .rollup import RollupReport, roll_up
-from .sessionizer import Sessionizer
-from .sessions import Session, SessionRules
-from .settings import Settings, load_settings
-from .stats import Rollup, write_rollup
-from .stats_query import StatsReader
+from chalicelib.core.deadline import within
+from chalicelib.core.errors import StoreUnavailable
+from chalicelib.core.log import log
+from chalicelib.core.metrics import Metrics
+from chalicelib.core.settings import Settings, load_settings
+from chalicelib.ingest.collector import Collector
+from chalicelib.ingest.ratelimit import RateLimiter
+from chalicelib.sessions.expiry import ExpiryReport, expire_idle_sessions
+from chalicelib.sessions.model import Session, SessionRules
+from chalicelib.sessions.sessionizer import Sessionizer
+from chalicelib.stats.buckets import Rollup, write_rollup
+from chalicelib.stats.reader import StatsReader
+from chalicelib.stats.rollup import RollupReport, roll_up
 
 
 @dataclass
@@ -43,33 +43,33 @@ class Services:
 
     @cached_property
     def _client(self):
-        from .store import create_dynamodb_client  # loads boto3: keep it off the import path
+        from chalicelib.store import create_dynamodb_client  # loads boto3: keep it off the import path
 
         return self.dynamodb_client or create_dynamodb_client()
 
     @cached_property
     def events(self):
-        from .store import EventStore
+        from chalicelib.store import EventStore
 
         return EventStore(self._client, self.settings.events_table, self.backoff)
 
     @cached_property
     def sessions(self):
-        from .store import SessionStore
+        from chalicelib.store import SessionStore
 
         return SessionStore(self._client, self.settings.sessions_table, self.backoff,
                             events_table=self.settings.events_table)
 
     @cached_property
     def stats(self):
-        from .store import StatsStore
+        from chalicelib.store import StatsStore
 
         return StatsStore(self._client, self.settings.stats_table, self.backoff)
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:
         """The per-site limit of events per minute; its counters live in the statistics table."""
-        from .store import LimitStore
+        from chalicelib.store import LimitStore
 
         return RateLimiter(LimitStore(self._client, self.settings.stats_table, self.backoff),
                            self.settings.events_per_minute)
@@ -80,7 +80,7 @@ class Services:
 
     @cached_property
     def collector(self) -> Collector:
-        from .store import SaltStore
+        from chalicelib.store import SaltStore
 
         return Collector(
             settings=self.settings,

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-from chalicelib.tables import TABLES, name_prefix, resource_name
+from chalicelib.schema.tables import TABLES, name_prefix, resource_name
 from deploy.package import FUNCTION_NAMES
 
 DAY_SECONDS = 86_400

@@ -21,7 +21,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from chalicelib.tables import TABLES, name_prefix  # noqa: E402
+from chalicelib.schema.tables import TABLES, name_prefix  # noqa: E402
 
 TERRAFORM_SOURCE = PROJECT_DIR / "terraform"
 BUILD_DIR = PROJECT_DIR / "build" / "terraform"
@@ -128,7 +128,8 @@ def package(stage: str, build_dir: Path = BUILD_DIR) -> Path:
         shutil.rmtree(target)
     shutil.copytree(TERRAFORM_SOURCE, target, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", "bootstrap"))
     if (target / "tables.json").read_text() != tables_json():
-        raise PackageError("terraform/tables.json is stale: run `python -m chalicelib.tables > terraform/tables.json`")
+        raise PackageError("terraform/tables.json is stale: "
+                           "run `python -m chalicelib.schema.tables > terraform/tables.json`")
     generated = target / "chalice-generated"
     chalice_package(stage, generated)
     doc = json.loads((generated / "chalice.tf.json").read_text())

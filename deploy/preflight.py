@@ -16,8 +16,8 @@ import hcl2
 from hcl2.utils import SerializationOptions
 from lark.exceptions import LarkError
 
-from chalicelib.settings import ANY_ORIGIN, ORIGIN_PATTERN, SITE_ID_PATTERN
-from chalicelib.tables import PRODUCTION_STAGE
+from chalicelib.core.settings import ANY_ORIGIN, ORIGIN_PATTERN, SITE_ID_PATTERN
+from chalicelib.schema.tables import PRODUCTION_STAGE
 
 from .local_facts import AwsFacts, Tools, aws_facts, local_tools
 

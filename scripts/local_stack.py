@@ -1,7 +1,7 @@
 """`make local`: the real LiveInsight app on an in-memory DynamoDB emulator, on one laptop.
 
 Starts moto's server on 127.0.0.1 (LIVEINSIGHT_DDB_PORT, default 8001), creates the tables from
-chalicelib/tables.py (the same definitions Terraform uses) and serves the app with Chalice's local
+chalicelib/schema/tables.py (the same definitions Terraform uses) and serves the app with Chalice's local
 server on 127.0.0.1 (LIVEINSIGHT_PORT, default 8000) with the `local` stage, and runs the scheduled
 session expiry on a timer (EXPIRY_INTERVAL_SECONDS, default 60), since `chalice local` runs no
 schedules. Any LiveInsight setting exported in the shell (SESSION_TIMEOUT_SECONDS, for one) wins over
@@ -76,7 +76,7 @@ class DynamoDBEmulator:
 
 def run_minute_jobs_every(interval_seconds: float, stop: threading.Event) -> threading.Thread:
     """The same minute jobs the deployed schedules run (session expiry, statistics rollup), on a timer."""
-    from chalicelib.log import log
+    from chalicelib.core.log import log
     from chalicelib.services import get_services
 
     def loop() -> None:
@@ -107,8 +107,8 @@ def main() -> int:
 
     from chalice.cli.factory import CLIFactory
 
+    from chalicelib.schema.tables import create_tables
     from chalicelib.store import create_dynamodb_client
-    from chalicelib.tables import create_tables
 
     dynamodb = DynamoDBEmulator(ddb_port)
     dynamodb.start()

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from .useragent import bounded_user_agent
+from chalicelib.enrich.useragent import bounded_user_agent
 
 CATEGORIES = ("search", "ai-crawler", "ai-assistant", "monitor", "automation", "preview", "scanner",
               "feed-reader", "seo", "other")

@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from . import devices
-from .hints import ClientHints
-from .useragent import bounded_user_agent
+from chalicelib.enrich import devices
+from chalicelib.enrich.hints import ClientHints
+from chalicelib.enrich.useragent import bounded_user_agent
 
 # ua-parser names mobile builds separately; the device type already says "mobile".
 _BROWSER_NAMES = {

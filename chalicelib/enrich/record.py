@@ -10,10 +10,10 @@ import hashlib
 import re
 from urllib.parse import parse_qsl, urlsplit
 
-from ..events import Event
-from . import channels
-from .clients import ClientInfo
-from .useragent import bounded_user_agent
+from chalicelib.enrich import channels
+from chalicelib.enrich.clients import ClientInfo
+from chalicelib.enrich.useragent import bounded_user_agent
+from chalicelib.ingest.events import Event
 
 UTM_PARAMETERS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 MAX_UTM_CHARS = 256

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..deadline import remaining_seconds
-from ..errors import StoreUnavailable
+from chalicelib.core.deadline import remaining_seconds
+from chalicelib.core.errors import StoreUnavailable
 
 # One attempt of a DynamoDB call takes at most about this long (DynamoDB answers in milliseconds;
 # a stalled connection is cut here and retried); an attempt starts only if it fits in the deadline.
@@ -106,7 +106,7 @@ class Backoff:
     cap_seconds: float = 1.0
     sleep: Callable[[float], None] = time.sleep
     rand: Callable[[], float] = random.random
-    clock: Callable[[], float] = time.monotonic  # the deadline's clock (chalicelib.deadline)
+    clock: Callable[[], float] = time.monotonic  # the deadline's clock (chalicelib.core.deadline)
 
     def pause(self, attempt: int) -> None:
         self.sleep(self.rand() * min(self.cap_seconds, self.base_seconds * 2 ** attempt))

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 from botocore.exceptions import ClientError
 
-from ..errors import StoreUnavailable
-from ..tables import event_key
-from .base import (
+from chalicelib.core.errors import StoreUnavailable
+from chalicelib.schema.tables import event_key
+from chalicelib.store.base import (
     BATCH_GET_LIMIT,
     Backoff,
     call,

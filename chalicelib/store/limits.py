@@ -1,4 +1,4 @@
-"""The shared counters of the per-site limit of events per minute (chalicelib/ratelimit.py).
+"""The shared counters of the per-site limit of events per minute (chalicelib/ingest/ratelimit.py).
 
 One small item per site and UTC minute in the statistics table: `pk` "<site>#limit" (site ids
 cannot contain '#', so it meets no statistics key), `sk` the minute ("2026-11-26T12:05"), and
@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
-from ..errors import StoreUnavailable
-from .base import Backoff, call, condition_failed, error_code
+from chalicelib.core.errors import StoreUnavailable
+from chalicelib.store.base import Backoff, call, condition_failed, error_code
 
 LIMIT_KEY_SUFFIX = "#limit"
 RESERVED_ATTRIBUTE = "reserved_events"

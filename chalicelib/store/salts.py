@@ -8,8 +8,8 @@ from datetime import date, timedelta
 
 from botocore.exceptions import ClientError
 
-from ..errors import StoreUnavailable
-from .base import Backoff, call, error_code
+from chalicelib.core.errors import StoreUnavailable
+from chalicelib.store.base import Backoff, call, error_code
 
 SALT_PREFIX = "salt#"
 SALT_BYTES = 16

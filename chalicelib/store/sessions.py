@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from ..errors import StoreUnavailable
-from ..tables import ACTIVE_SESSIONS, SESSIONS_BY_ID
-from .base import Backoff, call, condition_failed, error_code, from_item, to_item
+from chalicelib.core.errors import StoreUnavailable
+from chalicelib.schema.tables import ACTIVE_SESSIONS, SESSIONS_BY_ID
+from chalicelib.store.base import Backoff, call, condition_failed, error_code, from_item, to_item
 
 CLAIM = "claim"  # on an event: the token of the transaction that stored it
 

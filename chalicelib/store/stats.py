@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from ..errors import StoreUnavailable
-from ..tables import spill_key
-from .base import Backoff, call, condition_failed, error_code, from_item, to_item
+from chalicelib.core.errors import StoreUnavailable
+from chalicelib.schema.tables import spill_key
+from chalicelib.store.base import Backoff, call, condition_failed, error_code, from_item, to_item
 
 MAX_VALUES_PER_MAP = 100  # distinct values of one breakdown in one item
 MAX_MEMBERS_PER_SET = 4_000  # visitor hashes, and update tokens, in one item (8 bytes each)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from ..tables import NUMBER, Key, TableSpec
-from .base import to_item
+from chalicelib.schema.tables import NUMBER, Key, TableSpec
+from chalicelib.store.base import to_item
 
 MAX_ITEM_BYTES = 400 * 1024
 MAX_PARTITION_KEY_BYTES = 2048

@@ -119,7 +119,7 @@ def _request_log(log: str, request_id: str) -> str:
 
 
 def _logged_errors(lines: str) -> list[str]:
-    """The app's ERROR lines (chalicelib/log.py): each one is an alarm in production, so a failure here."""
+    """The app's ERROR lines (chalicelib/core/log.py): each one is an alarm in production, so a failure here."""
     found = []
     for line in lines.splitlines():
         try:

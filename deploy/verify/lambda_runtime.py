@@ -129,14 +129,14 @@ def probe(python: str, task_root: Path, runtime_dir: Path, modules: list[str]) -
 
 @contextmanager
 def dynamodb(stage: str):
-    """moto's server on a free loopback port, with the stage's tables from chalicelib/tables.py
+    """moto's server on a free loopback port, with the stage's tables from chalicelib/schema/tables.py
     (the definitions terraform/tables.json is generated from)."""
     import logging
 
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from chalicelib.tables import create_tables
+    from chalicelib.schema.tables import create_tables
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -158,8 +158,8 @@ def dynamodb(stage: str):
 
 def stored_event(client, stage: str, site: str, event_id: str) -> dict | None:
     """The Events table's item of one event, decoded as the app decodes it."""
+    from chalicelib.schema.tables import EVENTS, event_key
     from chalicelib.store import from_item
-    from chalicelib.tables import EVENTS, event_key
 
     item = client.get_item(TableName=EVENTS.name(stage), Key={"pk": {"S": event_key(site, event_id)}}).get("Item")
     return from_item(item) if item else None

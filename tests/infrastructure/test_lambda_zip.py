@@ -111,11 +111,11 @@ def broken_copy(package_dir: Path, tmp_path: Path, drop: str | None = None,
 
 
 def test_a_module_missing_from_the_zip_fails_every_handler(packaged, tmp_path):
-    report = check(broken_copy(packaged["prod"], tmp_path, drop="chalicelib/collector.py"))
+    report = check(broken_copy(packaged["prod"], tmp_path, drop="chalicelib/ingest/collector.py"))
     assert not report.ok
     assert {i.status for i in report.invocations} == {"Runtime.ImportModuleError"}
     assert {i.handler for i in report.invocations} == handlers(packaged["prod"])
-    assert "Unable to import module 'app': No module named 'chalicelib.collector'" in "\n".join(report.failures)
+    assert "Unable to import module 'app': No module named 'chalicelib.ingest.collector'" in "\n".join(report.failures)
 
 
 def test_a_file_missing_from_the_zip_fails_the_route_that_serves_it(packaged, tmp_path):
@@ -128,11 +128,11 @@ def test_a_file_missing_from_the_zip_fails_the_route_that_serves_it(packaged, tm
 
 
 def test_a_file_only_its_owner_can_read_fails_though_root_can_import_it(packaged, tmp_path):
-    report = check(broken_copy(packaged["prod"], tmp_path, modes={"chalicelib/auth.py": 0o600}))
+    report = check(broken_copy(packaged["prod"], tmp_path, modes={"chalicelib/access/auth.py": 0o600}))
     assert not report.ok
     assert all(not i.problems for i in report.invocations)  # as root, here, everything imports
     assert report.failures == ["files Lambda could not read (not world-readable): "
-                               "['chalicelib/auth.py (-rw-------)']"]
+                               "['chalicelib/access/auth.py (-rw-------)']"]
 
 
 # A read route that imports a dev-only package when it runs (the import is inside the function, so the
@@ -149,7 +149,7 @@ def require_token(*args, **kwargs):
 
 
 def test_a_route_that_needs_a_package_the_runtime_lacks_fails(packaged, tmp_path):
-    report = check(broken_copy(packaged["prod"], tmp_path, append={"chalicelib/auth.py": IMPORTS_MOTO}))
+    report = check(broken_copy(packaged["prod"], tmp_path, append={"chalicelib/access/auth.py": IMPORTS_MOTO}))
     assert not report.ok
     failed = {i.event: i.status for i in report.invocations if i.problems}
     assert failed == {"GET /prod/visitors/lambda-check-visitor/sessions (Bearer token)": 500,

@@ -97,7 +97,7 @@ def test_the_dynamodb_policy_allows_exactly_the_calls_the_code_makes():
 
 def test_every_table_is_encrypted_recoverable_and_protected():
     [table] = resources(MODULES / "tables" / "main.tf", "aws_dynamodb_table").values()
-    assert table["for_each"] == "${var.tables}"  # every table of chalicelib/tables.py
+    assert table["for_each"] == "${var.tables}"  # every table of chalicelib/schema/tables.py
     assert table["server_side_encryption"][0] == {"enabled": True, "kms_key_arn": "${var.kms_key_arn}"}
     assert table["point_in_time_recovery"][0] == {"enabled": True}
     assert table["deletion_protection_enabled"] == "${var.deletion_protection}"

@@ -68,7 +68,7 @@ def test_the_package_holds_the_app_and_its_dashboard_and_sdk(packaged):
     import zipfile
 
     names = set(zipfile.ZipFile(packaged["prod"] / "deployment.zip").namelist())
-    assert {"app.py", "chalicelib/collector.py", "chalicelib/static/liveinsight.js",
+    assert {"app.py", "chalicelib/ingest/collector.py", "chalicelib/static/liveinsight.js",
             "chalicelib/static/dashboard.html", "ua_parser/__init__.py",
             "crawleruseragents/crawler-user-agents.json"} <= names
     assert not any(n.startswith(("tests/", "sdk/", "deploy/", "terraform/")) for n in names)

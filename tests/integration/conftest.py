@@ -11,10 +11,10 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
+from chalicelib.core.settings import load_settings
+from chalicelib.schema.tables import EVENTS, create_tables
 from chalicelib.services import Services, set_services
-from chalicelib.settings import load_settings
 from chalicelib.store import Backoff, from_item
-from chalicelib.tables import EVENTS, create_tables
 from tests.conftest import stage_environment
 
 STAGE = "local"
@@ -127,7 +127,7 @@ class Serialized:
 
 
 def stored_sessions(client) -> list[dict]:
-    from chalicelib.tables import SESSIONS
+    from chalicelib.schema.tables import SESSIONS
 
     return [from_item(i) for i in client.scan(TableName=SESSIONS.name(STAGE))["Items"]]
 

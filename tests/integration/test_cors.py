@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from chalicelib.collector import IngestResult
-from chalicelib.settings import SettingsError, parse_sites
+from chalicelib.core.settings import SettingsError, parse_sites
+from chalicelib.ingest.collector import IngestResult
 from tests.integration.conftest import post, stored_events
 from tests.integration.test_post_events import GOOGLEBOT, FailingWrites
 

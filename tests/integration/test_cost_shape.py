@@ -17,8 +17,8 @@ import boto3
 import pytest
 
 from chalicelib.services import Services, set_services
-from chalicelib.sessionizer import EVENTS_PER_COMMIT_MAX
-from chalicelib.stats import shard_of
+from chalicelib.sessions.sessionizer import EVENTS_PER_COMMIT_MAX
+from chalicelib.stats.buckets import shard_of
 from chalicelib.store.stats import VALUES_PER_UPDATE
 from tests.integration.conftest import RequestCounter, post
 

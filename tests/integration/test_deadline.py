@@ -8,9 +8,9 @@ import json
 
 from botocore.exceptions import ReadTimeoutError
 
-from chalicelib.collector import Collector, IngestRequest
-from chalicelib.metrics import Metrics
-from chalicelib.sessionizer import Sessionizer
+from chalicelib.core.metrics import Metrics
+from chalicelib.ingest.collector import Collector, IngestRequest
+from chalicelib.sessions.sessionizer import Sessionizer
 from chalicelib.store import Backoff, EventStore, SaltStore, SessionStore, StatsStore
 from chalicelib.store.base import ATTEMPT_SECONDS_MAX, READ_TIMEOUT_SECONDS
 from tests.integration.conftest import BROWSER_UA, stored_events, stored_sessions
@@ -49,7 +49,7 @@ class Stalling:
 
 
 def _collector(dynamodb, settings, clock: Clock, client) -> Collector:
-    from chalicelib.sessions import SessionRules
+    from chalicelib.sessions.model import SessionRules
 
     backoff = Backoff(attempts=50, sleep=clock.sleep, clock=clock)  # only the deadline stops the retries
     rules = SessionRules(timeout_ms=settings.session_timeout_seconds * 1000, shards=settings.active_session_shards)

@@ -9,7 +9,7 @@ import json
 import time
 import uuid
 
-from chalicelib.metrics import NAMESPACE
+from chalicelib.core.metrics import NAMESPACE
 from tests.infrastructure.aws_formats import emf_problems, emitted_metrics
 from tests.infrastructure.conftest import TERRAFORM_DIR, resources
 from tests.infrastructure.render import render_prod

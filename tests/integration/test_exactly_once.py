@@ -45,7 +45,7 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib.collector import IngestRequest
+from chalicelib.ingest.collector import IngestRequest
 from chalicelib.store import Backoff
 from tests.integration.conftest import AUTH, BROWSER_UA, STAGE, Serialized, post, stored_events, stored_sessions
 from tests.integration.faults import Clock, FaultInjector, production_client
@@ -124,9 +124,9 @@ def _probe() -> dict[str, Counter]:
     import boto3
     from moto import mock_aws
 
+    from chalicelib.core.settings import load_settings
+    from chalicelib.schema.tables import create_tables
     from chalicelib.services import Services, set_services
-    from chalicelib.settings import load_settings
-    from chalicelib.tables import create_tables
     from tests.conftest import stage_environment
 
     found = {}

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from chalicelib.collector import IngestRequest
-from chalicelib.expiry import expire_idle_sessions
-from chalicelib.metrics import Metrics
-from chalicelib.stats import shard_of
+from chalicelib.core.metrics import Metrics
+from chalicelib.ingest.collector import IngestRequest
+from chalicelib.sessions.expiry import expire_idle_sessions
+from chalicelib.stats.buckets import shard_of
 from tests.integration.conftest import BROWSER_UA, Serialized, stored_sessions
 
 MIN = 60_000

@@ -220,7 +220,7 @@ def moto_server(aws_env):
 
 
 def test_it_works_against_a_loopback_endpoint_too(moto_server):
-    from chalicelib.tables import create_tables
+    from chalicelib.schema.tables import create_tables
 
     plain = boto3.client("dynamodb", endpoint_url=moto_server, region_name="us-east-1")
     create_tables(plain, STAGE)

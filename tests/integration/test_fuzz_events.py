@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.collector import STATUSES
+from chalicelib.ingest.collector import STATUSES
+from chalicelib.schema.tables import EVENTS, SESSIONS, STATS, event_key
 from chalicelib.store import from_item
-from chalicelib.tables import EVENTS, SESSIONS, STATS, event_key
 from tests.integration.conftest import BROWSER_UA, STAGE
 
 CASES = 2000

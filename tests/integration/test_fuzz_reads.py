@@ -21,8 +21,8 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from chalicelib.params import MAX_PAGE_SIZE, encode_cursor
-from chalicelib.stats import DIMENSIONS
+from chalicelib.http.params import MAX_PAGE_SIZE, encode_cursor
+from chalicelib.stats.buckets import DIMENSIONS
 from tests.integration.conftest import TOKEN
 from tests.integration.test_post_events import FailingWrites
 from tests.integration.test_read_params import shared_stack

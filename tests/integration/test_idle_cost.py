@@ -96,8 +96,8 @@ def test_an_idle_rollup_run_reads_each_site_nine_times_thirteen_in_the_first_fiv
 
 def _earlier_traffic(services, at_ms):
     """Visits three hours before the measured hour, their sessions ended and rolled up since."""
-    from chalicelib.sessions import Session
-    from chalicelib.stats import Rollup, write_rollup
+    from chalicelib.sessions.model import Session
+    from chalicelib.stats.buckets import Rollup, write_rollup
 
     rules = services.session_rules
     records = [{"site": site, "visitor_id": f"v{i}", "time_ms": at_ms - i * 1000, "event_type": "page_view",
@@ -173,7 +173,7 @@ def test_the_bill_of_given_parts_in_dollars():
 
 
 def test_emf_metrics_are_counted_per_name_and_dimension_set():
-    from chalicelib.metrics import Metrics
+    from chalicelib.core.metrics import Metrics
 
     lines = []
     metrics = Metrics("Production", write=lines.append)

@@ -263,8 +263,8 @@ def test_logs_find_every_error_with_the_guides_query_and_never_hold_payloads(api
 
 
 def stored_stats(client) -> list[dict]:
+    from chalicelib.schema.tables import STATS
     from chalicelib.store import from_item
-    from chalicelib.tables import STATS
 
     return [from_item(i) for i in client.scan(TableName=STATS.name("local"))["Items"]]
 
@@ -308,8 +308,8 @@ def test_deep_nesting_is_refused_before_decoding(api, dynamodb):
 def test_a_validated_event_the_store_would_refuse_is_invalid_before_anything_is_written(
         api, dynamodb, monkeypatch, capsys):
     # Validation should make this impossible: bypass it to prove the check before the first write.
-    from chalicelib import collector
-    from chalicelib.events import Event
+    from chalicelib.ingest import collector
+    from chalicelib.ingest.events import Event
 
     real_validate = collector.validate_event
 

@@ -10,7 +10,7 @@ import uuid
 from chalice.test import Client
 
 from app import app
-from chalicelib.settings import load_settings
+from chalicelib.core.settings import load_settings
 from tests.conftest import stage_environment
 from tests.integration.conftest import STAGE, post, stored_events, stored_sessions
 

@@ -11,13 +11,13 @@ from collections import Counter
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.deadline import within
-from chalicelib.errors import StoreUnavailable
-from chalicelib.ratelimit import ADMITTED, MINUTE_MS, RateLimiter
+from chalicelib.core.deadline import within
+from chalicelib.core.errors import StoreUnavailable
+from chalicelib.ingest.ratelimit import ADMITTED, MINUTE_MS, RateLimiter
+from chalicelib.schema.tables import STATS
 from chalicelib.services import Services
 from chalicelib.store import Backoff, LimitStore
 from chalicelib.store.limits import COUNTER_KEPT_SECONDS, RESERVED_ATTRIBUTE, limit_key, minute_label
-from chalicelib.tables import STATS
 from tests.integration.conftest import STAGE, RequestCounter, Serialized
 
 T0 = 1_795_000_020 * 1000  # 2026-11-18T11:07:00Z

@@ -16,11 +16,11 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
+from chalicelib.core.settings import Settings, load_settings
+from chalicelib.schema.tables import create_tables
 from chalicelib.services import Services, set_services
-from chalicelib.settings import Settings, load_settings
-from chalicelib.stats_query import StatsReader
+from chalicelib.stats.reader import StatsReader
 from chalicelib.store import Backoff
-from chalicelib.tables import create_tables
 from tests.conftest import stage_environment
 from tests.integration.conftest import AUTH, STAGE
 

@@ -7,7 +7,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from chalicelib.collector import IngestRequest
+from chalicelib.ingest.collector import IngestRequest
 from tests.integration.conftest import (
     AUTH,
     BROWSER_UA,

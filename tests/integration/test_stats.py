@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from chalicelib.collector import IngestRequest
-from chalicelib.stats import Rollup, write_rollup
+from chalicelib.ingest.collector import IngestRequest
+from chalicelib.stats.buckets import Rollup, write_rollup
 from tests.integration.conftest import AUTH, BROWSER_UA
 
 MIN = 60_000

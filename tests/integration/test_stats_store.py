@@ -9,13 +9,13 @@ from collections import Counter
 import pytest
 from botocore.exceptions import ReadTimeoutError
 
-from chalicelib.rollup import DIMENSION_BYTES_KEPT, capped, merge, minute_buckets
-from chalicelib.stats import DIMENSIONS, MAX_VALUE_BYTES, value_key
+from chalicelib.schema.tables import STATS
+from chalicelib.stats.buckets import DIMENSIONS, MAX_VALUE_BYTES, value_key
+from chalicelib.stats.rollup import DIMENSION_BYTES_KEPT, capped, merge, minute_buckets
 from chalicelib.store import StatsStore
 from chalicelib.store.base import Backoff
 from chalicelib.store.stats import MAX_MEMBERS_PER_SET, MAX_VALUES_PER_MAP, BucketUpdate, update_request
 from chalicelib.store.storable import MAX_ITEM_BYTES, check_item
-from chalicelib.tables import STATS
 from tests.integration.conftest import STAGE, Serialized
 
 PK, MINUTE_LABEL = "demo#m#0", "2026-11-27T10:05"

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml_rs
 
+from chalicelib.core.errors import ApiError
 from chalicelib.enrich import clients, devices, hints
-from chalicelib.errors import ApiError
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = resources.files("device_detector") / "tests" / "fixtures" / "upstream"

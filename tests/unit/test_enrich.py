@@ -4,7 +4,7 @@ import pytest
 
 from chalicelib import enrich
 from chalicelib.enrich import bots, channels, clients
-from chalicelib.events import Event
+from chalicelib.ingest.events import Event
 
 CHROME_WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
                   "Chrome/131.0.0.0 Safari/537.36")

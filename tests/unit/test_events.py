@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from chalicelib.errors import ApiError, InvalidEvent
-from chalicelib.events import (
+from chalicelib.core.errors import ApiError, InvalidEvent
+from chalicelib.core.settings import load_settings
+from chalicelib.ingest.events import (
     MAX_BODY_BYTES,
     MAX_JSON_DEPTH,
     MAX_TIMESTAMP_MS,
@@ -13,7 +14,6 @@ from chalicelib.events import (
     json_depth,
     validate_event,
 )
-from chalicelib.settings import load_settings
 
 SETTINGS = load_settings({
     "LIVEINSIGHT_STAGE": "test",

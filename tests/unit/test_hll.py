@@ -1,6 +1,6 @@
 import hashlib
 
-from chalicelib.hll import HyperLogLog
+from chalicelib.core.hll import HyperLogLog
 
 
 def hashes(prefix: str, n: int):

@@ -1,7 +1,7 @@
 import json
 
-from chalicelib import log as log_module
-from chalicelib.metrics import Metrics, RejectReason
+from chalicelib.core import log as log_module
+from chalicelib.core.metrics import Metrics, RejectReason
 
 
 def test_request_metrics_are_emf_in_the_guides_namespace_and_dimension():

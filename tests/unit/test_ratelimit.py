@@ -1,4 +1,4 @@
-"""The per-site limit of events per minute (chalicelib/ratelimit.py): the lease logic against a fake
+"""The per-site limit of events per minute (chalicelib/ingest/ratelimit.py): the lease logic against a fake
 shared counter, the setting, the metric and the alarm that watches it."""
 
 from __future__ import annotations
@@ -10,17 +10,17 @@ from collections import Counter
 
 import pytest
 
-from chalicelib.errors import StoreUnavailable
-from chalicelib.events import MAX_EVENTS_PER_REQUEST
-from chalicelib.metrics import Metrics, RejectReason
-from chalicelib.ratelimit import ADMITTED, MINUTE_MS, Admission, RateLimiter, retry_after_seconds
-from chalicelib.settings import (
+from chalicelib.core.errors import StoreUnavailable
+from chalicelib.core.metrics import Metrics, RejectReason
+from chalicelib.core.settings import (
     DEFAULT_EVENTS_PER_MINUTE_PER_SITE,
     MAX_EVENTS_PER_MINUTE_PER_SITE,
     MIN_EVENTS_PER_MINUTE_PER_SITE,
     SettingsError,
     load_settings,
 )
+from chalicelib.ingest.events import MAX_EVENTS_PER_REQUEST
+from chalicelib.ingest.ratelimit import ADMITTED, MINUTE_MS, Admission, RateLimiter, retry_after_seconds
 from chalicelib.store.limits import Reservation
 from tests.conftest import PROJECT_DIR, stage_environment
 from tests.infrastructure.aws_formats import emf_problems, emitted_metrics

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from chalicelib.sessions import ACTIVE, ENDED, Session, SessionRules, plan, public_view
+from chalicelib.sessions.model import ACTIVE, ENDED, Session, SessionRules, plan, public_view
 
 RULES = SessionRules(timeout_ms=30 * 60_000, shards=8)
 MIN = 60_000

@@ -1,6 +1,6 @@
 import pytest
 
-from chalicelib.settings import SettingsError, load_settings
+from chalicelib.core.settings import SettingsError, load_settings
 from tests.conftest import stage_environment
 
 

@@ -5,11 +5,11 @@ from collections import Counter
 
 import pytest
 
-from chalicelib.errors import ApiError
-from chalicelib.rollup import TOP_VALUES_KEPT, capped, merge
-from chalicelib.sessions import Session
-from chalicelib.stats import Rollup, bucket_start_ms, label, last_minutes, shard_of, visitor_member
-from chalicelib.stats_query import parse_range, top_values
+from chalicelib.core.errors import ApiError
+from chalicelib.sessions.model import Session
+from chalicelib.stats.buckets import Rollup, bucket_start_ms, label, last_minutes, shard_of, visitor_member
+from chalicelib.stats.reader import parse_range, top_values
+from chalicelib.stats.rollup import TOP_VALUES_KEPT, capped, merge
 
 T0 = 1_795_700_000_000  # 2026-11-26T13:33:20Z
 
@@ -101,7 +101,7 @@ def test_bad_ranges_say_what_is_allowed(query, code, fragment):
 
 
 def test_buckets_of_any_earlier_hour_are_marked_for_the_rollup_job():
-    from chalicelib.stats import write_rollup
+    from chalicelib.stats.buckets import write_rollup
 
     class Store:
         def __init__(self):
@@ -123,7 +123,7 @@ def test_buckets_of_any_earlier_hour_are_marked_for_the_rollup_job():
 
 
 def test_one_marker_per_late_hour_however_many_buckets():
-    from chalicelib.stats import write_rollup
+    from chalicelib.stats.buckets import write_rollup
 
     class Store:
         marked: list = []

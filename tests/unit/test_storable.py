@@ -4,8 +4,9 @@ numbers, characters, keys, sets, nesting; and the largest records a valid reques
 import pytest
 
 from chalicelib import enrich
-from chalicelib.events import MAX_PROPERTIES, MAX_URL_CHARS, validate_event
-from chalicelib.sessions import Session, SessionRules
+from chalicelib.ingest.events import MAX_PROPERTIES, MAX_URL_CHARS, validate_event
+from chalicelib.schema.tables import EVENTS, SESSIONS, STATS, event_key, visitor_key
+from chalicelib.sessions.model import Session, SessionRules
 from chalicelib.store.storable import (
     MAX_ITEM_BYTES,
     MAX_NESTING_LEVELS,
@@ -14,7 +15,6 @@ from chalicelib.store.storable import (
     check_record,
     number_bytes,
 )
-from chalicelib.tables import EVENTS, SESSIONS, STATS, event_key, visitor_key
 from tests.unit.test_events import SETTINGS
 
 

@@ -3,7 +3,7 @@
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from chalicelib.errors import StoreUnavailable
+from chalicelib.core.errors import StoreUnavailable
 from chalicelib.store import Backoff, EventStore, SessionStore, from_item, to_item
 
 TABLE = "LiveInsight-test-Events"
@@ -150,7 +150,7 @@ class FakeClock:
 
 
 def test_every_attempt_fits_in_the_deadline():
-    from chalicelib.deadline import within
+    from chalicelib.core.deadline import within
     from chalicelib.store.base import ATTEMPT_SECONDS_MAX, READ_TIMEOUT_SECONDS, call
 
     clock = FakeClock()

@@ -1,7 +1,7 @@
 """DynamoDB table definitions: the one place that says what each table's keys, indexes and TTL are.
 
 The store reads names from here, the local stack creates its tables from here, and the Terraform
-modules are generated from `python -m chalicelib.tables` so they cannot drift from the code.
+modules are generated from `python -m chalicelib.schema.tables` so they cannot drift from the code.
 """
 
 from __future__ import annotations

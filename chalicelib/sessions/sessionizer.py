@@ -21,13 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import StoreUnavailable
-from .sessions import ACTIVE, ENDED, Session, SessionRules, plan
-from .tables import visitor_key
+from chalicelib.core.errors import StoreUnavailable
+from chalicelib.schema.tables import visitor_key
+from chalicelib.sessions.model import ACTIVE, ENDED, Session, SessionRules, plan
 
 if TYPE_CHECKING:
-    from .store import SessionStore
-    from .store.sessions import Commit
+    from chalicelib.store import SessionStore
+    from chalicelib.store.sessions import Commit
 
 TRANSACTION_ITEMS_MAX = 100  # DynamoDB's limit of actions in one TransactWriteItems
 EVENTS_PER_COMMIT_MAX = 90  # leaves room for the sessions a batch of events opens and closes

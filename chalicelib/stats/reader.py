@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from .params import BreakdownQuery, RealtimeQuery, StatsQuery, realtime_query
-from .params import parse_range as parse_range  # noqa: F401 - kept importable here for its unit tests
-from .rollup import CURRENT_VISITORS_MINUTES, Merged, merge, minute_buckets
-from .settings import Settings
-from .stats import (
+from chalicelib.core.settings import Settings
+from chalicelib.http.params import BreakdownQuery, RealtimeQuery, StatsQuery, realtime_query
+from chalicelib.http.params import parse_range as parse_range  # noqa: F401 - kept importable here for its unit tests
+from chalicelib.schema.tables import spill_label
+from chalicelib.stats.buckets import (
     BOUNCES,
     BUCKET_MS,
     DIMENSIONS,
@@ -31,10 +31,10 @@ from .stats import (
     label,
     last_minutes,
 )
-from .tables import spill_label
+from chalicelib.stats.rollup import CURRENT_VISITORS_MINUTES, Merged, merge, minute_buckets
 
 if TYPE_CHECKING:
-    from .store import StatsStore
+    from chalicelib.store import StatsStore
 
 REALTIME_MINUTES = 30
 REALTIME_TOP = ("page", "referrer", "country", "device")

@@ -37,8 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from .errors import StoreUnavailable
-from .log import log
+from chalicelib.core.errors import StoreUnavailable
+from chalicelib.core.log import log
 
 MINUTE_MS = 60_000
 LARGEST_BLOCK_SHARE = 100  # a block is at most 1/100 of the limit: a busy process writes once per 1%

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
-from .tables import visitor_key
+from chalicelib.schema.tables import visitor_key
 
 ACTIVE, ENDED = "active", "ended"
 PAGE_VIEW = "page_view"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 
-from .errors import ApiError
+from chalicelib.core.errors import ApiError
 
 
 def require_token(authorization: str | None, expected_token: str) -> None:

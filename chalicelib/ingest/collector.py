@@ -19,21 +19,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from . import enrich
-from .deadline import within
-from .enrich.hints import ClientHints
-from .errors import ApiError, InvalidEvent, StoreUnavailable, forbidden_origin, unknown_site_reason
-from .events import Event, decode_body, validate_event
-from .log import log
-from .metrics import Metrics, RejectReason
-from .settings import Settings
-from .stats import Rollup, write_rollup
-from .tables import EVENTS, event_key
+from chalicelib import enrich
+from chalicelib.core.deadline import within
+from chalicelib.core.errors import ApiError, InvalidEvent, StoreUnavailable, forbidden_origin, unknown_site_reason
+from chalicelib.core.log import log
+from chalicelib.core.metrics import Metrics, RejectReason
+from chalicelib.core.settings import Settings
+from chalicelib.enrich.hints import ClientHints
+from chalicelib.ingest.events import Event, decode_body, validate_event
+from chalicelib.schema.tables import EVENTS, event_key
+from chalicelib.stats.buckets import Rollup, write_rollup
 
 if TYPE_CHECKING:  # the store loads botocore; the collector only needs its interface
-    from .ratelimit import RateLimiter
-    from .sessionizer import Sessionizer, SessionOutcome
-    from .store import EventStore, SaltStore, StatsStore
+    from chalicelib.ingest.ratelimit import RateLimiter
+    from chalicelib.sessions.sessionizer import Sessionizer, SessionOutcome
+    from chalicelib.store import EventStore, SaltStore, StatsStore
 
 ACCEPTED, DUPLICATE, INVALID, DROPPED, RETRY = "accepted", "duplicate", "invalid", "dropped", "retry"
 STATUSES = (ACCEPTED, DUPLICATE, INVALID, DROPPED, RETRY)
@@ -241,7 +241,7 @@ class Collector:
         statistics counted it. Sessions and statistics hold only strings these records hold, and
         the session_id added later is 20 hex digits. Validation should make a refusal impossible,
         so one is logged as an ERROR; the event is answered `invalid` and neither stored nor counted."""
-        from .store.storable import Unstorable, check_record  # the store loads botocore: not at cold start
+        from chalicelib.store.storable import Unstorable, check_record  # the store loads botocore: not at cold start
 
         for key in list(records):
             try:

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from .sessions import PAGE_VIEW, Session
+from chalicelib.sessions.model import PAGE_VIEW, Session
 
 if TYPE_CHECKING:
-    from .store import StatsStore
+    from chalicelib.store import StatsStore
 
 MINUTE, HOUR, DAY = "minute", "hour", "day"
 BUCKET_MS = {MINUTE: 60_000, HOUR: 3_600_000, DAY: 86_400_000}
@@ -190,7 +190,7 @@ def write_rollup(store: StatsStore, rollup: Rollup, now_ms: int,
     """One update per bucket, each with its own token (resends of it are applied once). A bucket of
     an earlier hour than the current one (late events, sessions ending) also leaves a marker, so the
     rollup job recomputes that hour and its day: the job recomputes only the current hour by itself."""
-    from .store.stats import BucketUpdate  # the store loads botocore: not on the cold-start path
+    from chalicelib.store.stats import BucketUpdate  # the store loads botocore: not on the cold-start path
 
     settled_before_ms = bucket_start_ms(HOUR, now_ms)
     ttl_s = now_ms // 1000 + MINUTE_BUCKET_TTL_SECONDS

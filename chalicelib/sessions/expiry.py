@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .log import log
-from .metrics import Metrics
-from .sessions import SessionRules
+from chalicelib.core.log import log
+from chalicelib.core.metrics import Metrics
+from chalicelib.sessions.model import SessionRules
 
 if TYPE_CHECKING:
-    from .store import SessionStore
+    from chalicelib.store import SessionStore
 
 PAGE_ITEMS = 100
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import ApiError
-from .params import SessionQuery, VisitorSessionsQuery, encode_cursor
-from .sessions import Session, public_view
-from .tables import visitor_key
+from chalicelib.core.errors import ApiError
+from chalicelib.http.params import SessionQuery, VisitorSessionsQuery, encode_cursor
+from chalicelib.schema.tables import visitor_key
+from chalicelib.sessions.model import Session, public_view
 
 if TYPE_CHECKING:
-    from .store import EventStore, SessionStore
+    from chalicelib.store import EventStore, SessionStore
 
 EVENT_HIDDEN_FIELDS = ("pk", "expires_at_s", "claim")  # claim: the token of the write that stored it
 

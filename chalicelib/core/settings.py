@@ -12,13 +12,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from . import __version__
-from .tables import EVENTS, PRODUCTION_STAGE, SESSIONS, STATS
+from chalicelib import __version__
+from chalicelib.schema.tables import EVENTS, PRODUCTION_STAGE, SESSIONS, STATS
 
 SITE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 EVENTS_PER_MINUTE_VARIABLE = "LIVEINSIGHT_EVENTS_PER_MINUTE_PER_SITE"
 DEFAULT_EVENTS_PER_MINUTE_PER_SITE = 10_000
-# The bounds of a site's limit of events per minute (bill protection, chalicelib/ratelimit.py).
+# The bounds of a site's limit of events per minute (bill protection, chalicelib/ingest/ratelimit.py).
 # At most 20,000 (333 a second): a site's minute statistics are LIVEINSIGHT_STATS_SHARDS items (4),
 # each one partition key, which takes at most 1,000 write units a second; a busier site needs more
 # shards before a higher limit. At least 100: one full request

@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .hll import HyperLogLog
-from .metrics import Metrics
-from .stats import (
+from chalicelib.core.hll import HyperLogLog
+from chalicelib.core.metrics import Metrics
+from chalicelib.schema.tables import spill_last
+from chalicelib.stats.buckets import (
     BUCKET_MS,
     DAY,
     DIMENSIONS,
@@ -30,10 +31,9 @@ from .stats import (
     label_start_ms,
     last_minutes,
 )
-from .tables import spill_last
 
 if TYPE_CHECKING:
-    from .store import StatsStore
+    from chalicelib.store import StatsStore
 
 PREVIOUS_HOUR_GRACE_MS = 5 * 60_000
 CURRENT_VISITORS_MINUTES = 5  # "current visitors": the last 5 minutes, as Plausible and Umami

@@ -15,8 +15,8 @@ from itertools import accumulate
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from .errors import ApiError, InvalidEvent
-from .settings import Settings
+from chalicelib.core.errors import ApiError, InvalidEvent
+from chalicelib.core.settings import Settings
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_EVENTS_PER_REQUEST = 100

@@ -16,10 +16,10 @@ from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 from urllib.parse import unquote
 
-from .errors import ApiError
-from .events import MAX_USER_ID_CHARS
-from .settings import Settings
-from .stats import DAY, DIMENSIONS, HOUR, MINUTE
+from chalicelib.core.errors import ApiError
+from chalicelib.core.settings import Settings
+from chalicelib.ingest.events import MAX_USER_ID_CHARS
+from chalicelib.stats.buckets import DAY, DIMENSIONS, HOUR, MINUTE
 
 # Every value of each query parameter, as API Gateway passes them (multiValueQueryStringParameters).
 RawQuery = Mapping[str, Sequence[str]]

@@ -1,0 +1,1 @@
+"""Who may read what: the operator token."""

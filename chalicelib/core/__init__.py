@@ -1,0 +1,1 @@
+"""Settings, errors, logs, metrics and deadlines: what every other package uses."""

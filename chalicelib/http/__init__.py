@@ -1,0 +1,1 @@
+"""HTTP concerns shared by routes: read parameters, CORS and the shapes of read answers."""

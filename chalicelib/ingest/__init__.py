@@ -1,0 +1,1 @@
+"""Accepting events: validation, the collector use case and the per-site rate limit."""

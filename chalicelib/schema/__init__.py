@@ -1,0 +1,1 @@
+"""The one definition of each stored shape: DynamoDB tables (and the lake's columns)."""

@@ -1,0 +1,1 @@
+"""Visits: the session model, the planner and runner of session writes, idle expiry."""
