@@ -11,7 +11,7 @@ STAGE ?= prod
 
 .PHONY: local traffic sdk test test-unit lint venv clean package verify preflight plan deploy rollback destroy ops-check bench
 
-$(STAMP): requirements.txt requirements-dev.txt .python-version
+$(STAMP): requirements.txt requirements-lake.txt requirements-dev.txt .python-version
 	@test -n "$(PYTHON)" || { echo "No Python $$(cat .python-version) found (see above)"; exit 1; }
 	@# A venv of another Python (an older .python-version) is made anew; otherwise it is updated in place.
 	@[ "$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$$(cat .python-version)" ] \

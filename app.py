@@ -270,6 +270,31 @@ def roll_up_stats(event) -> None:
     get_services().roll_up_stats(time_left_seconds=_time_left_seconds(event))
 
 
+# The events table's stream (new images) feeds the event lake. Chalice needs an ARN here at import
+# time; deploy/package.py points the generated event source mapping at the table's real stream and
+# sets its failure handling (docs/lake.md). Locally scripts/local_stack.py polls the stream instead.
+EVENTS_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/LiveInsight-Events/stream/set-by-terraform"
+
+
+@app.on_dynamodb_record(stream_arn=EVENTS_STREAM_ARN, batch_size=1000, starting_position="TRIM_HORIZON",
+                        maximum_batching_window_in_seconds=60)
+def write_event_lake(event) -> dict:
+    """New events to Parquet in the lake; answers the records to retry (ReportBatchItemFailures)."""
+    return get_services().write_event_lake(event.to_dict(), time_left_seconds=_time_left_seconds(event))
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def compact_lake(event) -> None:
+    """Hourly: each partition's small stream objects merged into one compacted object."""
+    get_services().compact_lake(time_left_seconds=_time_left_seconds(event))
+
+
+@app.lambda_function(name="query_lake")
+def query_lake(event, context) -> dict:
+    """The lake's query engine (DuckDB, or Athena for large reads), invoked by the API function."""
+    return get_services().query_lake(event, time_left_seconds=context.get_remaining_time_in_millis() / 1000)
+
+
 def _time_left_seconds(event) -> float | None:
     """What Lambda leaves this run (None where there is no Lambda context, e.g. make local)."""
     remaining_ms = getattr(getattr(event, "context", None), "get_remaining_time_in_millis", None)

@@ -31,6 +31,7 @@ class Services:
     settings: Settings
     dynamodb_client: object | None = None  # None: create the real client on first use
     backoff: object | None = None  # store.Backoff; None: the default retry policy
+    s3_client: object | None = None  # the lake's; None: create the real client on first use
 
     @cached_property
     def metrics(self) -> Metrics:
@@ -118,6 +119,33 @@ class Services:
             return roll_up(self.stats, self.settings.sites, self.settings.stats_shards, self.metrics,
                            now_ms=_now_ms() if now_ms is None else now_ms,
                            retention_seconds=self.settings.event_retention_seconds)
+
+    # The event lake. Each lake module loads its engine (DuckDB, from the lake layer) itself.
+
+    @cached_property
+    def lake_objects(self):
+        from chalicelib.store.lake import S3LakeObjects, create_s3_client
+
+        return S3LakeObjects(self.s3_client or create_s3_client(), self.settings.lake_bucket)
+
+    def write_event_lake(self, lambda_event: dict, time_left_seconds: float | None = None) -> dict:
+        """One batch of the events table's stream to Parquet (the stream function and `make local`)."""
+        from chalicelib.lake.writer import write_stream_batch
+
+        return write_stream_batch(lambda_event, self.lake_objects, self.metrics, now_ms=_now_ms())
+
+    def compact_lake(self, now_ms: int | None = None, time_left_seconds: float | None = None):
+        """One run of lake compaction (the hourly schedule and `make local`)."""
+        from chalicelib.lake.compaction import compact
+
+        return compact(self.lake_objects, self.settings.sites, self.metrics,
+                       now_ms=_now_ms() if now_ms is None else now_ms, time_left_seconds=time_left_seconds)
+
+    def query_lake(self, request: dict, time_left_seconds: float | None = None) -> dict:
+        """One query of the lake (the query function's body): a LakeQuery as JSON in, its answer out."""
+        from chalicelib.query.runner import answer
+
+        return answer(request, self.lake_objects, self.settings, self.metrics, time_left_seconds=time_left_seconds)
 
 
 # A job stops this long before Lambda would stop it, to log and print its metrics.

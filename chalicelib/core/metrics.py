@@ -26,6 +26,12 @@ BOUNCED_SESSIONS = "BouncedSessions"
 EXPIRY_BACKLOG = "ExpiryBacklog"        # due sessions a run of the expiry job left for the next
 PAGE_VIEWS = "PageViews"                # per site
 ACTIVE_VISITORS = "ActiveVisitors"      # per site: distinct visitors of the last 5 minutes
+# The event lake (docs/lake.md)
+LAKE_EVENTS_WRITTEN = "LakeEventsWritten"        # rows the stream writer put into Parquet objects
+LAKE_DEAD_LETTERS = "LakeDeadLetters"            # stream records that could not be made rows (alarm)
+LAKE_WRITE_DELAY = "LakeWriteDelay"              # seconds from an event's receipt to its Parquet object
+LAKE_OBJECTS_COMPACTED = "LakeObjectsCompacted"  # objects a compaction run replaced
+LAKE_QUERY_BYTES = "LakeQueryBytes"              # Parquet bytes a query read, with an Engine dimension
 REASON_DIMENSION = "Reason"  # of EventsRejected: one of RejectReason
 BOT_CATEGORY_DIMENSION = "BotCategory"  # of EventsRejected Reason=Bot: one of enrich.bots.CATEGORIES
 SITE_DIMENSION = "Site"  # never per URL or per visitor: every dimension value is a billed metric
@@ -127,6 +133,11 @@ class Metrics:
             for site, count in limited.items():
                 self._write(emf_line(self.environment, {EVENTS_REJECTED: (count, COUNT)}, extra_dimensions={
                     REASON_DIMENSION: RejectReason.RATE_LIMITED.value, SITE_DIMENSION: site}))
+
+    def job(self, values: dict[str, tuple[float | list[float], str]],
+            dimensions: dict[str, str] | None = None) -> None:
+        """One line of a job's figures (the lake writer, compaction, a query): {name: (value, unit)}."""
+        self._write(emf_line(self.environment, values, extra_dimensions=dimensions))
 
     def per_site(self, name: str, values: dict[str, int]) -> None:
         for site, value in values.items():

@@ -68,6 +68,12 @@ class Settings:
     # The bearer token of the read API (sessions, stats, dashboard). Empty: the read API is closed.
     api_token: str = field(default="", repr=False)
     version: str = __version__
+    # The event lake (docs/lake.md): its bucket; a query that would read more than
+    # `lake_embedded_limit_bytes` of Parquet goes to Athena instead of the query function's DuckDB.
+    lake_bucket: str = ""
+    lake_embedded_limit_bytes: int = 2_000_000_000
+    athena_workgroup: str = ""
+    athena_database: str = ""
 
     @property
     def metrics_environment(self) -> str:
@@ -200,4 +206,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         request_deadline_seconds=_request_deadline(env),
         events_per_minute_per_site=_events_per_minute_per_site(env),
         api_token=env.get("LIVEINSIGHT_API_TOKEN", ""),
+        lake_bucket=env.get("LIVEINSIGHT_LAKE_BUCKET", ""),
+        lake_embedded_limit_bytes=_positive_int(env, "LIVEINSIGHT_LAKE_EMBEDDED_LIMIT_BYTES", 2_000_000_000),
+        athena_workgroup=env.get("LIVEINSIGHT_ATHENA_WORKGROUP", ""),
+        athena_database=env.get("LIVEINSIGHT_ATHENA_DATABASE", ""),
     )
