@@ -52,6 +52,7 @@ class TableSpec:
     range_key: Key | None = None
     ttl_attribute: str | None = None
     indexes: tuple[Index, ...] = ()
+    stream_view_type: str | None = None  # a DynamoDB stream of the table's changes (NEW_IMAGE, ...)
 
     def name(self, stage: str) -> str:
         return resource_name(stage, self.base_name)
@@ -82,6 +83,8 @@ class TableSpec:
             ],
             "BillingMode": "PAY_PER_REQUEST",
         }
+        if self.stream_view_type:
+            request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": self.stream_view_type}
         if self.indexes:
             request["GlobalSecondaryIndexes"] = [
                 {"IndexName": i.name, "KeySchema": schema(i.hash_key, i.range_key),
@@ -98,6 +101,7 @@ class TableSpec:
             "range_key": self.range_key.attribute if self.range_key else None,
             "attributes": self.attribute_types(),
             "ttl_attribute": self.ttl_attribute,
+            "stream_view_type": self.stream_view_type,
             "indexes": [
                 {"name": i.name, "hash_key": i.hash_key.attribute,
                  "range_key": i.range_key.attribute if i.range_key else None, "projection": "KEYS_ONLY"}
@@ -112,7 +116,8 @@ class TableSpec:
 # TTL removes events after the retention period and salts two days after their day.
 # No index: a session lists its events itself (sessions.py, `event_ids`), which saves an index
 # write, a write unit, on every event.
-EVENTS = TableSpec(base_name="Events", hash_key=Key("pk"), ttl_attribute="expires_at_s")
+# Its stream (new images only: an event is written once) feeds the event lake (lake/writer.py).
+EVENTS = TableSpec(base_name="Events", hash_key=Key("pk"), ttl_attribute="expires_at_s", stream_view_type="NEW_IMAGE")
 
 # Sessions. `pk` is "<site>#<visitor_id>", `sk` orders a visitor's sessions by creation, so the
 # newest is one Query away and concurrent requests that start a visitor's next session collide on
