@@ -1,0 +1,310 @@
+"""One query description -> one sqlglot expression tree, printed as DuckDB SQL and as Athena (Trino)
+SQL. User input reaches the tree only as string literals (sqlglot quotes them for each dialect);
+names of columns and functions come from this module and the schema, never from the request.
+
+Visit facts are derived from the events the way sessions/model.py derives them, so that they agree
+with GET /sessions: entry/exit page = first/last page view by time, duration = last event time -
+first event time, bounce = exactly one page view and no engagement (is_engagement), acquisition and
+device facts = those of the visit's first event. A visit may start up to MAX_SESSION_MS before the
+range or end after it, so its facts are read from a window padded by that much.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlglot import exp
+
+from chalicelib.query.description import (
+    EVENT_DIMENSIONS,
+    PROPS_PREFIX,
+    VISIT_DIMENSIONS,
+    Condition,
+    Filter,
+    Query,
+    default_order,
+)
+from chalicelib.sessions.model import ENGAGED_AFTER_MS, ENGAGEMENT_EVENT, MAX_SESSION_MS, PAGE_VIEW
+
+DUCKDB, TRINO = "duckdb", "trino"
+DEFAULT_TABLE = "events"  # the Glue table (terraform) and the DuckDB view over the local cache
+PATH_COLUMN = "$path"  # Athena's pseudo-column: the object a row was read from
+# Integer parts of every metric; the runner makes the metrics from them (one rounding, in Python).
+PARTS = ("visitors", "visits", "pageviews", "events", "bounces", "duration_ms", "visit_pageviews")
+_BASE_COLUMNS = ("event_id", "received_time", "event_type", "time", "session_id", "visitor_id", "page_path",
+                 "engaged_ms")
+_TIME_FORMATS = {"time:hour": ("HOUR", "%Y-%m-%d %H:00:00"), "time:day": ("DAY", "%Y-%m-%d"),
+                 "time:week": ("WEEK", "%Y-%m-%d"), "time:month": ("MONTH", "%Y-%m-%d")}
+_DERIVED_VISIT_FACTS = {"entry_page", "exit_page"}
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Which rows of the table the query reads: one site's partitions, and where a compacted
+    partition still holds superseded objects (Athena reads every object of a partition), only the
+    live ones, named by `$path`."""
+
+    site: str
+    first_date: str
+    last_date: str
+    live_paths: dict[str, tuple[str, ...]] | None = None  # date -> the paths to read, for such dates
+
+
+def padded_dates(query: Query) -> tuple[str, str]:
+    """The partitions a query reads: its dates and the day either side (visits crossing the range)."""
+    first = query.first_date - timedelta(days=1)
+    last = query.last_date + timedelta(days=1)
+    return first.isoformat(), last.isoformat()
+
+
+def _timestamp(ms: int) -> exp.Expression:
+    text = datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return exp.cast(exp.Literal.string(text), exp.DataType.build("TIMESTAMP"))
+
+
+def _str(value: str) -> exp.Literal:
+    return exp.Literal.string(value)
+
+
+def _col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table, quoted=True)
+
+
+def _count_if(condition: exp.Expression) -> exp.Expression:
+    return exp.Sum(this=exp.If(this=condition, true=exp.Literal.number(1), false=exp.Literal.number(0)))
+
+
+def _is_page_view(table: str | None = None) -> exp.Expression:
+    return exp.EQ(this=_col("event_type", table), expression=_str(PAGE_VIEW))
+
+
+# --- columns each part of the query needs --------------------------------------------------------
+
+def _visit_column(dimension: str) -> str:
+    return VISIT_DIMENSIONS[dimension]
+
+
+def _filter_dimensions(node: Filter | None) -> list[str]:
+    if node is None:
+        return []
+    if isinstance(node, Condition):
+        return [node.dimension]
+    return [d for child in node.children for d in _filter_dimensions(child)]
+
+
+def _needed(query: Query) -> tuple[list[str], list[str]]:
+    """(event columns to read, first-event visit facts to carry), in a stable order."""
+    used = list(query.dimensions) + _filter_dimensions(query.filter)
+    columns = list(_BASE_COLUMNS)
+    facts: list[str] = []
+    for dimension in used:
+        if dimension in EVENT_DIMENSIONS:
+            column = EVENT_DIMENSIONS[dimension]
+        elif dimension.startswith(PROPS_PREFIX):
+            column = "properties"
+        elif dimension in VISIT_DIMENSIONS:
+            column = _visit_column(dimension)
+            if column not in facts:
+                facts.append(column)
+            if column in _DERIVED_VISIT_FACTS:
+                continue
+        else:
+            continue
+        if column not in columns:
+            columns.append(column)
+    return columns, facts
+
+
+# --- expressions over `visit_events` (events joined to their visit) ----------------------------
+
+def dimension_expression(dimension: str) -> exp.Expression:
+    if dimension in EVENT_DIMENSIONS:
+        return _col(EVENT_DIMENSIONS[dimension])
+    if dimension.startswith(PROPS_PREFIX):
+        return exp.Bracket(this=_col("properties"), expressions=[_str(dimension[len(PROPS_PREFIX):])], safe=True)
+    if dimension in VISIT_DIMENSIONS:
+        return _col("visit_" + _visit_column(dimension))
+    unit, text_format = _TIME_FORMATS[dimension]
+    return exp.TimeToStr(this=exp.TimestampTrunc(this=_col("time"), unit=exp.var(unit)), format=_str(text_format))
+
+
+def _condition(node: Condition) -> exp.Expression:
+    value = dimension_expression(node.dimension)
+    target = value if node.case_sensitive else exp.Lower(this=value)
+
+    def literal(v: str) -> exp.Expression:
+        return _str(v) if node.case_sensitive else exp.Lower(this=_str(v))
+
+    positive = node.operator.removesuffix("_not")
+    if positive == "is":
+        test: exp.Expression = exp.In(this=target, expressions=[literal(v) for v in node.values])
+    elif positive == "contains":
+        test = _any([exp.GT(this=exp.StrPosition(this=target, substr=literal(v)), expression=exp.Literal.number(0))
+                     for v in node.values])
+    else:  # matches: a search (not anchored) in both engines; (?i) works in RE2 and Java regexes
+        test = _any([exp.RegexpLike(this=value, expression=_str(v if node.case_sensitive else "(?i)" + v))
+                     for v in node.values])
+    if node.operator.endswith("_not"):
+        # A missing value is "not" any value: the row matches.
+        return exp.paren(exp.or_(exp.Is(this=value, expression=exp.Null()), exp.not_(exp.paren(test))), copy=False)
+    return test
+
+
+def _any(tests: list[exp.Expression]) -> exp.Expression:
+    return tests[0] if len(tests) == 1 else exp.paren(exp.or_(*tests), copy=False)
+
+
+def filter_expression(node: Filter) -> exp.Expression:
+    if isinstance(node, Condition):
+        return _condition(node)
+    parts = [filter_expression(child) for child in node.children]
+    if node.operator == "not":
+        return exp.not_(exp.paren(parts[0]))
+    joined = exp.and_(*parts) if node.operator == "and" else exp.or_(*parts)
+    return exp.paren(joined, copy=False)
+
+
+# --- the query ---------------------------------------------------------------------------------
+
+def _scan_condition(scan: Scan, pad_start_ms: int, pad_end_ms: int) -> exp.Expression:
+    condition = exp.and_(
+        exp.EQ(this=_col("site"), expression=_str(scan.site)),
+        exp.Between(this=_col("date"), low=_str(scan.first_date), high=_str(scan.last_date)),
+        exp.GTE(this=_col("time"), expression=_timestamp(pad_start_ms)),
+        exp.LT(this=_col("time"), expression=_timestamp(pad_end_ms)),
+    )
+    if scan.live_paths:
+        dates = sorted(scan.live_paths)
+        paths = [p for d in dates for p in scan.live_paths[d]]
+        # Partitions being compacted: read only their live objects (others need no restriction).
+        restriction = exp.or_(
+            exp.not_(exp.In(this=_col("date"), expressions=[_str(d) for d in dates])),
+            exp.In(this=_col(PATH_COLUMN), expressions=[_str(p) for p in paths]))
+        condition = exp.and_(condition, exp.paren(restriction, copy=False))
+    return condition
+
+
+def _events_cte(query: Query, scan: Scan, table: str, columns: list[str]) -> exp.Select:
+    """The scanned events, one row per event_id (a safety net: the writer avoids copies)."""
+    pad_start_ms, pad_end_ms = query.start_ms - MAX_SESSION_MS, query.end_ms + MAX_SESSION_MS
+    copy_number = exp.Window(this=exp.RowNumber(), partition_by=[_col("event_id")],
+                             order=exp.Order(expressions=[exp.Ordered(this=_col("received_time")),
+                                                          exp.Ordered(this=_col("session_id"))]))
+    raw = (exp.select(*[_col(c) for c in columns], exp.alias_(copy_number, "copy_number"))
+           .from_(exp.to_table(table, quoted=True)).where(_scan_condition(scan, pad_start_ms, pad_end_ms)))
+    return exp.select(*[_col(c) for c in columns]).from_(raw.subquery("numbered")).where(
+        exp.EQ(this=_col("copy_number"), expression=exp.Literal.number(1)))
+
+
+def _engaging() -> exp.Expression:
+    # sessions/model.py is_engagement: any non-page-view event, but an `engagement` only from 10 s.
+    return exp.and_(
+        exp.NEQ(this=_col("event_type"), expression=_str(PAGE_VIEW)),
+        exp.paren(exp.or_(
+            exp.NEQ(this=_col("event_type"), expression=_str(ENGAGEMENT_EVENT)),
+            exp.GTE(this=_col("engaged_ms"), expression=exp.Literal.number(ENGAGED_AFTER_MS)))))
+
+
+def _visits_cte() -> exp.Select:
+    page_views = exp.Filter(this=None, expression=exp.Where(this=_is_page_view()))
+
+    def of_page_views(aggregate: exp.Expression) -> exp.Expression:
+        return exp.Filter(this=aggregate, expression=page_views.expression.copy())
+
+    return exp.select(
+        _col("session_id"),
+        exp.alias_(exp.ArgMin(this=_col("event_id"), expression=_col("time")), "first_event_id"),
+        exp.alias_(of_page_views(exp.ArgMin(this=_col("page_path"), expression=_col("time"))), "entry_page"),
+        exp.alias_(of_page_views(exp.ArgMax(this=_col("page_path"), expression=_col("time"))), "exit_page"),
+        exp.alias_(_count_if(_is_page_view()), "visit_pageviews"),
+        exp.alias_(exp.DateDiff(this=exp.Max(this=_col("time")), expression=exp.Min(this=_col("time")),
+                                unit=exp.var("MILLISECOND")), "duration_ms"),
+        exp.alias_(exp.Max(this=exp.If(this=_engaging(), true=exp.Literal.number(1),
+                                       false=exp.Literal.number(0))), "engaged"),
+    ).from_("ev").group_by(_col("session_id"))
+
+
+def _rows_cte(query: Query, facts: list[str]) -> exp.Select:
+    bounce = exp.If(this=exp.and_(exp.EQ(this=_col("visit_pageviews", "v"), expression=exp.Literal.number(1)),
+                                  exp.EQ(this=_col("engaged", "v"), expression=exp.Literal.number(0))),
+                    true=exp.Literal.number(1), false=exp.Literal.number(0))
+    selected = [exp.Column(this=exp.Star(), table=exp.to_identifier("e")),
+                _col("visit_pageviews", "v"), _col("duration_ms", "v"), exp.alias_(bounce, "bounce")]
+    for fact in facts:
+        source = _col(fact, "v") if fact in _DERIVED_VISIT_FACTS else _col(fact, "f")
+        selected.append(exp.alias_(source, "visit_" + fact, quoted=True))
+    rows = (exp.select(*selected).from_("ev AS e")
+            .join("visits AS v", on=exp.EQ(this=_col("session_id", "e"), expression=_col("session_id", "v"))))
+    if any(f not in _DERIVED_VISIT_FACTS for f in facts):
+        rows = rows.join("ev AS f", on=exp.EQ(this=_col("event_id", "f"), expression=_col("first_event_id", "v")))
+    in_range = exp.and_(exp.GTE(this=_col("time", "e"), expression=_timestamp(query.start_ms)),
+                        exp.LT(this=_col("time", "e"), expression=_timestamp(query.end_ms)))
+    return rows.where(in_range)
+
+
+def _order_expression(name: str, query: Query) -> exp.Expression:
+    if name in query.dimensions:
+        return exp.column(f"d{query.dimensions.index(name)}")
+
+    def ratio(numerator: str, denominator: str) -> exp.Expression:
+        return exp.Div(this=exp.cast(_col(numerator), exp.DataType.build("DOUBLE")),
+                       expression=exp.func("NULLIF", _col(denominator), exp.Literal.number(0)))
+
+    return {"views_per_visit": lambda: ratio("visit_pageviews", "visits"),
+            "bounce_rate": lambda: ratio("bounces", "visits"),
+            "visit_duration": lambda: ratio("duration_ms", "visits")}.get(name, lambda: _col(name))()
+
+
+def build(query: Query, scan: Scan, table: str = DEFAULT_TABLE) -> exp.Expression:
+    """The aggregate query: one row per combination of dimension values, with the integer PARTS."""
+    columns, facts = _needed(query)
+    dims = [exp.alias_(dimension_expression(d), f"d{i}") for i, d in enumerate(query.dimensions)]
+    dim_names = [exp.column(f"d{i}") for i in range(len(query.dimensions))]
+    per_visit = (exp.select(*dims, _col("session_id"), exp.alias_(exp.Min(this=_col("visitor_id")), "visitor_id"),
+                            exp.alias_(_count_if(_is_page_view()), "pageviews"),
+                            exp.alias_(_count_if(exp.NEQ(this=_col("event_type"), expression=_str(ENGAGEMENT_EVENT))),
+                                       "events"),
+                            exp.alias_(exp.Min(this=_col("bounce")), "bounce"),
+                            exp.alias_(exp.Min(this=_col("duration_ms")), "duration_ms"),
+                            exp.alias_(exp.Min(this=_col("visit_pageviews")), "visit_pageviews"))
+                 .from_("visit_events"))
+    if query.filter is not None:
+        per_visit = per_visit.where(filter_expression(query.filter))
+    per_visit = per_visit.group_by(*[dimension_expression(d) for d in query.dimensions], _col("session_id"))
+    zero = exp.Literal.number(0)
+    outer = exp.select(
+        *dim_names,
+        exp.alias_(exp.Count(this=exp.Distinct(expressions=[_col("visitor_id")])), "visitors"),
+        exp.alias_(exp.Count(this=exp.Star()), "visits"),
+        *[exp.alias_(exp.Coalesce(this=exp.Sum(this=_col(name)), expressions=[zero.copy()]), name)
+          for name in ("pageviews", "events")],
+        exp.alias_(exp.Coalesce(this=exp.Sum(this=_col("bounce")), expressions=[zero.copy()]), "bounces"),
+        *[exp.alias_(exp.Coalesce(this=exp.Sum(this=_col(name)), expressions=[zero.copy()]), name)
+          for name in ("duration_ms", "visit_pageviews")],
+    ).from_("per_visit")
+    if dim_names:
+        outer = outer.group_by(*[d.copy() for d in dim_names])
+    order = [exp.Ordered(this=_order_expression(name, query), desc=direction == "desc", nulls_first=False)
+             for name, direction in default_order(query)]
+    outer = outer.order_by(*order).limit(query.limit).offset(query.offset) if dim_names else outer
+    return (outer.with_("ev", as_=_events_cte(query, scan, table, columns))
+            .with_("visits", as_=_visits_cte())
+            .with_("visit_events", as_=_rows_cte(query, facts))
+            .with_("per_visit", as_=per_visit))
+
+
+def build_rows(query: Query, scan: Scan, table: str = DEFAULT_TABLE, columns: tuple[str, ...] = ()) -> exp.Expression:
+    """The raw events of the range (export), one per event_id, ordered by time."""
+    from chalicelib.schema.lake import COLUMN_NAMES
+
+    chosen = list(columns or COLUMN_NAMES)
+    pad = exp.select(*[_col(c) for c in chosen]).from_("ev").where(exp.and_(
+        exp.GTE(this=_col("time"), expression=_timestamp(query.start_ms)),
+        exp.LT(this=_col("time"), expression=_timestamp(query.end_ms))))
+    ordered = pad.order_by(_col("time"), _col("event_id"))
+    return ordered.with_("ev", as_=_events_cte(query, scan, table, chosen))
+
+
+def sql(tree: exp.Expression, dialect: str) -> str:
+    return tree.sql(dialect=dialect)

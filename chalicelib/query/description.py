@@ -1,0 +1,251 @@
+"""A lake query as data: parsed and validated once from the query function's JSON request, then
+handed to the SQL builder. Names follow Plausible's Stats API v2 (metrics, `event:`/`visit:`/`time:`
+dimensions, filters as nested lists), so that API maps onto this description without translation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from chalicelib.core.settings import SITE_ID_PATTERN
+
+DAY_MS = 86_400_000
+MAX_RANGE_DAYS = 400
+MAX_LIMIT = 10_000
+MAX_FILTER_VALUES = 100
+MAX_FILTER_DEPTH = 8
+MAX_VALUE_CHARS = 1_000
+
+# Metric -> what it counts (docs/lake.md "Queries").
+METRICS = ("visitors", "visits", "pageviews", "events", "views_per_visit", "bounce_rate", "visit_duration")
+# Event-level dimensions: the event's own column.
+EVENT_DIMENSIONS = {"event:page": "page_path", "event:name": "event_type", "event:hostname": "page_host"}
+PROPS_PREFIX = "event:props:"
+# Visit-level dimensions: the column of the visit's first event (entry/exit pages are derived).
+VISIT_DIMENSIONS = {
+    "visit:entry_page": "entry_page", "visit:exit_page": "exit_page", "visit:source": "source",
+    "visit:referrer": "referrer", "visit:channel": "channel", "visit:utm_source": "utm_source",
+    "visit:utm_medium": "utm_medium", "visit:utm_campaign": "utm_campaign", "visit:utm_term": "utm_term",
+    "visit:utm_content": "utm_content", "visit:device": "device_type", "visit:browser": "browser",
+    "visit:browser_version": "browser_version", "visit:os": "os", "visit:os_version": "os_version",
+    "visit:country": "country",
+}
+TIME_DIMENSIONS = ("time:hour", "time:day", "time:week", "time:month")
+OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
+LOGICAL = ("and", "or", "not")
+ORDER = ("asc", "desc")
+_PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_KNOWN_FIELDS = {"site", "date_range", "time_range_ms", "metrics", "dimensions", "filters", "order_by",
+                 "limit", "offset"}
+
+
+class QueryError(ValueError):
+    """The request is not a valid query; the message names the offending part (the API answers 400)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Condition:
+    operator: str  # one of OPERATORS
+    dimension: str
+    values: tuple[str, ...]
+    case_sensitive: bool = True
+
+
+@dataclass(frozen=True)
+class Logical:
+    operator: str  # and, or, not (not: one child)
+    children: tuple[Filter, ...]
+
+
+Filter = Condition | Logical
+
+
+@dataclass(frozen=True)
+class Query:
+    site: str
+    start_ms: int  # inclusive
+    end_ms: int  # exclusive
+    metrics: tuple[str, ...]
+    dimensions: tuple[str, ...] = ()
+    filter: Filter | None = None
+    order_by: tuple[tuple[str, str], ...] = ()
+    limit: int = MAX_LIMIT
+    offset: int = 0
+
+    @property
+    def first_date(self) -> date:
+        return datetime.fromtimestamp(self.start_ms / 1000, tz=timezone.utc).date()
+
+    @property
+    def last_date(self) -> date:
+        return datetime.fromtimestamp((self.end_ms - 1) / 1000, tz=timezone.utc).date()
+
+
+def is_dimension(name: str) -> bool:
+    if name.startswith(PROPS_PREFIX):
+        return bool(_PROPERTY_KEY.match(name[len(PROPS_PREFIX):]))
+    return name in EVENT_DIMENSIONS or name in VISIT_DIMENSIONS or name in TIME_DIMENSIONS
+
+
+def parse_query(request: object) -> Query:
+    """The Query a JSON request describes, or QueryError naming what is wrong."""
+    if not isinstance(request, dict):
+        raise QueryError("query", "must be a JSON object")
+    unknown = sorted(set(request) - _KNOWN_FIELDS)
+    if unknown:
+        raise QueryError(unknown[0], f"unknown field (known: {', '.join(sorted(_KNOWN_FIELDS))})")
+    site = request.get("site")
+    if not isinstance(site, str) or not SITE_ID_PATTERN.match(site):
+        raise QueryError("site", "must be a site id (1-64 lower-case letters, digits, '_' or '-')")
+    start_ms, end_ms = _time_range(request)
+    metrics = _names(request.get("metrics"), "metrics", lambda m: m in METRICS, METRICS, required=True)
+    dimensions = _names(request.get("dimensions", []), "dimensions", is_dimension,
+                        (*EVENT_DIMENSIONS, *VISIT_DIMENSIONS, *TIME_DIMENSIONS, PROPS_PREFIX + "<key>"))
+    filters = request.get("filters", [])
+    if not isinstance(filters, list):
+        raise QueryError("filters", "must be a list of filters")
+    parsed = tuple(_filter(f, f"filters[{i}]", 0) for i, f in enumerate(filters))
+    combined = parsed[0] if len(parsed) == 1 else (Logical("and", parsed) if parsed else None)
+    return Query(site=site, start_ms=start_ms, end_ms=end_ms, metrics=metrics, dimensions=dimensions,
+                 filter=combined, order_by=_order_by(request.get("order_by", []), metrics, dimensions),
+                 limit=_whole(request.get("limit", MAX_LIMIT), "limit", 1, MAX_LIMIT),
+                 offset=_whole(request.get("offset", 0), "offset", 0, 10**9))
+
+
+def _whole(value: object, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise QueryError(name, f"must be a whole number from {low} to {high}, got {value!r}")
+    return value
+
+
+def _time_range(request: dict) -> tuple[int, int]:
+    if ("date_range" in request) == ("time_range_ms" in request):
+        raise QueryError("date_range", "give exactly one of date_range [first, last] (UTC dates, inclusive) "
+                                       "or time_range_ms [start, end) (epoch milliseconds)")
+    if "date_range" in request:
+        pair = _pair(request["date_range"], "date_range")
+        try:
+            first, last = (date.fromisoformat(v) if isinstance(v, str) and len(v) == 10 else None for v in pair)
+        except ValueError:
+            first = last = None
+        if first is None or last is None:
+            raise QueryError("date_range", "must be two dates YYYY-MM-DD")
+        start_ms = int(datetime(first.year, first.month, first.day, tzinfo=timezone.utc).timestamp() * 1000)
+        end_ms = int(datetime(last.year, last.month, last.day, tzinfo=timezone.utc).timestamp() * 1000) + DAY_MS
+    else:
+        start_ms, end_ms = (_whole(v, "time_range_ms", 0, 253_402_300_799_999)
+                            for v in _pair(request["time_range_ms"], "time_range_ms"))
+    if end_ms <= start_ms:
+        raise QueryError("date_range", "the range ends before it starts")
+    if end_ms - start_ms > MAX_RANGE_DAYS * DAY_MS:
+        raise QueryError("date_range", f"covers more than {MAX_RANGE_DAYS} days")
+    return start_ms, end_ms
+
+
+def _pair(value: object, name: str) -> list:
+    if not isinstance(value, list) or len(value) != 2:
+        raise QueryError(name, "must be a list of two values")
+    return value
+
+
+def _names(value: object, name: str, valid, known, required: bool = False) -> tuple[str, ...]:
+    if not isinstance(value, list) or (required and not value):
+        raise QueryError(name, "must be a non-empty list of names" if required else "must be a list of names")
+    for item in value:
+        if not isinstance(item, str) or not valid(item):
+            raise QueryError(name, f"unknown {name[:-1]} {item!r} (known: {', '.join(known)})")
+    if len(set(value)) != len(value):
+        raise QueryError(name, "names a value twice")
+    return tuple(value)
+
+
+def _filter(raw: object, where: str, depth: int) -> Filter:
+    if depth > MAX_FILTER_DEPTH:
+        raise QueryError(where, f"filters nest deeper than {MAX_FILTER_DEPTH}")
+    if not isinstance(raw, list) or not raw or not isinstance(raw[0], str):
+        raise QueryError(where, 'must be a list like ["is", "visit:country", ["US"]] or ["and", [...]]')
+    operator = raw[0]
+    if operator in LOGICAL:
+        return _logical(raw, where, depth)
+    if operator not in OPERATORS:
+        raise QueryError(where, f"unknown operator {operator!r} (known: {', '.join(OPERATORS + LOGICAL)})")
+    if len(raw) not in (3, 4):
+        raise QueryError(where, 'must be [operator, dimension, [values]] or with options {"case_sensitive": false}')
+    dimension, values = raw[1], raw[2]
+    _check_operands(dimension, values, where)
+    case_sensitive = _options(raw[3] if len(raw) == 4 else {}, where)
+    if operator.startswith("matches"):
+        _check_patterns(values, where)
+    return Condition(operator, dimension, tuple(values), case_sensitive)
+
+
+def _check_operands(dimension: object, values: object, where: str) -> None:
+    if not isinstance(dimension, str) or not is_dimension(dimension) or dimension in TIME_DIMENSIONS:
+        raise QueryError(where, f"cannot filter by {dimension!r}: unknown dimension")
+    if (not isinstance(values, list) or not 1 <= len(values) <= MAX_FILTER_VALUES
+            or not all(isinstance(v, str) and len(v) <= MAX_VALUE_CHARS for v in values)):
+        raise QueryError(where, f"values must be a list of 1-{MAX_FILTER_VALUES} strings of at most "
+                                f"{MAX_VALUE_CHARS} characters")
+
+
+def _check_patterns(values: list[str], where: str) -> None:
+    for value in values:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise QueryError(where, f"{value!r} is not a regular expression: {exc}") from None
+
+
+def _options(options: object, where: str) -> bool:
+    if not isinstance(options, dict) or set(options) - {"case_sensitive"}:
+        raise QueryError(where, 'options must be {"case_sensitive": true|false}')
+    value = options.get("case_sensitive", True)
+    if not isinstance(value, bool):
+        raise QueryError(where, "case_sensitive must be true or false")
+    return value
+
+
+def _logical(raw: list, where: str, depth: int) -> Logical:
+    operator = raw[0]
+    if operator == "not":
+        if len(raw) != 2:
+            raise QueryError(where, '"not" takes one filter: ["not", filter]')
+        return Logical("not", (_filter(raw[1], f"{where}[1]", depth + 1),))
+    if len(raw) != 2 or not isinstance(raw[1], list) or not raw[1]:
+        raise QueryError(where, f'"{operator}" takes a list of filters: ["{operator}", [filter, ...]]')
+    return Logical(operator, tuple(_filter(f, f"{where}[1][{i}]", depth + 1) for i, f in enumerate(raw[1])))
+
+
+def _order_by(raw: object, metrics: tuple[str, ...], dimensions: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, list):
+        raise QueryError("order_by", 'must be a list like [["visitors", "desc"]]')
+    out = []
+    for item in raw:
+        if (not isinstance(item, list) or len(item) != 2 or item[0] not in metrics + dimensions
+                or item[1] not in ORDER):
+            raise QueryError("order_by", f"{item!r}: each item is [a metric or dimension of the query, "
+                                         "\"asc\" or \"desc\"]")
+        out.append((item[0], item[1]))
+    return tuple(out)
+
+
+def default_order(query: Query) -> tuple[tuple[str, str], ...]:
+    """Plausible's: by time ascending when grouped by time, else the first metric descending; then
+    every dimension ascending so that pages of a result never overlap."""
+    order = list(query.order_by)
+    if not order:
+        times = [d for d in query.dimensions if d in TIME_DIMENSIONS]
+        order = [(t, "asc") for t in times] or [(query.metrics[0], "desc")]
+    named = {name for name, _ in order}
+    return tuple(order + [(d, "asc") for d in query.dimensions if d not in named])
+
+
+def days(query: Query) -> list[date]:
+    first = query.first_date
+    return [first + timedelta(days=n) for n in range((query.last_date - first).days + 1)]

@@ -1,0 +1,175 @@
+"""DuckDB over the lake: the live objects of a query's partitions copied to a local cache (Lambda:
+/tmp), laid out as events/site=S/date=D/name.parquet, and read with read_parquet. DuckDB reads no
+object store itself (httpfs would be downloaded at run time: never)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlglot import exp
+
+from chalicelib.lake import parquet
+from chalicelib.lake.layout import LakeObject, Partition, PartitionFiles, resolve
+from chalicelib.lake.ports import LakeObjects, ObjectMissing
+from chalicelib.schema.lake import COLUMNS, PARTITION_KEYS
+
+DEFAULT_CACHE_DIR = os.path.join(tempfile.gettempdir(), "liveinsight-lake")
+DEFAULT_CACHE_BUDGET_BYTES = 400_000_000  # Lambda's /tmp is 512 MB unless configured larger
+DEFAULT_MEMORY_LIMIT_MB = 1024
+RESOLVE_ATTEMPTS = 4  # compaction replaced a listed object: list that partition again, this often
+DOWNLOAD_THREADS = 8
+PATH_COLUMN = "$path"
+
+
+def resolve_partitions(objects: LakeObjects, partitions: Sequence[Partition]) -> list[PartitionFiles]:
+    """The objects a query of these partitions reads (layout.resolve on each listing)."""
+    return [resolve_partition(objects, p) for p in partitions]
+
+
+def resolve_partition(objects: LakeObjects, partition: Partition) -> PartitionFiles:
+    for attempt in range(RESOLVE_ATTEMPTS):
+        try:
+            return resolve(partition, objects.list(partition.prefix), objects.get)
+        except ObjectMissing:
+            # The manifest went with an older generation between listing and reading: list again.
+            if attempt == RESOLVE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class LakeCache:
+    """Local copies of lake objects, named by key and checked by size (objects are never changed
+    in place: a stream object rewritten by a re-delivered batch holds the same events)."""
+
+    root: str = DEFAULT_CACHE_DIR
+    budget_bytes: int = DEFAULT_CACHE_BUDGET_BYTES
+    downloaded_bytes: int = 0
+    downloaded_files: int = 0
+
+    def path(self, key: str) -> Path:
+        return Path(self.root) / key
+
+    def fetch(self, objects: LakeObjects, obj: LakeObject) -> Path:
+        """The local copy of `obj`, downloaded unless already here; ObjectMissing if it is gone."""
+        local = self.path(obj.key)
+        try:
+            if local.stat().st_size == obj.size_bytes:
+                os.utime(local)  # recently used: evicted last
+                return local
+        except FileNotFoundError:
+            pass
+        body = objects.get(obj.key)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        partial = local.with_name(f".{local.name}.{os.getpid()}.{time.monotonic_ns()}")
+        partial.write_bytes(body)
+        os.replace(partial, local)  # readers never see half a file
+        self.downloaded_bytes += len(body)
+        self.downloaded_files += 1
+        return local
+
+    def evict(self, keep: set[Path]) -> int:
+        """Deletes least recently used copies beyond the budget (never one in `keep`); bytes freed."""
+        files = [(p.stat().st_mtime, p.stat().st_size, p) for p in Path(self.root).rglob("*.parquet")]
+        total = sum(size for _, size, _ in files)
+        freed = 0
+        for _, size, path in sorted(files):
+            if total - freed <= self.budget_bytes:
+                break
+            if path not in keep:
+                path.unlink(missing_ok=True)
+                freed += size
+        return freed
+
+
+def fetch_partitions(objects: LakeObjects, cache: LakeCache, files: list[PartitionFiles],
+                     include_superseded: bool = False) -> tuple[list[PartitionFiles], list[Path]]:
+    """Local copies of every live object (and superseded ones if asked). A partition whose object
+    vanished (compaction ran) is resolved again, at most RESOLVE_ATTEMPTS times."""
+    resolved = list(files)
+    paths: dict[int, list[Path]] = {}
+    with ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS) as pool:
+        pending = list(range(len(resolved)))
+        for attempt in range(RESOLVE_ATTEMPTS):
+            futures = {i: [pool.submit(cache.fetch, objects, o) for o in _wanted(resolved[i], include_superseded)]
+                       for i in pending}
+            retry = []
+            for i, partition_futures in futures.items():
+                try:
+                    paths[i] = [f.result() for f in partition_futures]
+                except ObjectMissing:
+                    if attempt == RESOLVE_ATTEMPTS - 1:
+                        raise
+                    retry.append(i)
+            for i in retry:
+                resolved[i] = resolve_partition(objects, resolved[i].partition)
+            pending = retry
+            if not pending:
+                break
+    return resolved, [p for i in range(len(resolved)) for p in paths[i]]
+
+
+def _wanted(files: PartitionFiles, include_superseded: bool) -> tuple[LakeObject, ...]:
+    return files.live + (files.superseded if include_superseded else ())
+
+
+def _empty_table_sql(table: str) -> str:
+    columns = [f'"{c.name}" {c.duckdb_type}' for c in COLUMNS + PARTITION_KEYS] + [f'"{PATH_COLUMN}" VARCHAR']
+    return f'CREATE TABLE "{table}" ({", ".join(columns)})'
+
+
+def create_events_view(con, table: str, paths: list[Path], cache_root: str, bucket: str) -> None:
+    """`table`: the events of these files with their partitions (site, date as VARCHAR) and Athena's
+    `$path` (s3://bucket/key), so Athena's SQL runs unchanged here. Paths are ours, quoted by sqlglot."""
+    if not paths:
+        con.execute(_empty_table_sql(table))
+        return
+    files = exp.Array(expressions=[exp.Literal.string(str(p)) for p in sorted(paths)])
+    root_chars = len(str(Path(cache_root))) + 2  # the key starts after "<root>/"
+    reader = (f"read_parquet({files.sql('duckdb')}, hive_partitioning = true, union_by_name = true, "
+              "filename = true, hive_types = {'site': VARCHAR, 'date': VARCHAR})")
+    prefix = exp.Literal.string(f"s3://{bucket}/").sql("duckdb")
+    con.execute(f'CREATE VIEW "{table}" AS SELECT * EXCLUDE (filename), '
+                f'{prefix} || substr(filename, {root_chars}) AS "{PATH_COLUMN}" FROM {reader}')
+
+
+@dataclass
+class DuckResult:
+    columns: list[str]
+    rows: list[tuple]
+    bytes_read: int
+    files_read: int
+    downloaded_bytes: int
+    elapsed_ms: float
+
+
+def run_sql(objects: LakeObjects, files: list[PartitionFiles], sql: str, *, table: str = "events",
+            cache: LakeCache | None = None, bucket: str = "lake", memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
+            include_superseded: bool = False) -> DuckResult:
+    """Runs DuckDB `sql` (built by query.builder; reads `table`) over the objects of `files`."""
+    started = time.perf_counter()
+    cache = cache or LakeCache()
+    before = cache.downloaded_bytes
+    resolved, paths = fetch_partitions(objects, cache, files, include_superseded)
+    Path(cache.root).mkdir(parents=True, exist_ok=True)
+    spill = os.path.join(cache.root, ".spill")
+    con = parquet.connect(spill)
+    try:
+        con.execute("SET memory_limit = ?", [f"{int(memory_limit_mb)}MB"])
+        con.execute("SET preserve_insertion_order = false")  # lets large sorts and aggregates stream
+        create_events_view(con, table, paths, cache.root, bucket)
+        cursor = con.execute(sql)
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    finally:
+        con.close()
+    cache.evict(set(paths))
+    return DuckResult(columns, rows, bytes_read=sum(p.stat().st_size for p in paths), files_read=len(paths),
+                      downloaded_bytes=cache.downloaded_bytes - before,
+                      elapsed_ms=round((time.perf_counter() - started) * 1000, 1))
