@@ -3,8 +3,11 @@
 Starts moto's server on 127.0.0.1 (LIVEINSIGHT_DDB_PORT, default 8001), creates the tables from
 chalicelib/schema/tables.py (the same definitions Terraform uses) and serves the app with Chalice's local
 server on 127.0.0.1 (LIVEINSIGHT_PORT, default 8000) with the `local` stage, and runs the scheduled
-session expiry on a timer (EXPIRY_INTERVAL_SECONDS, default 60), since `chalice local` runs no
-schedules. Any LiveInsight setting exported in the shell (SESSION_TIMEOUT_SECONDS, for one) wins over
+session expiry, statistics rollup and lake compaction on a timer (EXPIRY_INTERVAL_SECONDS, default 60),
+since `chalice local` runs no schedules. The event lake lives in the emulator's S3 (bucket
+LIVEINSIGHT_LAKE_BUCKET, default liveinsight-local-lake), fed by scripts/local_stream.py polling the
+events table's stream as Lambda does (every LAKE_POLL_INTERVAL_SECONDS, default 5). Any LiveInsight
+setting exported in the shell (SESSION_TIMEOUT_SECONDS, for one) wins over
 the stage's defaults in .chalice/config.json. Ctrl-C stops everything.
 """
 
@@ -22,6 +25,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 STAGE = "local"
 DEFAULT_API_PORT = 8000
+DEFAULT_LAKE_BUCKET = "liveinsight-local-lake"
 
 
 def _port(name: str, default: int) -> int:
@@ -88,10 +92,30 @@ def run_minute_jobs_every(interval_seconds: float, stop: threading.Event) -> thr
                 get_services().roll_up_stats()
             except Exception as exc:  # noqa: BLE001 - keep the timer alive, say what went wrong
                 log("ERROR", "local minute job failed", error=repr(exc))
+            try:
+                get_services().compact_lake()
+            except Exception as exc:  # noqa: BLE001 - the lake's job fails on its own
+                log("ERROR", "local lake compaction failed", error=repr(exc))
 
     thread = threading.Thread(target=loop, name="minute-jobs", daemon=True)
     thread.start()
     return thread
+
+
+def start_lake_stream(endpoint: str, events_table: str, stop: threading.Event) -> float:
+    """The events table's stream to the stream function's body, polled like Lambda polls it."""
+    import boto3
+
+    from chalicelib.services import get_services
+    from chalicelib.store import create_dynamodb_client
+    from scripts.local_stream import start_polling
+
+    interval_seconds = float(os.environ.get("LAKE_POLL_INTERVAL_SECONDS") or 5)
+    arn = create_dynamodb_client().describe_table(TableName=events_table)["Table"]["LatestStreamArn"]
+    # moto serves DynamoDB Streams on the same port; the client needs the endpoint named (FIELD-NOTES).
+    streams = boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name=os.environ["AWS_DEFAULT_REGION"])
+    start_polling(streams, arn, lambda event: get_services().write_event_lake(event), interval_seconds, stop)
+    return interval_seconds
 
 
 def main() -> int:
@@ -103,12 +127,14 @@ def main() -> int:
         os.environ.setdefault(name, value)
     os.environ.pop("AWS_PROFILE", None)
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://{HOST}:{ddb_port}"
+    os.environ["AWS_ENDPOINT_URL_S3"] = f"http://{HOST}:{ddb_port}"  # moto serves S3 on the same port
     sys.path.insert(0, str(PROJECT_DIR))
 
     from chalice.cli.factory import CLIFactory
 
-    from chalicelib.schema.tables import create_tables
+    from chalicelib.schema.tables import EVENTS, create_tables
     from chalicelib.store import create_dynamodb_client
+    from chalicelib.store.lake import create_s3_client
 
     dynamodb = DynamoDBEmulator(ddb_port)
     dynamodb.start()
@@ -121,8 +147,12 @@ def main() -> int:
         stage_env = dict(config.environment_variables)
         if "LIVEINSIGHT_SITES" in stage_env:
             stage_env["LIVEINSIGHT_SITES"] = _follow_port(stage_env["LIVEINSIGHT_SITES"], api_port)
+        stage_env.setdefault("LIVEINSIGHT_LAKE_BUCKET", DEFAULT_LAKE_BUCKET)
         shell = {k: os.environ[k] for k in stage_env if k in os.environ}
         app = factory.load_chalice_app({**stage_env, **shell})  # sets os.environ; the shell wins
+        lake_bucket = os.environ["LIVEINSIGHT_LAKE_BUCKET"]
+        create_s3_client().create_bucket(Bucket=lake_bucket)
+        poll_interval = start_lake_stream(f"http://{HOST}:{ddb_port}", EVENTS.name(STAGE), stop_expiry)
         server = factory.create_local_server(app, config, HOST, api_port)
         expiry_interval = float(os.environ.get("EXPIRY_INTERVAL_SECONDS") or 60)
         run_minute_jobs_every(expiry_interval, stop_expiry)
@@ -134,6 +164,8 @@ LiveInsight is running (stage '{STAGE}').
   API          {base}/events   (POST)      health: {base}/health
   DynamoDB     http://{HOST}:{ddb_port}  (moto emulator; tables: {', '.join(tables)})
   Sessions     end after {timeout}s idle; expiry runs every {expiry_interval:g}s
+  Event lake   s3://{lake_bucket}/events/ in the emulator; the stream is polled every {poll_interval:g}s,
+               compaction runs every {expiry_interval:g}s
   Dashboard    {base}/dashboard    token: {os.environ.get("LIVEINSIGHT_API_TOKEN", "")}
   Demo site    {base}/demo         (the SDK installed; click around and watch the dashboard)
                or run `make traffic` in another terminal to send demo visits
