@@ -16,9 +16,11 @@ Why an event is never stored twice, whatever Lambda re-delivers:
   object a failed attempt wrote is named by P's first record r in that attempt; the half holding r
   has r as its own first P record (nothing of P came before r), so it overwrites that object with
   only its own rows before any later half writes P's later rows under their own names.
-  This needs Lambda never to skip a failed batch: the event source mapping keeps its defaults of
-  unlimited retries and record age (MaximumRetryAttempts/MaximumRecordAgeInSeconds -1). Poison
-  records never fail a batch (they go to dead-letter/), so only an S3 outage retries, and it heals.
+  The one gap: Lambda abandoning the half that holds r (retries or record age exhausted) while a
+  later half succeeds leaves P's later rows in both objects until that half is replayed (same range,
+  same names: healed). Unlimited retries (MaximumRetryAttempts/MaximumRecordAgeInSeconds -1) close
+  it; compaction keeping one row per event_id heals it anyway. Poison records never fail a batch
+  (they go to dead-letter/), so only an S3 outage makes Lambda retry.
 
 Which shard: the Lambda event names the stream (eventSourceARN ends /stream/<label>) but not the
 shard (only a failure destination's DDBStreamBatchInfo and tumbling-window events carry shardId;
