@@ -150,6 +150,16 @@ def get_visitor_sessions(visitor_id: str) -> dict:
                                   services.sessions)
 
 
+@app.route("/visitors/{visitor_id}", methods=["DELETE"], content_types=ANY_CONTENT)
+@answers_json
+def delete_visitor(visitor_id: str) -> Response:
+    """Erasure (GDPR art. 17): 200 with what was removed per store, 202 with what is left (DELETE again)."""
+    _authorized()
+    query = params.only(_query(), "by", "site")
+    answer = get_services().request_erasure(params.visitor_id(visitor_id), query)
+    return _answer(200 if answer["complete"] else 202, answer)
+
+
 @app.route("/stats/sites", methods=["GET"], content_types=ANY_CONTENT)
 @answers_json
 def get_stats_sites() -> dict:
@@ -293,6 +303,12 @@ def compact_lake(event) -> None:
 def query_lake(event, context) -> dict:
     """The lake's query engine (DuckDB, or Athena for large reads), invoked by the API function."""
     return get_services().query_lake(event, time_left_seconds=context.get_remaining_time_in_millis() / 1000)
+
+
+@app.lambda_function(name="erase_visitor")
+def erase_visitor(event, context) -> dict:
+    """A visitor's erasure in every store, invoked by DELETE /visitors/{id} (lake layer, delete rights)."""
+    return get_services().erase_visitor(event, time_left_seconds=context.get_remaining_time_in_millis() / 1000)
 
 
 def _time_left_seconds(event) -> float | None:

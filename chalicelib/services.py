@@ -4,6 +4,7 @@ and reset by tests. This is the only place that wires settings, clients and the 
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -32,6 +33,7 @@ class Services:
     dynamodb_client: object | None = None  # None: create the real client on first use
     backoff: object | None = None  # store.Backoff; None: the default retry policy
     s3_client: object | None = None  # the lake's; None: create the real client on first use
+    lambda_client: object | None = None  # to invoke erase_visitor; None: create the real client on first use
 
     @cached_property
     def metrics(self) -> Metrics:
@@ -147,6 +149,41 @@ class Services:
 
         return answer(request, self.lake_objects, self.settings, self.metrics, time_left_seconds=time_left_seconds)
 
+    # Erasure (DELETE /visitors/{id}): the API function validates and hands the work to the
+    # erase_visitor function (lake layer, delete rights); without one configured it runs here.
+
+    @cached_property
+    def erasure_store(self):
+        from chalicelib.store.erasure import ErasureStore
+
+        return ErasureStore(self._client, self.settings.events_table, self.settings.sessions_table, self.backoff)
+
+    def request_erasure(self, visitor: str, query: dict[str, str]) -> dict:
+        from chalicelib.core.deadline import remaining_seconds
+        from chalicelib.lake.erasure import DEFAULT_BUDGET_SECONDS, erasure_request
+
+        left = remaining_seconds()
+        budget_seconds = DEFAULT_BUDGET_SECONDS if left is None else max(left - ERASURE_MARGIN_SECONDS, 0)
+        request = erasure_request(visitor, query, self.settings.sites, budget_seconds)
+        function_name = os.environ.get(ERASE_FUNCTION_ENV, "")
+        if not function_name:
+            return self.erase_visitor(request)
+        from chalicelib.store.functions import FunctionInvoker, create_lambda_client
+
+        client = self.lambda_client or create_lambda_client(read_timeout_seconds=budget_seconds + 5)
+        return FunctionInvoker(client, function_name).invoke(request)
+
+    def erase_visitor(self, request: dict, time_left_seconds: float | None = None) -> dict:
+        """The erase_visitor function's body: one visitor's events and sessions out of every store."""
+        from chalicelib.lake.erasure import erase
+
+        return erase(request, store=self.erasure_store, objects=self.lake_objects, now_ms=_now_ms(),
+                     time_left_seconds=None if time_left_seconds is None else time_left_seconds - JOB_MARGIN_SECONDS)
+
+
+# The erase_visitor function's name (set by deployment); unset: the erasure runs in the API's process.
+ERASE_FUNCTION_ENV = "LIVEINSIGHT_ERASE_FUNCTION"
+ERASURE_MARGIN_SECONDS = 2  # of the request's deadline, to answer after the erasure's budget ends
 
 # A job stops this long before Lambda would stop it, to log and print its metrics.
 JOB_MARGIN_SECONDS = 5

@@ -144,6 +144,8 @@ def merge(objects, files: PartitionFiles, exclusion: Exclusion | None = None) ->
                 excluded = [r[0] for r in con.execute(
                     f'SELECT DISTINCT event_id FROM live WHERE "{exclusion.column}" = ? ORDER BY 1',
                     [exclusion.value]).fetchall()]
+                if not excluded:  # nothing of this visitor here: no rewrite
+                    return Merged(b"", rows_before, rows_before, [])
             where, parameters = _where(exclusion)
             # A re-delivered event may sit in two objects: the first received copy stays.
             select = (f"SELECT {_SELECT_COLUMNS} FROM live {where} "
@@ -153,21 +155,6 @@ def merge(objects, files: PartitionFiles, exclusion: Exclusion | None = None) ->
             copy_to_parquet(con, select, out, parameters)
             rows_after = con.execute("SELECT count(*) FROM read_parquet(?)", [out]).fetchone()[0]
             return Merged(Path(out).read_bytes(), rows_before, rows_after, excluded)
-        finally:
-            con.close()
-
-
-def rows_of(objects, files: PartitionFiles, exclusion: Exclusion) -> list[str]:
-    """Event ids of the rows matching `exclusion` in the live objects (erasure's check of a partition)."""
-    with tempfile.TemporaryDirectory(prefix="lake-check-") as work:
-        paths = _download(objects, files, work)
-        if not paths:
-            return []
-        con = connect(work)
-        try:
-            return [r[0] for r in con.execute(
-                f'SELECT DISTINCT event_id FROM read_parquet(?, union_by_name = true) '
-                f'WHERE "{exclusion.column}" = ? ORDER BY 1', [paths, exclusion.value]).fetchall()]
         finally:
             con.close()
 
