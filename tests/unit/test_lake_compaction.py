@@ -250,3 +250,20 @@ def test_the_run_prints_its_metric():
     compact(objects, [SITE], metrics, now_ms=AFTER_DAY_MS, time_left_seconds=None)
     [line] = [json.loads(x) for x in lines]
     assert line[LAKE_OBJECTS_COMPACTED] == 3
+
+
+def test_a_realistic_day_compacts_to_at_most_60_bytes_per_event():
+    from bench.lake_workload import day_rows
+    from chalicelib.lake.parquet import rows_to_parquet
+
+    rows = list(day_rows(SITE, DAY_START_MS, 100_000))
+    objects = MemoryLakeObjects()
+    for start in range(0, len(rows), 5000):  # stream batches of ~5,000 events
+        objects.put(layout.stream_object_key(PARTITION, "shard-1", str(start + 1)),
+                    rows_to_parquet(rows[start:start + 5000]))
+    report = run(objects)
+    assert report.rows_after == len(rows)
+    bytes_per_event = report.bytes_after / report.rows_after
+    print(f"lake bytes per event after compaction: {bytes_per_event:.1f} ({len(rows)} events, "
+          f"{report.bytes_after} bytes; {report.bytes_before / len(rows):.1f} before)")
+    assert bytes_per_event <= 60
