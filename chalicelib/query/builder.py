@@ -33,7 +33,7 @@ PATH_COLUMN = "$path"  # Athena's pseudo-column: the object a row was read from
 # Integer parts of every metric; the runner makes the metrics from them (one rounding, in Python).
 PARTS = ("visitors", "visits", "pageviews", "events", "bounces", "duration_ms", "visit_pageviews")
 _BASE_COLUMNS = ("event_id", "received_time", "event_type", "time", "session_id", "visitor_id", "page_path",
-                 "engaged_ms")
+                 "engaged_ms", "properties")
 _TIME_FORMATS = {"time:hour": ("HOUR", "%Y-%m-%d %H:00:00"), "time:day": ("DAY", "%Y-%m-%d"),
                  "time:week": ("WEEK", "%Y-%m-%d"), "time:month": ("MONTH", "%Y-%m-%d")}
 _DERIVED_VISIT_FACTS = {"entry_page", "exit_page"}
@@ -145,10 +145,9 @@ def _condition(node: Condition) -> exp.Expression:
     else:  # matches: a search (not anchored) in both engines; (?i) works in RE2 and Java regexes
         test = _any([exp.RegexpLike(this=value, expression=_str(v if node.case_sensitive else "(?i)" + v))
                      for v in node.values])
-    if node.operator.endswith("_not"):
-        # A missing value is "not" any value: the row matches.
-        return exp.paren(exp.or_(exp.Is(this=value, expression=exp.Null()), exp.not_(exp.paren(test))), copy=False)
-    return test
+    # Two-valued logic: a missing value is no value (false), so "is_not" and "not" match it.
+    known = exp.Coalesce(this=test, expressions=[exp.false()])
+    return exp.not_(known) if node.operator.endswith("_not") else known
 
 
 def _any(tests: list[exp.Expression]) -> exp.Expression:
@@ -198,12 +197,19 @@ def _events_cte(query: Query, scan: Scan, table: str, columns: list[str]) -> exp
 
 
 def _engaging() -> exp.Expression:
-    # sessions/model.py is_engagement: any non-page-view event, but an `engagement` only from 10 s.
+    # sessions/model.py is_engagement: any non-page-view event, but an `engagement` only when its
+    # numeric engaged_ms property reaches 10 s. The engaged_ms column is set only for a numeric
+    # property, but rounded: at exactly 10,000 the property's text decides (9999.6 does not engage).
+    as_sent = exp.TryCast(this=exp.Bracket(this=_col("properties"), expressions=[_str("engaged_ms")], safe=True),
+                          to=exp.DataType.build("DOUBLE"))
+    reached = exp.or_(
+        exp.GT(this=_col("engaged_ms"), expression=exp.Literal.number(ENGAGED_AFTER_MS)),
+        exp.and_(exp.EQ(this=_col("engaged_ms"), expression=exp.Literal.number(ENGAGED_AFTER_MS)),
+                 exp.GTE(this=as_sent, expression=exp.Literal.number(ENGAGED_AFTER_MS))))
     return exp.and_(
         exp.NEQ(this=_col("event_type"), expression=_str(PAGE_VIEW)),
-        exp.paren(exp.or_(
-            exp.NEQ(this=_col("event_type"), expression=_str(ENGAGEMENT_EVENT)),
-            exp.GTE(this=_col("engaged_ms"), expression=exp.Literal.number(ENGAGED_AFTER_MS)))))
+        exp.paren(exp.or_(exp.NEQ(this=_col("event_type"), expression=_str(ENGAGEMENT_EVENT)),
+                          exp.paren(reached))))
 
 
 def _visits_cte() -> exp.Select:
@@ -237,10 +243,11 @@ def _rows_cte(query: Query, facts: list[str]) -> exp.Select:
     rows = (exp.select(*selected).from_("ev AS e")
             .join("visits AS v", on=exp.EQ(this=_col("session_id", "e"), expression=_col("session_id", "v"))))
     if any(f not in _DERIVED_VISIT_FACTS for f in facts):
-        rows = rows.join("ev AS f", on=exp.EQ(this=_col("event_id", "f"), expression=_col("first_event_id", "v")))
+        rows = rows.join("ev AS f", on=exp.EQ(this=_col("event_id", "f"), expression=_col("first_event_id", "v")),
+                         copy=False)
     in_range = exp.and_(exp.GTE(this=_col("time", "e"), expression=_timestamp(query.start_ms)),
                         exp.LT(this=_col("time", "e"), expression=_timestamp(query.end_ms)))
-    return rows.where(in_range)
+    return rows.where(in_range, copy=False)
 
 
 def _order_expression(name: str, query: Query) -> exp.Expression:
@@ -270,8 +277,9 @@ def build(query: Query, scan: Scan, table: str = DEFAULT_TABLE) -> exp.Expressio
                             exp.alias_(exp.Min(this=_col("visit_pageviews")), "visit_pageviews"))
                  .from_("visit_events"))
     if query.filter is not None:
-        per_visit = per_visit.where(filter_expression(query.filter))
-    per_visit = per_visit.group_by(*[dimension_expression(d) for d in query.dimensions], _col("session_id"))
+        per_visit = per_visit.where(filter_expression(query.filter), copy=False)
+    per_visit = per_visit.group_by(*[dimension_expression(d) for d in query.dimensions], _col("session_id"),
+                                   copy=False)
     zero = exp.Literal.number(0)
     outer = exp.select(
         *dim_names,
@@ -284,14 +292,15 @@ def build(query: Query, scan: Scan, table: str = DEFAULT_TABLE) -> exp.Expressio
           for name in ("duration_ms", "visit_pageviews")],
     ).from_("per_visit")
     if dim_names:
-        outer = outer.group_by(*[d.copy() for d in dim_names])
+        outer = outer.group_by(*[d.copy() for d in dim_names], copy=False)
     order = [exp.Ordered(this=_order_expression(name, query), desc=direction == "desc", nulls_first=False)
              for name, direction in default_order(query)]
-    outer = outer.order_by(*order).limit(query.limit).offset(query.offset) if dim_names else outer
-    return (outer.with_("ev", as_=_events_cte(query, scan, table, columns))
-            .with_("visits", as_=_visits_cte())
-            .with_("visit_events", as_=_rows_cte(query, facts))
-            .with_("per_visit", as_=per_visit))
+    if dim_names:
+        outer = outer.order_by(*order, copy=False).limit(query.limit, copy=False).offset(query.offset, copy=False)
+    return (outer.with_("ev", as_=_events_cte(query, scan, table, columns), copy=False)
+            .with_("visits", as_=_visits_cte(), copy=False)
+            .with_("visit_events", as_=_rows_cte(query, facts), copy=False)
+            .with_("per_visit", as_=per_visit, copy=False))
 
 
 def build_rows(query: Query, scan: Scan, table: str = DEFAULT_TABLE, columns: tuple[str, ...] = ()) -> exp.Expression:
@@ -303,7 +312,7 @@ def build_rows(query: Query, scan: Scan, table: str = DEFAULT_TABLE, columns: tu
         exp.GTE(this=_col("time"), expression=_timestamp(query.start_ms)),
         exp.LT(this=_col("time"), expression=_timestamp(query.end_ms))))
     ordered = pad.order_by(_col("time"), _col("event_id"))
-    return ordered.with_("ev", as_=_events_cte(query, scan, table, chosen))
+    return ordered.with_("ev", as_=_events_cte(query, scan, table, chosen), copy=False)
 
 
 def sql(tree: exp.Expression, dialect: str) -> str:
