@@ -4,7 +4,6 @@ and reset by tests. This is the only place that wires settings, clients and the 
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -165,7 +164,7 @@ class Services:
         left = remaining_seconds()
         budget_seconds = DEFAULT_BUDGET_SECONDS if left is None else max(left - ERASURE_MARGIN_SECONDS, 0)
         request = erasure_request(visitor, query, self.settings.sites, budget_seconds)
-        function_name = os.environ.get(ERASE_FUNCTION_ENV, "")
+        function_name = self.settings.erase_function
         if not function_name:
             return self.erase_visitor(request)
         from chalicelib.store.functions import FunctionInvoker, create_lambda_client
@@ -181,8 +180,6 @@ class Services:
                      time_left_seconds=None if time_left_seconds is None else time_left_seconds - JOB_MARGIN_SECONDS)
 
 
-# The erase_visitor function's name (set by deployment); unset: the erasure runs in the API's process.
-ERASE_FUNCTION_ENV = "LIVEINSIGHT_ERASE_FUNCTION"
 ERASURE_MARGIN_SECONDS = 2  # of the request's deadline, to answer after the erasure's budget ends
 
 # A job stops this long before Lambda would stop it, to log and print its metrics.

@@ -74,6 +74,10 @@ class Settings:
     lake_embedded_limit_bytes: int = 2_000_000_000
     athena_workgroup: str = ""
     athena_database: str = ""
+    # The functions with the lake's engine the API function hands work to (deployment sets them);
+    # empty: the work runs in the API's own process (make local, tests).
+    query_function: str = ""
+    erase_function: str = ""
 
     @property
     def metrics_environment(self) -> str:
@@ -210,4 +214,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         lake_embedded_limit_bytes=_positive_int(env, "LIVEINSIGHT_LAKE_EMBEDDED_LIMIT_BYTES", 2_000_000_000),
         athena_workgroup=env.get("LIVEINSIGHT_ATHENA_WORKGROUP", ""),
         athena_database=env.get("LIVEINSIGHT_ATHENA_DATABASE", ""),
+        query_function=env.get("LIVEINSIGHT_QUERY_FUNCTION", ""),
+        erase_function=env.get("LIVEINSIGHT_ERASE_FUNCTION", ""),
     )

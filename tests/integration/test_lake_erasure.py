@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import replace
 
 import boto3
 from botocore.stub import ANY, Stubber
@@ -159,7 +160,7 @@ def test_with_a_function_configured_the_api_invokes_it(api, wire, monkeypatch):
     client.meta.events.register("provide-client-params.lambda.Invoke",
                                 lambda params, **_: sent_payloads.append(params["Payload"]))
     services.lambda_client = client
-    monkeypatch.setenv("LIVEINSIGHT_ERASE_FUNCTION", "LiveInsight-erase_visitor")
+    services.settings = replace(services.settings, erase_function="LiveInsight-erase_visitor")
     with stubber:
         response = api.http.request("DELETE", "/visitors/ann", headers=AUTH)
     assert response.status_code == 200 and answer(response) == done
@@ -175,7 +176,7 @@ def test_a_failed_function_is_a_503(api, wire, monkeypatch):
     stubber.add_response("invoke", {"StatusCode": 200, "FunctionError": "Unhandled",
                                     "Payload": io.BytesIO(b'{"errorMessage":"boom"}')})
     services.lambda_client = client
-    monkeypatch.setenv("LIVEINSIGHT_ERASE_FUNCTION", "LiveInsight-erase_visitor")
+    services.settings = replace(services.settings, erase_function="LiveInsight-erase_visitor")
     with stubber:
         response = api.http.request("DELETE", "/visitors/ann", headers=AUTH)
     assert response.status_code == 503
