@@ -11,24 +11,73 @@ chalice.tf.json, deployment.zip and the generated variables.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from chalicelib.schema.lake import lake_schema_json  # noqa: E402
 from chalicelib.schema.tables import TABLES, name_prefix  # noqa: E402
 
 TERRAFORM_SOURCE = PROJECT_DIR / "terraform"
 BUILD_DIR = PROJECT_DIR / "build" / "terraform"
 # Chalice's resource names of our functions -> the keys of local.function_names in terraform/main.tf.
-FUNCTIONS = {"api_handler": "api", "expire_sessions": "expiry", "roll_up_stats": "rollup"}
+FUNCTIONS = {"api_handler": "api", "expire_sessions": "expiry", "roll_up_stats": "rollup",
+             "write_event_lake": "lake_writer", "compact_lake": "lake_compaction", "query_lake": "lake_query",
+             "erase_visitor": "lake_erasure"}
 # ...and the names those keys give (after the stage's name prefix); a test holds main.tf to them.
-FUNCTION_NAMES = {"api": "EventCollector", "expiry": "SessionExpiry", "rollup": "StatsRollup"}
+FUNCTION_NAMES = {"api": "EventCollector", "expiry": "SessionExpiry", "rollup": "StatsRollup",
+                  "lake_writer": "EventLakeWriter", "lake_compaction": "EventLakeCompaction",
+                  "lake_query": "EventLakeQuery", "lake_erasure": "VisitorErasure"}
+# The event lake's functions (erase_visitor rewrites lake objects): each has a role of its own (least
+# privilege, terraform/modules/iam) and the lake layer (DuckDB, sqlglot); the others share the
+# guide's LiveInsight-Lambda-Role.
+LAKE_FUNCTIONS = ("write_event_lake", "compact_lake", "query_lake", "erase_visitor")
+SHARED_ROLE = "${module.iam.lambda_role_arn}"
+ROLES = {key: f"${{module.iam.lake_role_arns.{FUNCTIONS[key]}}}" if key in LAKE_FUNCTIONS else SHARED_ROLE
+         for key in FUNCTIONS}
+JOBS = ("expire_sessions", "roll_up_stats")  # the minute jobs, whose runs must not overlap
+LAKE_LAYER = "${aws_lambda_layer_version.lake.arn}"
+LAKE_REQUIREMENTS = PROJECT_DIR / "requirements-lake.txt"
+LAKE_LAYER_ZIP = "lake-layer.zip"
+LAYER_CACHE = PROJECT_DIR / "build" / "lake-layer"
+# Lambda's python3.13 runs on Amazon Linux 2023 (glibc 2.34): any manylinux wheel up to 2.34 loads there.
+LAYER_PLATFORMS = [arg for tag in ("manylinux_2_34", "manylinux_2_28", "manylinux_2_27", "manylinux_2_17",
+                                   "manylinux2014") for arg in ("--platform", f"{tag}_x86_64")]
+# The Events stream -> write_event_lake mapping (docs/lake.md). Chalice cannot set these.
+# - Only new events: INSERTs whose new image has an event_id. The table also holds the daily salts
+#   (pk "salt#<day>", no event_id); a positive match is used because Lambda's filters have no
+#   "anything-but prefix" (EventBridge has it, event source mappings do not). MODIFY and REMOVE
+#   (TTL expiry, erasure) never reach the lake writer.
+# - ReportBatchItemFailures + bisect: a poison record is isolated and retried alone; the writer
+#   dead-letters what it cannot make a row (LakeDeadLetters), so only infrastructure failures retry.
+# - 5 retries (about 10 minutes with the batching window): the writer's object names are
+#   deterministic, so a retried batch overwrites its own objects, never duplicates them. Splitting a
+#   batch does not count against them.
+# - Records older than 6 hours are abandoned to the on-failure queue (their shard and sequence
+#   numbers): the stream still holds them 18 more hours, time to replay after an outage.
+STREAM_FILTER = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"event_id": {"S": [{"exists": True}]}}}}
+STREAM_MAPPING = {
+    "event_source_arn": "${module.tables.stream_arns[\"Events\"]}",
+    "starting_position": "TRIM_HORIZON",
+    "batch_size": 1000,
+    "maximum_batching_window_in_seconds": 60,  # with a 2-minute freshness promise
+    "function_response_types": ["ReportBatchItemFailures"],
+    "bisect_batch_on_function_error": True,
+    "maximum_retry_attempts": 5,
+    "maximum_record_age_in_seconds": 21600,
+    "destination_config": {"on_failure": {"destination_arn": "${module.lake.stream_failures_queue_arn}"}},
+    "filter_criteria": {"filter": [{"pattern": json.dumps(STREAM_FILTER, separators=(",", ":"))}]},
+    # The writer's role must read the stream before Lambda starts polling it.
+    "depends_on": ["module.iam"],
+}
 TRACING_MODE = "PassThrough"  # X-Ray only when the caller traces (no cost by default)
 # The Lambda runtime is the Python in .python-version (3.13: supported by AWS until mid-2029, where
 # 3.11 was deprecated in 2026). Chalice takes the runtime from the Python it runs on, and picks the
@@ -76,18 +125,32 @@ def _fix_functions(resources: dict) -> None:
         if function.get("runtime") != LAMBDA_RUNTIME:
             raise PackageError(f"Chalice packaged {key} for {function.get('runtime')}, not {LAMBDA_RUNTIME}: "
                                f"run make package with Python {PYTHON_VERSION} (scripts/find_python.sh)")
+        if function.get("role", ROLES[key]) != ROLES[key]:
+            raise PackageError(f"{key} has role {function['role']} in .chalice/config.json, not {ROLES[key]}")
         function["function_name"] = f"${{local.function_names.{FUNCTIONS[key]}}}"
-        function["role"] = "${module.iam.lambda_role_arn}"
+        function["role"] = ROLES[key]
         function["kms_key_arn"] = "${module.encryption.key_arn}"  # the environment holds the API token
         function["tracing_config"] = {"mode": TRACING_MODE}
         # The log groups (with retention) must exist before a function could create its own.
         function["depends_on"] = ["module.logs", "module.iam"]
-        if key != "api_handler":
+        if key in JOBS:
             function["reserved_concurrent_executions"] = JOBS_RESERVED_CONCURRENCY
+        if key in LAKE_FUNCTIONS:
+            function["layers"] = [LAKE_LAYER]
     for key, rule in resources.get("aws_cloudwatch_event_rule", {}).items():
         function_key = key.removesuffix("-event")
         rule["name"] = f"${{local.function_names.{FUNCTIONS[function_key]}}}-Schedule"
-        rule["description"] = f"Runs {function_key} every minute"
+        every = rule["schedule_expression"].removeprefix("rate(1 ").removesuffix(")")
+        rule["description"] = f"Runs {function_key} every {every}"
+    _fix_stream_mapping(resources)
+
+
+def _fix_stream_mapping(resources: dict) -> None:
+    mappings = resources.get("aws_lambda_event_source_mapping", {})
+    if set(mappings) - {"write_event_lake-dynamodb-event-source"}:
+        raise PackageError(f"unknown event source mappings {sorted(mappings)}: configure them in deploy/package.py")
+    for mapping in mappings.values():
+        mapping.update(copy.deepcopy(STREAM_MAPPING))
 
 
 def _fix_api(resources: dict) -> None:
@@ -106,6 +169,49 @@ def _fix_api(resources: dict) -> None:
 
 def tables_json() -> str:
     return json.dumps({spec.base_name: spec.describe() for spec in TABLES}, indent=2) + "\n"
+
+
+def _event_retention_days() -> int:
+    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+    return int(config["environment_variables"]["LIVEINSIGHT_EVENT_RETENTION_DAYS"])
+
+
+def _deterministic_zip(root: Path, target: Path) -> None:
+    """The same files give the same bytes (sorted, fixed times and modes), so Terraform sees no change."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(str(path.relative_to(root)), date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = (0o100755 if os.access(path, os.X_OK) else 0o100644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+
+
+def build_lake_layer(cache_dir: Path = LAYER_CACHE) -> Path:
+    """The lake layer's zip: requirements-lake.txt's manylinux x86_64 wheels for the runtime's Python,
+    installed under python/ (Lambda puts /opt/python on sys.path). Built once per requirements."""
+    requirements = LAKE_REQUIREMENTS.read_text()
+    tag = hashlib.sha256(f"{PYTHON_VERSION}\n{requirements}".encode()).hexdigest()[:16]
+    built = cache_dir / tag / LAKE_LAYER_ZIP
+    if built.exists():
+        return built
+    work = cache_dir / f"{tag}.partial-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                             "--no-input", "--only-binary=:all:", *LAYER_PLATFORMS,
+                             "--implementation", "cp", "--python-version", PYTHON_VERSION,
+                             "--target", str(work / "python"), "-r", str(LAKE_REQUIREMENTS)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise PackageError(f"pip could not build the lake layer:\n{result.stderr[-2000:]}")
+    for cache in (work / "python").rglob("__pycache__"):
+        shutil.rmtree(cache)
+    shutil.rmtree(work / "python" / "bin", ignore_errors=True)  # console scripts: nothing runs them
+    zipped = cache_dir / f"{tag}.{os.getpid()}.zip"
+    _deterministic_zip(work, zipped)  # entries start with python/
+    built.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(zipped), built)
+    shutil.rmtree(work, ignore_errors=True)
+    return built
 
 
 def chalice_package(stage: str, out_dir: Path) -> None:
@@ -127,6 +233,9 @@ def package(stage: str, build_dir: Path = BUILD_DIR) -> Path:
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(TERRAFORM_SOURCE, target, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", "bootstrap"))
+    if (target / "lake_schema.json").read_text() != lake_schema_json():
+        raise PackageError("terraform/lake_schema.json is stale: "
+                           "run `python -m chalicelib.schema.lake > terraform/lake_schema.json`")
     if (target / "tables.json").read_text() != tables_json():
         raise PackageError("terraform/tables.json is stale: "
                            "run `python -m chalicelib.schema.tables > terraform/tables.json`")
@@ -136,8 +245,10 @@ def package(stage: str, build_dir: Path = BUILD_DIR) -> Path:
     (target / "chalice.tf.json").write_text(json.dumps(fix_chalice_terraform(doc), indent=2) + "\n")
     shutil.move(str(generated / "deployment.zip"), target / "deployment.zip")
     shutil.rmtree(generated)
-    (target / "liveinsight.auto.tfvars.json").write_text(
-        json.dumps({"stage": stage, "name_prefix": name_prefix(stage)}, indent=2) + "\n")
+    shutil.copyfile(build_lake_layer(), target / LAKE_LAYER_ZIP)
+    (target / "liveinsight.auto.tfvars.json").write_text(json.dumps(
+        {"stage": stage, "name_prefix": name_prefix(stage), "lambda_runtime": LAMBDA_RUNTIME,
+         "event_retention_days": _event_retention_days()}, indent=2) + "\n")
     return target
 
 

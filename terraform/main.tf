@@ -8,9 +8,17 @@ locals {
     api    = "${var.name_prefix}EventCollector"
     expiry = "${var.name_prefix}SessionExpiry"
     rollup = "${var.name_prefix}StatsRollup"
+    # The event lake (docs/lake.md): stream writer, hourly compaction, query engine.
+    lake_writer     = "${var.name_prefix}EventLakeWriter"
+    lake_compaction = "${var.name_prefix}EventLakeCompaction"
+    lake_query      = "${var.name_prefix}EventLakeQuery"
+    # GDPR erasure (DELETE /visitors/{id}): the only function that deletes events.
+    lake_erasure = "${var.name_prefix}VisitorErasure"
   }
   # Tables, keys and indexes: generated from chalicelib/tables.py, the app's own definition.
   tables = jsondecode(file("${path.module}/tables.json"))
+  # The lake's columns and partition keys: generated from chalicelib/schema/lake.py.
+  lake_schema = jsondecode(file("${path.module}/lake_schema.json"))
   # The EMF metrics' Environment dimension (chalicelib/settings.py: Production for prod).
   metrics_environment = var.stage == "prod" ? "Production" : var.stage
   api_name            = trimsuffix(var.name_prefix, "-") # LiveInsight in prod, LiveInsight-dev beside it
@@ -31,6 +39,15 @@ module "tables" {
   kms_key_arn          = module.encryption.key_arn
 }
 
+module "lake" {
+  source               = "./modules/lake"
+  name_prefix          = var.name_prefix
+  schema               = local.lake_schema
+  events_prefix        = local.lake_schema.events_prefix
+  kms_key_arn          = module.encryption.key_arn
+  event_retention_days = var.event_retention_days
+}
+
 module "logs" {
   source         = "./modules/logs"
   function_names = values(local.function_names)
@@ -45,6 +62,17 @@ module "iam" {
   kms_key_arn       = module.encryption.key_arn
   log_group_arns    = module.logs.log_group_arns
   metrics_namespace = "LiveInsight"
+  function_names    = local.function_names
+  lake = {
+    bucket_arn                = module.lake.bucket_arn
+    events_prefix             = local.lake_schema.events_prefix
+    dead_letter_prefix        = "dead-letter/"
+    results_bucket_arn        = module.lake.results_bucket_arn
+    athena_workgroup_arn      = module.lake.athena_workgroup_arn
+    database_name             = module.lake.athena_database_name
+    events_stream_arn         = module.tables.stream_arns["Events"]
+    stream_failures_queue_arn = module.lake.stream_failures_queue_arn
+  }
 }
 
 module "api" {
@@ -71,6 +99,8 @@ module "alarms" {
   alarm_emails        = var.alarm_emails
   expect_traffic      = var.expect_traffic
   kms_key_arn         = module.encryption.key_arn
+
+  lake_failures_queue_name = module.lake.stream_failures_queue_name
 }
 
 module "dashboard" {

@@ -32,3 +32,23 @@ output "dashboard_name" {
   description = "The CloudWatch dashboard."
   value       = module.dashboard.name
 }
+
+output "lake_bucket" {
+  description = "The event lake's bucket (Parquet under events/site=<site>/date=<date>/)."
+  value       = module.lake.bucket_name
+}
+
+output "athena_workgroup" {
+  description = "The Athena workgroup of lake queries (make sql in prod)."
+  value       = module.lake.athena_workgroup_name
+}
+
+output "athena_database" {
+  description = "The Glue database of the lake; its table is events."
+  value       = module.lake.athena_database_name
+}
+
+output "events_stream_arn" {
+  description = "The Events table's stream, the lake writer's source."
+  value       = module.tables.stream_arns["Events"]
+}

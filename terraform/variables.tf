@@ -130,3 +130,21 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "event_retention_days" {
+  description = "Days events are kept (LIVEINSIGHT_EVENT_RETENTION_DAYS of .chalice/config.json; `make package` writes it): the lake's objects expire after as many."
+  type        = number
+  default     = 400
+}
+
+variable "lake_layer_zip" {
+  description = "The lake layer's zip (DuckDB and sqlglot for python/), built by `make package` beside chalice.tf.json."
+  type        = string
+  default     = "lake-layer.zip"
+}
+
+variable "lambda_runtime" {
+  description = "The functions' runtime (python3.13, from .python-version; `make package` writes it): the lake layer is built for it."
+  type        = string
+  default     = "python3.13"
+}

@@ -23,8 +23,11 @@ from deploy.verify.lambda_events import (
     Expectations,
     MalformedProxyAnswer,
     api_calls,
+    erasure_call,
     gateway_answer,
+    query_call,
     scheduled_call,
+    stream_call,
 )
 from deploy.verify.lambda_runtime import (
     CheckError,
@@ -39,9 +42,19 @@ from deploy.verify.lambda_runtime import (
 # Stand-ins for the Terraform variables a function's environment names (terraform/variables.tf).
 TEST_SITE, TEST_ORIGIN = "demo", "https://www.example.com"
 TEST_VALUES = {"var.sites_json": json.dumps({TEST_SITE: {"origins": [TEST_ORIGIN]}}), "var.default_site": TEST_SITE,
-               "var.api_token": "lambda-check-token-0123456789abcdef"}
+               "var.api_token": "lambda-check-token-0123456789abcdef",
+               # The lake module's outputs (terraform/modules/lake); the bucket is made in moto's S3.
+               "module.lake.bucket_name": "liveinsight-lambda-check-lake",
+               "module.lake.athena_workgroup_name": "LiveInsight-EventLake",
+               "module.lake.athena_database_name": "liveinsight_lake"}
 INTERPOLATION = re.compile(r"\$\{([^}]+)\}")
 EVENT_SOURCES = {"apigateway.amazonaws.com": "api", "events.amazonaws.com": "schedule"}
+# Functions nothing but another function invokes (the API hands them lake queries and erasures).
+DIRECT = {"query_lake": "query", "erase_visitor": "erasure"}
+# The order of invocation: the API stores events, the stream writer puts them in the lake, the query
+# reads them, the jobs (compaction among them) run, the erasure removes a visitor.
+ORDER = ("api", "stream", "query", "schedule", "erasure")
+LAYER_ZIP = "lake-layer.zip"
 LOG_TAIL_LINES = 25
 UNIX_ZIP = 3  # ZipInfo.create_system of an archive made on Unix: external_attr then holds the file mode
 
@@ -55,7 +68,8 @@ class Function:
     memory_mb: int
     timeout_s: int
     environment: dict[str, str]
-    source: str  # "api" or "schedule": what invokes it
+    source: str  # "api", "schedule", "stream", "query" or "erasure": what invokes it
+    layers: bool = False  # mounts the lake layer at /opt (deploy/package.py adds it)
 
 
 @dataclass
@@ -103,13 +117,17 @@ def functions(doc: dict, tfvars: dict) -> list[Function]:
     for permission in doc["resource"].get("aws_lambda_permission", {}).values():
         key = permission["function_name"].split(".")[1]  # ${aws_lambda_function.<key>.arn}
         sources[key] = EVENT_SOURCES.get(permission["principal"], permission["principal"])
+    for mapping in doc["resource"].get("aws_lambda_event_source_mapping", {}).values():
+        sources[mapping["function_name"].split(".")[1]] = "stream"
     found = []
     for key, spec in doc["resource"]["aws_lambda_function"].items():
         variables = spec.get("environment", {}).get("variables", {})
         env = {k: _resolve(v, values, f"{key} {k}") for k, v in variables.items()}
+        source = sources.get(key) or DIRECT.get(key, "none")
         found.append(Function(key, _resolve(spec["function_name"], values, key), spec["handler"], spec["runtime"],
-                              spec["memory_size"], spec["timeout"], env, sources.get(key, "none")))
-    return sorted(found, key=lambda f: f.source != "api")  # the API first: the jobs then have data
+                              spec["memory_size"], spec["timeout"], env, source, bool(spec.get("layers"))))
+    # The API first: the jobs then have data.
+    return sorted(found, key=lambda f: ORDER.index(f.source) if f.source in ORDER else len(ORDER))
 
 
 def _request_log(log: str, request_id: str) -> str:
@@ -152,6 +170,9 @@ def _verify(call: Call, got: dict, want: Expectations, routes: set[tuple[str, st
         return "no route", [f"API Gateway has no {call.event['httpMethod']} {call.event['resource']}"]
     if "error" in got:
         return got["error"]["errorType"], [f"{got['error']['errorType']}: {got['error']['errorMessage']}"]
+    if call.answer_check is not None:
+        problems = call.answer_check(json.loads(got["payload"]))
+        return ("ok" if not problems else "wrong answer"), problems
     if call.check is None:
         return "ok", []
     try:
@@ -162,7 +183,9 @@ def _verify(call: Call, got: dict, want: Expectations, routes: set[tuple[str, st
 
 
 def _invoke_all(fn: Function, calls: list[Call], setup: dict, want: Expectations, report: Report) -> None:
-    plan = {"task_root": setup["task"], "runtime_path": [setup["runtime_dir"]], "handler": fn.handler,
+    # Lambda puts a layer's python/ (unzipped at /opt) between the task root and the runtime's packages.
+    runtime_path = [setup["layer_dir"], setup["runtime_dir"]] if fn.layers else [setup["runtime_dir"]]
+    plan = {"task_root": setup["task"], "runtime_path": runtime_path, "handler": fn.handler,
             "function_name": fn.name, "memory_mb": fn.memory_mb, "timeout_s": fn.timeout_s,
             "invocations": [{"name": c.name, "event": c.event} for c in calls]}
     env = function_environment(fn, setup)
@@ -188,19 +211,54 @@ def _routes(doc: dict) -> set[tuple[str, str]]:
     return {(path, method.upper()) for path, methods in swagger["paths"].items() for method in methods}
 
 
+def _stored_events(client, stage: str) -> list[dict]:
+    """The Events table's event items (not the daily salts), as DynamoDB's stream would carry them."""
+    from chalicelib.schema.tables import EVENTS
+
+    items = client.scan(TableName=EVENTS.name(stage))["Items"]
+    return [item for item in items if "event_id" in item]
+
+
+def _lake_calls(fn: Function, stage: str, client, s3) -> list:
+    bucket = TEST_VALUES["module.lake.bucket_name"]
+    items = _stored_events(client, stage)  # none when the API failed: the checks then say so
+    if fn.source == "stream":
+        from chalicelib.schema.tables import EVENTS
+
+        arn = f"arn:aws:dynamodb:us-east-1:123456789012:table/{EVENTS.name(stage)}/stream/2026-01-01T00:00:00.000"
+        return [stream_call(items, arn, lambda: [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get(
+            "Contents", [])])]
+    days = {time.strftime("%Y-%m-%d", time.gmtime(int(item["time_ms"]["N"]) / 1000)) for item in items}
+    if fn.source == "query":
+        day = max(days, default=time.strftime("%Y-%m-%d", time.gmtime()))
+        stored = sum(1 for item in items if time.strftime("%Y-%m-%d", time.gmtime(
+            int(item["time_ms"]["N"]) / 1000)) == day)
+        return [query_call(TEST_SITE, day, stored)]
+    return [erasure_call(TEST_SITE, items[0]["visitor_id"]["S"] if items else "lambda-check-visitor")]
+
+
 def _run_functions(fns: list[Function], stage: str, setup: dict, report: Report) -> None:
     mark = time.perf_counter()
     with dynamodb(stage) as (endpoint, client):
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="lambda-check", aws_secret_access_key="lambda-check")
+        s3.create_bucket(Bucket=TEST_VALUES["module.lake.bucket_name"])
         report.timings_s["moto and tables"] = round(time.perf_counter() - mark, 2)
         setup["endpoint"] = endpoint
         want = Expectations(stage, TEST_SITE, TEST_ORIGIN, TEST_VALUES["var.api_token"],
                             stored_event=lambda site, event_id: stored_event(client, stage, site, event_id))
         for fn in fns:
-            if fn.source not in ("api", "schedule"):
+            if fn.source not in ORDER:
                 report.failures.append(f"{fn.name} ({fn.handler}): invoked by {fn.source}, which this check "
                                        "has no event for")
                 continue
-            _invoke_all(fn, api_calls(want) if fn.source == "api" else [scheduled_call()], setup, want, report)
+            if fn.source in ("api", "schedule"):
+                calls = api_calls(want) if fn.source == "api" else [scheduled_call()]
+            else:
+                calls = _lake_calls(fn, stage, client, s3)
+            _invoke_all(fn, calls, setup, want, report)
 
 
 def check(package_dir: Path, boto3_version: str | None = None) -> Report:
@@ -222,9 +280,13 @@ def check(package_dir: Path, boto3_version: str | None = None) -> Report:
             unreadable = _unreadable_on_lambda(archive)
         if unreadable:
             report.failures.append(f"files Lambda could not read (not world-readable): {unreadable[:10]}")
+        layer = Path(tmp) / "opt"
+        if any(fn.layers for fn in fns):
+            with zipfile.ZipFile(package_dir / LAYER_ZIP) as archive:
+                archive.extractall(layer)
         before = _snapshot(task)
         setup = {"python": python, "task": str(task), "runtime_dir": str(runtime_dir), "work": Path(tmp),
-                 "routes": _routes(doc)}
+                 "routes": _routes(doc), "layer_dir": str(layer / "python")}
         _run_functions(fns, tfvars["stage"], setup, report)
         written = sorted(set(_snapshot(task).items()) - set(before.items()))
         if written:

@@ -100,6 +100,8 @@ class Call:
     name: str
     event: dict
     check: Callable[[Answer, Expectations], list[str]] | None  # None: a scheduled job, no HTTP answer
+    # A direct invocation's (or a stream batch's) check of the function's own JSON answer.
+    answer_check: Callable[[object], list[str]] | None = None
 
 
 def _status(answer: Answer, want: int) -> list[str]:
@@ -211,3 +213,55 @@ def api_calls(want: Expectations) -> list[Call]:
 
 def scheduled_call() -> Call:
     return Call("EventBridge Scheduled Event (rate(1 minute))", sample("eventbridge-scheduled-event.json"), None)
+
+
+# --- The event lake's functions ------------------------------------------------------------------
+
+STREAM_SAMPLE = "dynamodb-stream-event.json"  # AWS's documented DynamoDB Streams event for Lambda
+
+
+def stream_call(items: list[dict], stream_arn: str, lake_objects: Callable[[], list[str]]) -> Call:
+    """A batch of the Events table's stream as Lambda delivers it: AWS's sample record, with only what
+    a real INSERT of each stored item changes (keys, new image, sequence number, size, stream)."""
+    template = next(r for r in sample(STREAM_SAMPLE)["Records"] if r["eventName"] == "INSERT")
+    records = []
+    for n, item in enumerate(items, start=1):
+        record = copy.deepcopy(template)
+        record.update(eventID=uuid.uuid4().hex, eventSourceARN=stream_arn, awsRegion=stream_arn.split(":")[3])
+        record["dynamodb"].update(Keys={"pk": item["pk"]}, NewImage=item, StreamViewType="NEW_IMAGE",
+                                  SequenceNumber=str(100000000000000000000 + n),
+                                  SizeBytes=len(json.dumps(item)), ApproximateCreationDateTime=int(time.time()))
+        records.append(record)
+
+    def check(payload: object) -> list[str]:
+        problems = [] if payload == {"batchItemFailures": []} else [f"answered {payload!r}, not no failures"]
+        written = [key for key in lake_objects() if key.endswith(".parquet")]
+        return problems + ([] if written else ["no Parquet object in the lake after the batch"])
+    return Call(f"DynamoDB Streams batch ({len(records)} INSERT records)", {"Records": records}, None, check)
+
+
+def query_call(site: str, day: str, stored: int) -> Call:
+    """A lake query the API function would send: the day's events and visitors."""
+    request = {"site": site, "date_range": [day, day], "metrics": ["events", "visitors"]}
+
+    def check(payload: object) -> list[str]:
+        results = payload.get("results") if isinstance(payload, dict) else None
+        if not results:
+            return [f"no results: {str(payload)[:300]}"]
+        metrics = results[0].get("metrics") if isinstance(results[0], dict) else None
+        events = metrics[0] if isinstance(metrics, list) and metrics else None  # in the order asked
+        return [] if events == stored else [f"the lake counted {events!r} events, not the {stored} stored"]
+    return Call(f"lake query ({site}, {day}: events, visitors)", request, None, check)
+
+
+def erasure_call(site: str, visitor_id: str) -> Call:
+    """What DELETE /visitors/{id} hands the erasure function (chalicelib/lake/erasure.py)."""
+    request = {"visitor": visitor_id, "by": "visitor_id", "sites": [site], "budget_seconds": 20}
+
+    def check(payload: object) -> list[str]:
+        removed = payload.get("removed", {}) if isinstance(payload, dict) else {}
+        events, rows = removed.get("dynamodb", {}).get("events"), removed.get("lake", {}).get("rows")
+        if not (isinstance(events, int) and events >= 1 and isinstance(rows, int) and rows >= 1):
+            return [f"the erasure removed no stored event or lake row: {str(payload)[:300]}"]
+        return []
+    return Call(f"erasure of one visitor ({site})", request, None, check)

@@ -101,7 +101,7 @@ def function_environment(fn, setup: dict) -> dict[str, str]:
         "AWS_SESSION_TOKEN": "lambda-check",
         # Not Lambda's: keeps this machine's ~/.aws out of the check.
         "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_ENDPOINT_URL_DYNAMODB": setup["endpoint"],
+        "AWS_ENDPOINT_URL_DYNAMODB": setup["endpoint"], "AWS_ENDPOINT_URL_S3": setup["endpoint"],
         **fn.environment,
     }
 

@@ -78,6 +78,16 @@ REGION, ACCOUNT = "eu-west-1", "123456789012"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 TABLES = {base: f"{PREFIX}{base}" for base in json.loads((TERRAFORM_DIR / "tables.json").read_text())}
 FUNCTIONS = {key: f"{PREFIX}{name}" for key, name in FUNCTION_NAMES.items()}
+LAKE_SCHEMA = json.loads((TERRAFORM_DIR / "lake_schema.json").read_text())
+LAKE_BUCKET = f"liveinsight-lake-{ACCOUNT}-{REGION}"
+RESULTS_BUCKET = f"liveinsight-athena-results-{ACCOUNT}-{REGION}"
+EVENTS_STREAM = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{PREFIX}Events/stream/2026-11-27T00:00:00.000"
+# The lake module's outputs as terraform/main.tf hands them to the iam module.
+LAKE = {"bucket_arn": f"arn:aws:s3:::{LAKE_BUCKET}", "events_prefix": LAKE_SCHEMA["events_prefix"],
+        "dead_letter_prefix": "dead-letter/", "results_bucket_arn": f"arn:aws:s3:::{RESULTS_BUCKET}",
+        "athena_workgroup_arn": f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{PREFIX}EventLake",
+        "database_name": "liveinsight_lake", "events_stream_arn": EVENTS_STREAM,
+        "stream_failures_queue_arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{PREFIX}EventLake-StreamFailures"}
 # prod's module inputs, as terraform/main.tf passes them (names from the same sources it uses).
 INPUTS = {
     "dashboard": {"name_prefix": PREFIX, "region": REGION, "function_names": FUNCTIONS, "table_names": TABLES,
@@ -85,16 +95,21 @@ INPUTS = {
     "iam": {"name_prefix": PREFIX, "kms_key_arn": KEY_ARN, "metrics_namespace": "LiveInsight",
             "table_arns": {base: f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}" for base, name in TABLES.items()},
             "log_group_arns": [f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{name}"
-                               for name in FUNCTIONS.values()]},
+                               for name in FUNCTIONS.values()],
+            "function_names": FUNCTIONS, "lake": LAKE},
     "encryption": {"name_prefix": PREFIX},
     "api": {"name_prefix": PREFIX, "rest_api_id": "a1b2c3d4e5", "deployment_id": "x1y2z3", "stage_name": "prod",
             "throttle_rate_limit": 1000, "throttle_burst_limit": 2000, "log_retention_days": 30,
             "kms_key_arn": KEY_ARN, "manage_api_gateway_account": True},
     "alarms": {"name_prefix": PREFIX, "function_names": FUNCTIONS, "table_names": TABLES, "api_name": "LiveInsight",
-               "api_stage": "prod", "metrics_environment": "Production", "kms_key_arn": KEY_ARN},
+               "api_stage": "prod", "metrics_environment": "Production", "kms_key_arn": KEY_ARN,
+               "lake_failures_queue_name": f"{PREFIX}EventLake-StreamFailures"},
+    "lake": {"name_prefix": PREFIX, "schema": LAKE_SCHEMA, "kms_key_arn": KEY_ARN, "event_retention_days": 400},
 }
 # What documents.tf reads from the module's data sources (the provider's, so not renderable here).
-STUBS = {"encryption": {"account_id": ACCOUNT, "region": REGION, "partition": "aws"}}
+STUBS = {"encryption": {"account_id": ACCOUNT, "region": REGION, "partition": "aws"},
+         "iam": {"account_id": ACCOUNT, "region": REGION, "partition": "aws"},
+         "lake": {"partition": "aws", "bucket_name": LAKE_BUCKET, "results_bucket_name": RESULTS_BUCKET}}
 
 
 @cache

@@ -29,7 +29,14 @@ EXPECTED_STATUS = {
     "GET /{stage}/visitors/lambda-check-visitor/sessions (no token)": 401,
     "GET /{stage}/stats/realtime?site=demo (Bearer token)": 200,
     "EventBridge Scheduled Event (rate(1 minute))": "ok",
+    # The lake: what each answered was checked too (no batch failures and Parquet in the lake; the
+    # query counts the events the API stored; the erasure removed the visitor's events and rows).
+    "DynamoDB Streams batch (2 INSERT records)": "ok",
+    "lake query (demo, {day}: events, visitors)": "ok",
+    "erasure of one visitor (demo)": "ok",
 }
+FUNCTION_NAMES = {"EventCollector", "SessionExpiry", "StatsRollup", "EventLakeWriter", "EventLakeCompaction",
+                  "EventLakeQuery", "VisitorErasure"}
 # The sample's fields a request may change (tests/fixtures/aws-events/README.md).
 REQUEST_FIELDS = {"httpMethod", "path", "resource", "headers", "multiValueHeaders", "body", "isBase64Encoded",
                   "pathParameters", "queryStringParameters", "multiValueQueryStringParameters", "requestContext"}
@@ -39,8 +46,9 @@ def statuses(report) -> dict[str, int | str]:
     return {i.event: i.status for i in report.invocations}
 
 
-def expected(stage: str) -> dict[str, int | str]:
-    return {name.format(stage=stage): status for name, status in EXPECTED_STATUS.items()}
+def expected(stage: str, report) -> dict[str, int | str]:
+    [day] = {i.event.split(", ")[1].split(":")[0] for i in report.invocations if i.event.startswith("lake query")}
+    return {name.format(stage=stage, day=day): status for name, status in EXPECTED_STATUS.items()}
 
 
 def handlers(package_dir: Path) -> set[str]:
@@ -58,19 +66,18 @@ def prod_report(packaged):
 def test_every_handler_answers_from_the_zip_alone(prod_report, packaged):
     assert prod_report.ok, format_report(prod_report)
     assert {i.handler for i in prod_report.invocations} == handlers(packaged["prod"]) == {
-        "app.app", "app.expire_sessions", "app.roll_up_stats"}
-    assert statuses(prod_report) == expected("prod")
+        "app.app", "app.expire_sessions", "app.roll_up_stats", "app.write_event_lake", "app.compact_lake",
+        "app.query_lake", "app.erase_visitor"}
+    assert statuses(prod_report) == expected("prod", prod_report)
     assert prod_report.runtime == "python3.13"
-    assert {i.function for i in prod_report.invocations} == {
-        "LiveInsight-EventCollector", "LiveInsight-SessionExpiry", "LiveInsight-StatsRollup"}
+    assert {i.function for i in prod_report.invocations} == {f"LiveInsight-{name}" for name in FUNCTION_NAMES}
 
 
 def test_the_dev_stage_answers_with_its_own_tables(packaged):
     report = check(packaged["dev"])
     assert report.ok, format_report(report)
-    assert statuses(report) == expected("dev")
-    assert {i.function for i in report.invocations} == {
-        "LiveInsight-dev-EventCollector", "LiveInsight-dev-SessionExpiry", "LiveInsight-dev-StatsRollup"}
+    assert statuses(report) == expected("dev", report)
+    assert {i.function for i in report.invocations} == {f"LiveInsight-dev-{name}" for name in FUNCTION_NAMES}
 
 
 def test_the_clean_interpreter_has_the_runtime_and_the_zip_and_nothing_else(packaged, tmp_path):
@@ -108,6 +115,20 @@ def broken_copy(package_dir: Path, tmp_path: Path, drop: str | None = None,
             if info.filename != drop:
                 target.writestr(info, source.read(info) + (append or {}).get(info.filename, "").encode())
     return copy
+
+
+def test_the_lake_functions_import_duckdb_from_the_layer_and_the_others_cannot(packaged, tmp_path):
+    """The engines are in the lake layer only: mounted as Lambda mounts it (/opt/python), DuckDB and
+    sqlglot import from it; the collector's package alone has neither."""
+    python = clean_python("python3.13")
+    runtime_dir, _ = runtime_packages(python)
+    task, opt = tmp_path / "task", tmp_path / "opt"
+    zipfile.ZipFile(packaged["prod"] / "deployment.zip").extractall(task)
+    zipfile.ZipFile(packaged["prod"] / "lake-layer.zip").extractall(opt)
+    modules = ["duckdb", "sqlglot"]
+    assert probe(python, task, runtime_dir, modules) == {"duckdb": None, "sqlglot": None}
+    with_layer = probe(python, task, opt / "python", modules)
+    assert all(with_layer[m].startswith(str(opt / "python")) for m in modules), with_layer
 
 
 def test_a_module_missing_from_the_zip_fails_every_handler(packaged, tmp_path):

@@ -61,7 +61,9 @@ def test_function_and_log_group_names():
     main = load_hcl(TERRAFORM_DIR / "main.tf")
     names = {k: with_prefix(v) for k, v in main["locals"][0]["function_names"].items()}
     assert names == {"api": "LiveInsight-EventCollector", "expiry": "LiveInsight-SessionExpiry",
-                     "rollup": "LiveInsight-StatsRollup"}
+                     "rollup": "LiveInsight-StatsRollup", "lake_writer": "LiveInsight-EventLakeWriter",
+                     "lake_compaction": "LiveInsight-EventLakeCompaction", "lake_query": "LiveInsight-EventLakeQuery",
+                     "lake_erasure": "LiveInsight-VisitorErasure"}
     assert names == {k: "LiveInsight-" + v for k, v in FUNCTION_NAMES.items()}  # what ops-check reads
     [group] = resources(MODULES / "logs" / "main.tf", "aws_cloudwatch_log_group").values()
     assert group["name"] == "/aws/lambda/${each.value}"  # /aws/lambda/LiveInsight-EventCollector
@@ -74,14 +76,21 @@ def test_role_and_policies_of_the_guide():
     role = resources(iam, "aws_iam_role")["lambda"]
     assert with_prefix(role["name"]) == "LiveInsight-Lambda-Role"
     policies = resources(iam, "aws_iam_policy")
-    assert {with_prefix(p["name"]) for p in policies.values()} == {"LiveInsight-DynamoDB-Policy",
-                                                                  "LiveInsight-CloudWatch-Policy"}
+    # The guide's two, the API's right to invoke the lake's functions, and the lake roles' own policies.
+    assert {with_prefix(p["name"]) for p in policies.values()} == {
+        "LiveInsight-DynamoDB-Policy", "LiveInsight-CloudWatch-Policy", "LiveInsight-InvokeLake-Policy",
+        "LiveInsight-${each.value.name}-Policy"}
     attachments = resources(iam, "aws_iam_role_policy_attachment")
     assert "AWSLambdaBasicExecutionRole" in attachments["basic_execution"]["policy_arn"]
+    assert {a["role"] for key, a in attachments.items() if key != "lake"} == {"${aws_iam_role.lambda.name}"}
 
 
 def test_the_dynamodb_policy_allows_exactly_the_calls_the_code_makes():
-    source = "\n".join(p.read_text() for p in (PROJECT_DIR / "chalicelib" / "store").glob("*.py"))
+    # The shared role's code: every store module but the lake's (S3, Athena, DuckDB), the Lambda
+    # invoker (InvokeLake-Policy) and erasure's (its own role): tests/infrastructure/test_lake.py.
+    others = {"lake.py", "lake_duckdb.py", "athena.py", "functions.py", "erasure.py"}
+    source = "\n".join(p.read_text() for p in (PROJECT_DIR / "chalicelib" / "store").glob("*.py")
+                        if p.name not in others)
     used = set(re.findall(r"self\._client\.(\w+)", source))
     expected = {"dynamodb:" + "".join(part.title() for part in name.split("_")) for name in used}
     # IAM has no action for a transaction: each of its Put actions needs dynamodb:PutItem (AWS's

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from deploy.package import FUNCTIONS, LAMBDA_RUNTIME, fix_chalice_terraform, tables_json
+from deploy.package import FUNCTIONS, LAKE_FUNCTIONS, LAMBDA_RUNTIME, fix_chalice_terraform, tables_json
 from tests.infrastructure.conftest import TERRAFORM_DIR, terraform
 
 
@@ -37,19 +37,31 @@ def test_the_generated_terraform_is_fixed(packaged):
     functions = doc["resource"]["aws_lambda_function"]
     assert {key: f["function_name"] for key, f in functions.items()} == {
         key: f"${{local.function_names.{name}}}" for key, name in FUNCTIONS.items()}
-    for function in functions.values():
-        assert function["role"] == "${module.iam.lambda_role_arn}"
+    for key, function in functions.items():
+        # The guide's shared role, except the lake's functions, which each have their own.
+        role = f"${{module.iam.lake_role_arns.{FUNCTIONS[key]}}}" if key in LAKE_FUNCTIONS else (
+            "${module.iam.lambda_role_arn}")
+        assert function["role"] == role, key
         assert function["depends_on"] == ["module.logs", "module.iam"]  # log groups with retention first
         assert function["kms_key_arn"] == "${module.encryption.key_arn}"
         assert function["runtime"] == LAMBDA_RUNTIME == "python3.13"  # supported by AWS until 2029
+        # DuckDB and sqlglot only where they are used.
+        assert function.get("layers") == (["${aws_lambda_layer_version.lake.arn}"] if key in LAKE_FUNCTIONS else None)
+    assert set(LAKE_FUNCTIONS) == {"write_event_lake", "compact_lake", "query_lake", "erase_visitor"}
     # Reserving concurrency is the operator's choice: new accounts reject any reservation.
-    assert "reserved_concurrent_executions" not in functions["api_handler"]
+    assert {key for key, f in functions.items() if "reserved_concurrent_executions" in f} == {
+        "expire_sessions", "roll_up_stats"}
     assert {functions[key]["reserved_concurrent_executions"] for key in ("expire_sessions", "roll_up_stats")} == {
         "${var.jobs_reserved_concurrency}"}
-    assert functions["api_handler"]["memory_size"] == 512 and functions["api_handler"]["timeout"] == 30
+    sizes = {key: (f["memory_size"], f["timeout"]) for key, f in functions.items()}
+    assert sizes == {"api_handler": (512, 30), "expire_sessions": (256, 60), "roll_up_stats": (256, 60),
+                     "write_event_lake": (1024, 120), "compact_lake": (2048, 900), "query_lake": (2048, 60),
+                     "erase_visitor": (1024, 30)}
     rules = doc["resource"]["aws_cloudwatch_event_rule"]
-    assert {r["name"] for r in rules.values()} == {"${local.function_names.expiry}-Schedule",
-                                                  "${local.function_names.rollup}-Schedule"}
+    assert {r["name"]: r["description"] for r in rules.values()} == {
+        "${local.function_names.expiry}-Schedule": "Runs expire_sessions every minute",
+        "${local.function_names.rollup}-Schedule": "Runs roll_up_stats every minute",
+        "${local.function_names.lake_compaction}-Schedule": "Runs compact_lake every hour"}
     [deployment] = doc["resource"]["aws_api_gateway_deployment"].values()
     assert "stage_name" not in deployment and deployment["triggers"] == {
         "redeployment": "${md5(local.chalice_api_swagger)}",
@@ -60,8 +72,9 @@ def test_the_generated_terraform_is_fixed(packaged):
 def test_stages_get_their_own_names(packaged):
     prod = json.loads((packaged["prod"] / "liveinsight.auto.tfvars.json").read_text())
     dev = json.loads((packaged["dev"] / "liveinsight.auto.tfvars.json").read_text())
-    assert prod == {"stage": "prod", "name_prefix": "LiveInsight-"}
-    assert dev == {"stage": "dev", "name_prefix": "LiveInsight-dev-"}
+    common = {"lambda_runtime": LAMBDA_RUNTIME, "event_retention_days": 400}  # from .python-version, config.json
+    assert prod == {"stage": "prod", "name_prefix": "LiveInsight-", **common}
+    assert dev == {"stage": "dev", "name_prefix": "LiveInsight-dev-", **common}
 
 
 def test_the_package_holds_the_app_and_its_dashboard_and_sdk(packaged):

@@ -59,6 +59,11 @@ def test_the_policies_follow_iams_grammar(rendered):
         "iam cloudwatch_policy": (rendered["iam"]["cloudwatch_policy"], "identity"),
         "api apigateway_assume_role_policy": (rendered["api"]["apigateway_assume_role_policy"], "trust"),
         "encryption key_policy": (rendered["encryption"]["key_policy"], "key"),
+        **{f"iam {name}": (rendered["iam"][name], "identity") for name in (
+            "lake_writer_policy", "lake_compaction_policy", "lake_query_policy", "lake_erasure_policy",
+            "invoke_lake_policy")},
+        "lake lake_bucket_policy": (rendered["lake"]["lake_bucket_policy"], "resource"),
+        "lake results_bucket_policy": (rendered["lake"]["results_bucket_policy"], "resource"),
     }
     for name, (document, kind) in documents.items():
         assert iam_policy_problems(document, kind) == [], name
@@ -148,13 +153,13 @@ def test_a_flattened_metrics_list_fails(tmp_path):
 
 def test_a_policy_without_resources_fails(tmp_path):
     broken = _module_copy(tmp_path, "iam", 'Resource = [for arn in var.log_group_arns : "${arn}:*"]', "")
-    document = render_documents(broken, INPUTS["iam"])["cloudwatch_policy"]
+    document = render_documents(broken, INPUTS["iam"], STUBS["iam"])["cloudwatch_policy"]
     assert iam_policy_problems(document, "identity") == ["Statement[0]: exactly one of Resource and NotResource"]
 
 
 def test_a_trust_policy_without_principal_fails(tmp_path):
     broken = _module_copy(tmp_path, "iam", 'Principal = { Service = "lambda.amazonaws.com" }', "")
-    document = render_documents(broken, INPUTS["iam"])["assume_role_policy"]
+    document = render_documents(broken, INPUTS["iam"], STUBS["iam"])["assume_role_policy"]
     assert iam_policy_problems(document, "trust") == ["Statement[0]: a trust policy needs a Principal"]
 
 

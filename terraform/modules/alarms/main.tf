@@ -16,6 +16,8 @@ resource "aws_sns_topic_subscription" "email" {
 locals {
   actions = [aws_sns_topic.alarms.arn]
   api     = var.function_names.api
+  # Runbook anchors of the jobs' error alarms, where they are not the minute jobs'.
+  job_runbooks = { lake_compaction = "lake-compaction", lake_erasure = "visitor-erasure" }
 }
 
 # Guide 1: 5 or more errors in 5 minutes, 2 consecutive evaluation periods.
@@ -154,10 +156,10 @@ resource "aws_cloudwatch_metric_alarm" "rate_limited" {
 
 # The minute jobs: any failure, and a run that did not happen (no invocation in 5 minutes).
 resource "aws_cloudwatch_metric_alarm" "job_errors" {
-  for_each = { expiry = var.function_names.expiry, rollup = var.function_names.rollup }
+  for_each = { expiry = var.function_names.expiry, rollup = var.function_names.rollup, lake_compaction = var.function_names.lake_compaction, lake_erasure = var.function_names.lake_erasure }
 
   alarm_name          = "${each.value}-Errors"
-  alarm_description   = "${each.value} failed. Runbook: docs/operations.md#minute-jobs"
+  alarm_description   = "${each.value} failed. Runbook: docs/operations.md#${lookup(local.job_runbooks, each.key, "minute-jobs")}"
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
   dimensions          = { FunctionName = each.value }
@@ -203,6 +205,61 @@ resource "aws_cloudwatch_metric_alarm" "no_events" {
   threshold           = 1
   comparison_operator = "LessThanThreshold"
   treat_missing_data  = "breaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+}
+
+# The event lake (docs/lake.md). Freshness is the promise: an event is in the lake 2 minutes after
+# it was accepted. The stream's iterator age is how far the writer is behind; with a 60 s batching
+# window it stays near a minute, so 3 minutes for 3 of 5 minutes means the promise is broken.
+resource "aws_cloudwatch_metric_alarm" "lake_iterator_age" {
+  alarm_name          = "${var.function_names.lake_writer}-IteratorAge"
+  alarm_description   = "The event lake's writer is more than 3 minutes behind the Events stream (IteratorAge). Runbook: docs/operations.md#lake-iterator-age"
+  namespace           = "AWS/Lambda"
+  metric_name         = "IteratorAge"
+  dimensions          = { FunctionName = var.function_names.lake_writer }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  datapoints_to_alarm = 3
+  threshold           = 180000
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+}
+
+# A stream record the writer could not turn into a row: it is in dead-letter/ of the lake bucket.
+resource "aws_cloudwatch_metric_alarm" "lake_dead_letters" {
+  alarm_name          = "${var.name_prefix}LakeDeadLetters"
+  alarm_description   = "Stream records the event lake could not store were put in dead-letter/ (LiveInsight/LakeDeadLetters) in 5 minutes. Runbook: docs/operations.md#lake-dead-letters"
+  namespace           = "LiveInsight"
+  metric_name         = "LakeDeadLetters"
+  dimensions          = { Environment = var.metrics_environment }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+}
+
+# A whole batch the event source mapping gave up on (retries and record age exhausted): its
+# coordinates are in the stream-failures queue, its records still in the stream for up to 24 hours.
+resource "aws_cloudwatch_metric_alarm" "lake_stream_failures" {
+  alarm_name          = "${var.name_prefix}LakeStreamFailures"
+  alarm_description   = "A stream batch was abandoned by the event lake's writer: its coordinates wait in ${var.lake_failures_queue_name}. Runbook: docs/operations.md#lake-stream-failures"
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = var.lake_failures_queue_name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
   alarm_actions       = local.actions
   ok_actions          = local.actions
 }

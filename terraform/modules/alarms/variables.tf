@@ -4,11 +4,15 @@ variable "name_prefix" {
 }
 
 variable "function_names" {
-  description = "Function names: api (LiveInsight-EventCollector in prod), expiry, rollup."
+  description = "Function names: api (LiveInsight-EventCollector in prod), expiry, rollup, and the lake's lake_writer, lake_compaction, lake_query, lake_erasure."
   type = object({
-    api    = string
-    expiry = string
-    rollup = string
+    api             = string
+    expiry          = string
+    rollup          = string
+    lake_writer     = string
+    lake_compaction = string
+    lake_query      = string
+    lake_erasure    = string
   })
 }
 
@@ -62,5 +66,10 @@ variable "expect_traffic" {
 
 variable "kms_key_arn" {
   description = "KMS key encrypting the SNS topic."
+  type        = string
+}
+
+variable "lake_failures_queue_name" {
+  description = "The event lake's stream-failures queue (on-failure destination of the writer's event source mapping)."
   type        = string
 }

@@ -61,6 +61,24 @@ locals {
       [{ expression = "SEARCH('{LiveInsight,Environment,Site} MetricName=\"PageViews\" Environment=\"${var.metrics_environment}\"', 'Sum', 300)", id = "pv", label = "PageViews" }],
       [{ expression = "SEARCH('{LiveInsight,Environment,Site} MetricName=\"ActiveVisitors\" Environment=\"${var.metrics_environment}\"', 'Maximum', 300)", id = "av", label = "ActiveVisitors" }],
     ] }
+    lake_freshness = { title = "Event lake: writer IteratorAge (ms) and write delay (s)", stat = "Maximum", metrics = [
+      ["AWS/Lambda", "IteratorAge", "FunctionName", var.function_names.lake_writer, { stat = "Maximum" }],
+      concat(["LiveInsight", "LakeWriteDelay"], local.own, [{ stat = "Maximum", yAxis = "right" }]),
+    ] }
+    lake_writes = { title = "Event lake: rows written, dead letters, objects compacted", stat = "Sum", metrics = [
+      concat(["LiveInsight", "LakeEventsWritten"], local.own),
+      concat(["LiveInsight", "LakeDeadLetters"], local.own),
+      concat(["LiveInsight", "LakeObjectsCompacted"], local.own),
+    ] }
+    lake_functions = { title = "Event lake functions: errors", stat = "Sum", metrics = [
+      ["AWS/Lambda", "Errors", "FunctionName", var.function_names.lake_writer],
+      ["AWS/Lambda", "Errors", "FunctionName", var.function_names.lake_compaction],
+      ["AWS/Lambda", "Errors", "FunctionName", var.function_names.lake_query],
+      ["AWS/Lambda", "Errors", "FunctionName", var.function_names.lake_erasure],
+    ] }
+    lake_query_bytes = { title = "Event lake: bytes read per engine", stat = "Sum", metrics = [
+      [{ expression = "SEARCH('{LiveInsight,Engine,Environment} MetricName=\"LakeQueryBytes\" Environment=\"${var.metrics_environment}\"', 'Sum', 300)", id = "qb", label = "LakeQueryBytes" }],
+    ] }
     rate_limited = { title = "Events refused by the limit per minute, per site", stat = "Sum", metrics = [
       [{ expression = "SEARCH('{LiveInsight,Environment,Reason,Site} MetricName=\"EventsRejected\" Reason=\"RateLimited\" Environment=\"${var.metrics_environment}\"', 'Sum', 300)", id = "rl", label = "RateLimited" }],
     ] }
@@ -68,7 +86,7 @@ locals {
   order = [
     "lambda_duration", "lambda_errors", "lambda_invocations", "events_processed", "processing_time",
     "processing_errors", "api_latency", "api_errors", "dynamodb_throttles", "dynamodb_capacity", "sessions",
-    "page_views", "rate_limited",
+    "page_views", "rate_limited", "lake_freshness", "lake_writes", "lake_functions", "lake_query_bytes",
   ]
 
   # The body PutDashboard receives: tests/infrastructure/test_rendered_documents.py renders it.

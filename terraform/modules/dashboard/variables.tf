@@ -9,11 +9,15 @@ variable "region" {
 }
 
 variable "function_names" {
-  description = "Function names: api, expiry, rollup."
+  description = "Function names: api, expiry, rollup, lake_writer, lake_compaction, lake_query, lake_erasure."
   type = object({
-    api    = string
-    expiry = string
-    rollup = string
+    api             = string
+    expiry          = string
+    rollup          = string
+    lake_writer     = string
+    lake_compaction = string
+    lake_query      = string
+    lake_erasure    = string
   })
 }
 

@@ -48,3 +48,184 @@ locals {
     }]
   })
 }
+
+# --- The event lake's functions: a role each, granting only their part of the lake ---------------
+locals {
+  lake_objects  = "${var.lake.bucket_arn}/${var.lake.events_prefix}*"
+  dead_letters  = "${var.lake.bucket_arn}/${var.lake.dead_letter_prefix}*"
+  function_arn  = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function"
+  log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda"
+  glue_resources = [
+    "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog",
+    "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/${var.lake.database_name}",
+    "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${var.lake.database_name}/*",
+  ]
+  # Only under the events prefix: ListBucket's s3:prefix condition (S3 User Guide, "Bucket policy examples").
+  list_events = {
+    Sid       = "ListEventObjects"
+    Effect    = "Allow"
+    Action    = "s3:ListBucket"
+    Resource  = var.lake.bucket_arn
+    Condition = { StringLike = { "s3:prefix" = ["${var.lake.events_prefix}*"] } }
+  }
+  # Compaction and erasure take a lease on a partition before rewriting it (chalicelib/store/leases.py):
+  # items of the Stats table whose key is "<site>#lake-lease", and no other item of it.
+  partition_leases = {
+    Sid       = "PartitionLeases"
+    Effect    = "Allow"
+    Action    = ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem"]
+    Resource  = [var.table_arns["Stats"]]
+    Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["*#lake-lease"] } }
+  }
+  own_logs = { for key in ["lake_writer", "lake_compaction", "lake_query", "lake_erasure"] : key => {
+    Sid      = "WriteOwnLogGroup"
+    Effect   = "Allow"
+    Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    Resource = ["${local.log_group_arn}/${var.function_names[key]}:*"]
+  } }
+
+  # The stream writer: reads the Events table's stream, adds objects under events/ and dead-letter/
+  # (never reads, lists or deletes one), and hands abandoned batches to the failure queue.
+  lake_writer_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      local.own_logs.lake_writer,
+      {
+        Sid      = "ReadEventsStream"
+        Effect   = "Allow"
+        Action   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+        Resource = [var.lake.events_stream_arn]
+      },
+      {
+        Sid      = "PutLakeObjects"
+        Effect   = "Allow"
+        Action   = "s3:PutObject"
+        Resource = [local.lake_objects, local.dead_letters]
+      },
+      {
+        Sid      = "SendAbandonedBatches"
+        Effect   = "Allow"
+        Action   = "sqs:SendMessage"
+        Resource = [var.lake.stream_failures_queue_arn]
+      },
+      {
+        Sid      = "DataKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = [var.kms_key_arn]
+      },
+    ]
+  })
+
+  # Compaction: reads a partition's objects, writes the compacted object and its manifest, deletes
+  # the objects it replaced: all under events/ only.
+  lake_compaction_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      local.own_logs.lake_compaction,
+      local.list_events,
+      local.partition_leases,
+      {
+        Sid      = "RewriteEventObjects"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        Resource = [local.lake_objects]
+      },
+      {
+        Sid      = "DataKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+        Resource = [var.kms_key_arn]
+      },
+    ]
+  })
+
+  # The query function: reads the lake (DuckDB), or runs Athena in its workgroup, which reads the
+  # Glue table and the lake with these same credentials and writes results to the results bucket.
+  lake_query_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      local.own_logs.lake_query,
+      local.list_events,
+      {
+        Sid      = "ReadEventObjects"
+        Effect   = "Allow"
+        Action   = "s3:GetObject"
+        Resource = [local.lake_objects]
+      },
+      {
+        Sid      = "LocateLakeBucket"
+        Effect   = "Allow"
+        Action   = "s3:GetBucketLocation"
+        Resource = [var.lake.bucket_arn]
+      },
+      {
+        Sid      = "RunAthenaInItsWorkgroup"
+        Effect   = "Allow"
+        Action   = ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution"]
+        Resource = [var.lake.athena_workgroup_arn]
+      },
+      {
+        Sid      = "ReadTheGlueTable"
+        Effect   = "Allow"
+        Action   = ["glue:GetDatabase", "glue:GetTable", "glue:GetPartition", "glue:GetPartitions"]
+        Resource = local.glue_resources
+      },
+      {
+        Sid      = "AthenaResults"
+        Effect   = "Allow"
+        Action   = ["s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+        Resource = [var.lake.results_bucket_arn, "${var.lake.results_bucket_arn}/*"]
+      },
+      {
+        Sid      = "DataKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = [var.kms_key_arn]
+      },
+    ]
+  })
+
+  # Erasure (DELETE /visitors/{id}, the function erase_visitor): the only path that deletes events
+  # and sessions from DynamoDB, and that rewrites lake objects without a visitor's rows.
+  lake_erasure_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      local.own_logs.lake_erasure,
+      local.list_events,
+      local.partition_leases,
+      {
+        Sid      = "RewriteEventObjects"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        Resource = [local.lake_objects]
+      },
+      {
+        Sid    = "FindAndDeleteVisitorItems"
+        Effect = "Allow"
+        Action = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+        Resource = concat(
+          [for base in ["Events", "Sessions"] : var.table_arns[base]],
+          [for base in ["Events", "Sessions"] : "${var.table_arns[base]}/index/*"],
+        )
+      },
+      {
+        Sid      = "DataKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+        Resource = [var.kms_key_arn]
+      },
+    ]
+  })
+
+  # The API function hands lake queries and erasures to their functions, and may invoke nothing else.
+  invoke_lake_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "InvokeLakeFunctions"
+      Effect   = "Allow"
+      Action   = "lambda:InvokeFunction"
+      Resource = ["${local.function_arn}:${var.function_names.lake_query}", "${local.function_arn}:${var.function_names.lake_erasure}"]
+    }]
+  })
+}

@@ -4,6 +4,15 @@
 # generated policy misses the DynamoDB calls made from chalicelib/. The documents: documents.tf.
 
 data "aws_partition" "this" {}
+data "aws_caller_identity" "this" {}
+data "aws_region" "this" {}
+
+locals {
+  # What documents.tf needs of the account it is deployed to.
+  account_id = data.aws_caller_identity.this.account_id
+  region     = data.aws_region.this.name
+  partition  = data.aws_partition.this.partition
+}
 
 resource "aws_iam_role" "lambda" {
   name               = "${var.name_prefix}Lambda-Role"
@@ -36,4 +45,49 @@ resource "aws_iam_policy" "cloudwatch" {
 resource "aws_iam_role_policy_attachment" "cloudwatch" {
   role       = aws_iam_role.lambda.name
   policy_arn = aws_iam_policy.cloudwatch.arn
+}
+
+# The API function hands lake queries and erasures (DELETE /visitors/{id}) to their functions.
+resource "aws_iam_policy" "invoke_lake" {
+  name        = "${var.name_prefix}InvokeLake-Policy"
+  description = "LiveInsight API: invoke the event lake's query and erasure functions, and no other"
+  policy      = local.invoke_lake_policy
+}
+
+resource "aws_iam_role_policy_attachment" "invoke_lake" {
+  role       = aws_iam_role.lambda.name
+  policy_arn = aws_iam_policy.invoke_lake.arn
+}
+
+# --- The event lake: one role per function, each with only its own part (documents.tf) ----------
+locals {
+  lake_roles = {
+    lake_writer     = { name = "EventLakeWriter", policy = local.lake_writer_policy, about = "write new events under events/ and dead-letter/ of the lake, from the Events stream" }
+    lake_compaction = { name = "EventLakeCompaction", policy = local.lake_compaction_policy, about = "read, write and delete objects under events/ of the lake" }
+    lake_query      = { name = "EventLakeQuery", policy = local.lake_query_policy, about = "read the lake and run Athena in the lake's workgroup" }
+    lake_erasure    = { name = "EventLakeErasure", policy = local.lake_erasure_policy, about = "erase a visitor: delete their items and rewrite lake objects without their rows" }
+  }
+}
+
+resource "aws_iam_role" "lake" {
+  for_each = local.lake_roles
+
+  name               = "${var.name_prefix}${each.value.name}-Role"
+  description        = "LiveInsight ${var.function_names[each.key]}: ${each.value.about}"
+  assume_role_policy = local.assume_role_policy
+}
+
+resource "aws_iam_policy" "lake" {
+  for_each = local.lake_roles
+
+  name        = "${var.name_prefix}${each.value.name}-Policy"
+  description = "LiveInsight ${var.function_names[each.key]}: ${each.value.about}"
+  policy      = each.value.policy
+}
+
+resource "aws_iam_role_policy_attachment" "lake" {
+  for_each = local.lake_roles
+
+  role       = aws_iam_role.lake[each.key].name
+  policy_arn = aws_iam_policy.lake[each.key].arn
 }

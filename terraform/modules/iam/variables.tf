@@ -23,3 +23,27 @@ variable "metrics_namespace" {
   type        = string
   default     = "LiveInsight"
 }
+
+variable "function_names" {
+  description = "Function names by key (terraform/main.tf local.function_names): each lake role may write only its own function's log group, and the API may invoke only lake_query."
+  type        = map(string)
+
+  validation {
+    condition     = alltrue([for key in ["lake_writer", "lake_compaction", "lake_query", "lake_erasure"] : contains(keys(var.function_names), key)])
+    error_message = "function_names must name lake_writer, lake_compaction, lake_query and lake_erasure."
+  }
+}
+
+variable "lake" {
+  description = "The event lake's resources the lake roles are scoped to (the lake module's outputs and the Events stream)."
+  type = object({
+    bucket_arn                = string
+    events_prefix             = string
+    dead_letter_prefix        = string
+    results_bucket_arn        = string
+    athena_workgroup_arn      = string
+    database_name             = string
+    events_stream_arn         = string
+    stream_failures_queue_arn = string
+  })
+}

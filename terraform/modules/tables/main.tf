@@ -20,6 +20,9 @@ resource "aws_dynamodb_table" "this" {
   read_capacity               = var.billing_mode == "PROVISIONED" ? var.provisioned_capacity.read_min : null
   write_capacity              = var.billing_mode == "PROVISIONED" ? var.provisioned_capacity.write_min : null
   deletion_protection_enabled = var.deletion_protection
+  # The Events table streams its new images to the event lake's writer (chalicelib/schema/tables.py).
+  stream_enabled   = each.value.stream_view_type != null
+  stream_view_type = each.value.stream_view_type
 
   dynamic "attribute" {
     for_each = each.value.attributes

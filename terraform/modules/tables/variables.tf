@@ -11,6 +11,8 @@ variable "tables" {
     range_key     = optional(string)
     attributes    = map(string)
     ttl_attribute = optional(string)
+    # NEW_IMAGE, ...: the table's stream; null: no stream.
+    stream_view_type = optional(string)
     indexes = list(object({
       name       = string
       hash_key   = string

@@ -17,7 +17,7 @@ CONDITION_OPERATOR = re.compile(
     r"|(Not)?IpAddress|Arn(Not)?(Equals|Like))(IfExists)?$|^Null$")
 # Characters, whitespace excluded: managed policies 6,144; role trust policies 2,048 (default
 # quota); key policies 32,768.
-SIZE_LIMITS = {"identity": 6144, "trust": 2048, "key": 32768}
+SIZE_LIMITS = {"identity": 6144, "trust": 2048, "key": 32768, "resource": 20480}  # resource: an S3 bucket policy
 
 
 def _as_list(value) -> list:
@@ -99,7 +99,8 @@ def _statement_problems(statement, where: str, kind: str) -> list[str]:
 
 
 def iam_policy_problems(policy_json: str, kind: str) -> list[str]:
-    """kind: identity (a managed policy), trust (a role's assume-role policy) or key (a KMS key policy)."""
+    """kind: identity (a managed policy), trust (a role's assume-role policy), key (a KMS key policy) or
+    resource (an S3 bucket policy)."""
     policy = json.loads(policy_json)
     if not isinstance(policy, dict):
         return ["a policy must be an object"]
