@@ -36,7 +36,6 @@ _BASE_COLUMNS = ("event_id", "received_time", "event_type", "time", "session_id"
                  "engaged_ms", "properties")
 _TIME_FORMATS = {"time:hour": ("HOUR", "%Y-%m-%d %H:00:00"), "time:day": ("DAY", "%Y-%m-%d"),
                  "time:week": ("WEEK", "%Y-%m-%d"), "time:month": ("MONTH", "%Y-%m-%d")}
-_DERIVED_VISIT_FACTS = {"entry_page", "exit_page"}
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,7 @@ def _needed(query: Query) -> tuple[list[str], list[str]]:
             column = _visit_column(dimension)
             if column not in facts:
                 facts.append(column)
-            if column in _DERIVED_VISIT_FACTS:
+            if column in ("entry_page", "exit_page"):  # derived from page_path
                 continue
         else:
             continue
@@ -212,42 +211,86 @@ def _engaging() -> exp.Expression:
                           exp.paren(reached))))
 
 
-def _visits_cte() -> exp.Select:
-    page_views = exp.Filter(this=None, expression=exp.Where(this=_is_page_view()))
+def _in_range(query: Query, table: str | None = None) -> exp.Expression:
+    return exp.and_(exp.GTE(this=_col("time", table), expression=_timestamp(query.start_ms)),
+                    exp.LT(this=_col("time", table), expression=_timestamp(query.end_ms)))
 
-    def of_page_views(aggregate: exp.Expression) -> exp.Expression:
-        return exp.Filter(this=aggregate, expression=page_views.expression.copy())
 
+def _first_value(column: str) -> exp.Expression:
+    """The value of the visit's first event (by time), NULL included: both engines' MIN_BY skip a
+    NULL value, so NULL travels as '' (no enriched fact is an empty string)."""
+    as_text = exp.Coalesce(this=_col(column), expressions=[_str("")])
+    return exp.func("NULLIF", exp.ArgMin(this=as_text, expression=_col("time")), _str(""))
+
+
+def _visits_cte(query: Query, facts: list[str]) -> exp.Select:
+    """One row per visit: its facts (as sessions/model.py derives them), its events in the range,
+    and whether it has any there (only those are counted)."""
+    page_views = exp.Where(this=_is_page_view())
+    in_range = _in_range(query)
+    entry = exp.Filter(this=exp.ArgMin(this=_col("page_path"), expression=_col("time")), expression=page_views)
+    exit_ = exp.Filter(this=exp.ArgMax(this=_col("page_path"), expression=_col("time")),
+                       expression=page_views.copy())
+    derived = {"entry_page": entry, "exit_page": exit_}
+    visit_pageviews = _count_if(_is_page_view())
+    engaged = exp.Max(this=exp.If(this=_engaging(), true=exp.Literal.number(1), false=exp.Literal.number(0)))
+    bounce = exp.If(this=exp.and_(exp.EQ(this=visit_pageviews.copy(), expression=exp.Literal.number(1)),
+                                  exp.EQ(this=engaged.copy(), expression=exp.Literal.number(0))),
+                    true=exp.Literal.number(1), false=exp.Literal.number(0))
     return exp.select(
         _col("session_id"),
-        exp.alias_(exp.ArgMin(this=_col("event_id"), expression=_col("time")), "first_event_id"),
-        exp.alias_(of_page_views(exp.ArgMin(this=_col("page_path"), expression=_col("time"))), "entry_page"),
-        exp.alias_(of_page_views(exp.ArgMax(this=_col("page_path"), expression=_col("time"))), "exit_page"),
-        exp.alias_(_count_if(_is_page_view()), "visit_pageviews"),
+        exp.alias_(exp.Min(this=_col("visitor_id")), "visitor_id"),
+        exp.alias_(visit_pageviews, "visit_pageviews"),
         exp.alias_(exp.DateDiff(this=exp.Max(this=_col("time")), expression=exp.Min(this=_col("time")),
                                 unit=exp.var("MILLISECOND")), "duration_ms"),
-        exp.alias_(exp.Max(this=exp.If(this=_engaging(), true=exp.Literal.number(1),
-                                       false=exp.Literal.number(0))), "engaged"),
+        exp.alias_(bounce, "bounce"),
+        *[exp.alias_(derived.get(fact) or _first_value(fact), "visit_" + fact, quoted=True) for fact in facts],
+        exp.alias_(_count_if(exp.and_(in_range, _is_page_view())), "pageviews"),
+        exp.alias_(_count_if(exp.and_(in_range.copy(), exp.NEQ(this=_col("event_type"),
+                                                               expression=_str(ENGAGEMENT_EVENT)))), "events"),
+        exp.alias_(exp.Max(this=exp.If(this=in_range.copy(), true=exp.Literal.number(1),
+                                       false=exp.Literal.number(0))), "in_range"),
     ).from_("ev").group_by(_col("session_id"))
 
 
-def _rows_cte(query: Query, facts: list[str]) -> exp.Select:
-    bounce = exp.If(this=exp.and_(exp.EQ(this=_col("visit_pageviews", "v"), expression=exp.Literal.number(1)),
-                                  exp.EQ(this=_col("engaged", "v"), expression=exp.Literal.number(0))),
-                    true=exp.Literal.number(1), false=exp.Literal.number(0))
+def _visit_events_cte(query: Query, facts: list[str]) -> exp.Select:
+    """Each event of the range beside its visit's facts (for event-level dimensions and filters)."""
     selected = [exp.Column(this=exp.Star(), table=exp.to_identifier("e")),
-                _col("visit_pageviews", "v"), _col("duration_ms", "v"), exp.alias_(bounce, "bounce")]
-    for fact in facts:
-        source = _col(fact, "v") if fact in _DERIVED_VISIT_FACTS else _col(fact, "f")
-        selected.append(exp.alias_(source, "visit_" + fact, quoted=True))
-    rows = (exp.select(*selected).from_("ev AS e")
-            .join("visits AS v", on=exp.EQ(this=_col("session_id", "e"), expression=_col("session_id", "v"))))
-    if any(f not in _DERIVED_VISIT_FACTS for f in facts):
-        rows = rows.join("ev AS f", on=exp.EQ(this=_col("event_id", "f"), expression=_col("first_event_id", "v")),
-                         copy=False)
-    in_range = exp.and_(exp.GTE(this=_col("time", "e"), expression=_timestamp(query.start_ms)),
-                        exp.LT(this=_col("time", "e"), expression=_timestamp(query.end_ms)))
-    return rows.where(in_range, copy=False)
+                *[_col(name, "v") for name in ("visit_pageviews", "duration_ms", "bounce")],
+                *[_col("visit_" + fact, "v") for fact in facts]]
+    return (exp.select(*selected).from_("ev AS e")
+            .join("visits AS v", on=exp.EQ(this=_col("session_id", "e"), expression=_col("session_id", "v")))
+            .where(_in_range(query, "e"), copy=False))
+
+
+def _visit_level(query: Query) -> bool:
+    """Every dimension and filter is a fact of the visit: the answer needs no event-level join."""
+    return all(d in VISIT_DIMENSIONS for d in list(query.dimensions) + _filter_dimensions(query.filter))
+
+
+def _per_visit(query: Query, facts: list[str]) -> tuple[exp.Select, list[tuple[str, exp.Expression]]]:
+    """One row per visit and combination of dimension values, and the CTEs it reads."""
+    dims = [exp.alias_(dimension_expression(d), f"d{i}") for i, d in enumerate(query.dimensions)]
+    if _visit_level(query):
+        per_visit = exp.select(*dims, *[_col(c) for c in ("session_id", "visitor_id", "pageviews", "events",
+                                                          "bounce", "duration_ms", "visit_pageviews")])
+        per_visit = per_visit.from_("visits").where(
+            exp.EQ(this=_col("in_range"), expression=exp.Literal.number(1)), copy=False)
+        if query.filter is not None:
+            per_visit = per_visit.where(filter_expression(query.filter), copy=False)
+        return per_visit, [("visits", _visits_cte(query, facts))]
+    per_visit = (exp.select(*dims, _col("session_id"), exp.alias_(exp.Min(this=_col("visitor_id")), "visitor_id"),
+                            exp.alias_(_count_if(_is_page_view()), "pageviews"),
+                            exp.alias_(_count_if(exp.NEQ(this=_col("event_type"), expression=_str(ENGAGEMENT_EVENT))),
+                                       "events"),
+                            *[exp.alias_(exp.Min(this=_col(c)), c) for c in ("bounce", "duration_ms",
+                                                                             "visit_pageviews")])
+                 .from_("visit_events"))
+    if query.filter is not None:
+        per_visit = per_visit.where(filter_expression(query.filter), copy=False)
+    per_visit = per_visit.group_by(*[dimension_expression(d) for d in query.dimensions], _col("session_id"),
+                                   copy=False)
+    return per_visit, [("visits", _visits_cte(query, facts)), ("visit_events", _visit_events_cte(query, facts))]
 
 
 def _order_expression(name: str, query: Query) -> exp.Expression:
@@ -266,20 +309,8 @@ def _order_expression(name: str, query: Query) -> exp.Expression:
 def build(query: Query, scan: Scan, table: str = DEFAULT_TABLE) -> exp.Expression:
     """The aggregate query: one row per combination of dimension values, with the integer PARTS."""
     columns, facts = _needed(query)
-    dims = [exp.alias_(dimension_expression(d), f"d{i}") for i, d in enumerate(query.dimensions)]
     dim_names = [exp.column(f"d{i}") for i in range(len(query.dimensions))]
-    per_visit = (exp.select(*dims, _col("session_id"), exp.alias_(exp.Min(this=_col("visitor_id")), "visitor_id"),
-                            exp.alias_(_count_if(_is_page_view()), "pageviews"),
-                            exp.alias_(_count_if(exp.NEQ(this=_col("event_type"), expression=_str(ENGAGEMENT_EVENT))),
-                                       "events"),
-                            exp.alias_(exp.Min(this=_col("bounce")), "bounce"),
-                            exp.alias_(exp.Min(this=_col("duration_ms")), "duration_ms"),
-                            exp.alias_(exp.Min(this=_col("visit_pageviews")), "visit_pageviews"))
-                 .from_("visit_events"))
-    if query.filter is not None:
-        per_visit = per_visit.where(filter_expression(query.filter), copy=False)
-    per_visit = per_visit.group_by(*[dimension_expression(d) for d in query.dimensions], _col("session_id"),
-                                   copy=False)
+    per_visit, ctes = _per_visit(query, facts)
     zero = exp.Literal.number(0)
     outer = exp.select(
         *dim_names,
@@ -297,10 +328,10 @@ def build(query: Query, scan: Scan, table: str = DEFAULT_TABLE) -> exp.Expressio
              for name, direction in default_order(query)]
     if dim_names:
         outer = outer.order_by(*order, copy=False).limit(query.limit, copy=False).offset(query.offset, copy=False)
-    return (outer.with_("ev", as_=_events_cte(query, scan, table, columns), copy=False)
-            .with_("visits", as_=_visits_cte(), copy=False)
-            .with_("visit_events", as_=_rows_cte(query, facts), copy=False)
-            .with_("per_visit", as_=per_visit, copy=False))
+    outer = outer.with_("ev", as_=_events_cte(query, scan, table, columns), copy=False)
+    for name, cte in ctes:
+        outer = outer.with_(name, as_=cte, copy=False)
+    return outer.with_("per_visit", as_=per_visit, copy=False)
 
 
 def build_rows(query: Query, scan: Scan, table: str = DEFAULT_TABLE, columns: tuple[str, ...] = ()) -> exp.Expression:
@@ -308,9 +339,7 @@ def build_rows(query: Query, scan: Scan, table: str = DEFAULT_TABLE, columns: tu
     from chalicelib.schema.lake import COLUMN_NAMES
 
     chosen = list(columns or COLUMN_NAMES)
-    pad = exp.select(*[_col(c) for c in chosen]).from_("ev").where(exp.and_(
-        exp.GTE(this=_col("time"), expression=_timestamp(query.start_ms)),
-        exp.LT(this=_col("time"), expression=_timestamp(query.end_ms))))
+    pad = exp.select(*[_col(c) for c in chosen]).from_("ev").where(_in_range(query))
     ordered = pad.order_by(_col("time"), _col("event_id"))
     return ordered.with_("ev", as_=_events_cte(query, scan, table, chosen), copy=False)
 
