@@ -139,8 +139,15 @@ class Services:
         """One run of lake compaction (the hourly schedule and `make local`)."""
         from chalicelib.lake.compaction import compact
 
-        return compact(self.lake_objects, self.settings.sites, self.metrics,
+        return compact(self.lake_objects, self.settings.sites, self.metrics, leases=self.lake_leases,
                        now_ms=_now_ms() if now_ms is None else now_ms, time_left_seconds=time_left_seconds)
+
+    @cached_property
+    def lake_leases(self):
+        """One rewriter per lake partition (compaction or erasure): leases in the statistics table."""
+        from chalicelib.store.leases import LeaseStore
+
+        return LeaseStore(self._client, self.settings.stats_table, self.backoff)
 
     def query_lake(self, request: dict, time_left_seconds: float | None = None) -> dict:
         """One query of the lake (the query function's body): a LakeQuery as JSON in, its answer out."""
@@ -176,7 +183,8 @@ class Services:
         """The erase_visitor function's body: one visitor's events and sessions out of every store."""
         from chalicelib.lake.erasure import erase
 
-        return erase(request, store=self.erasure_store, objects=self.lake_objects, now_ms=_now_ms(),
+        return erase(request, store=self.erasure_store, objects=self.lake_objects, leases=self.lake_leases,
+                     now_ms=_now_ms(),
                      time_left_seconds=None if time_left_seconds is None else time_left_seconds - JOB_MARGIN_SECONDS)
 
 

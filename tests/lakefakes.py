@@ -38,3 +38,23 @@ class MemoryLakeObjects:
 
     def count(self, operation: str) -> int:
         return sum(1 for op, _ in self.calls if op == operation)
+
+
+class MemoryLeases:
+    """An in-memory lake/leases.Leases with the store's rules (free, lapsed or our own)."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, tuple[str, int]] = {}  # name -> (holder, held_until_ms)
+        self.taken: list[str] = []
+
+    def acquire(self, name: str, holder: str, now_ms: int, hold_ms: int) -> bool:
+        current = self.held.get(name)
+        if current and current[0] != holder and current[1] >= now_ms:
+            return False
+        self.held[name] = (holder, now_ms + hold_ms)
+        self.taken.append(name)
+        return True
+
+    def release(self, name: str, holder: str) -> None:
+        if self.held.get(name, ("",))[0] == holder:
+            del self.held[name]

@@ -13,6 +13,7 @@ from chalicelib.core.log import log
 from chalicelib.core.metrics import COUNT, LAKE_OBJECTS_COMPACTED
 from chalicelib.lake import layout, rewrite
 from chalicelib.lake.layout import Partition
+from chalicelib.lake.leases import Leases, PartitionBusy, rewriting
 from chalicelib.lake.ports import ObjectMissing
 from chalicelib.schema.lake import PARTITION_DATE_FORMAT
 
@@ -32,6 +33,7 @@ class CompactionReport:
     partitions_waiting: int = 0  # open days with few objects: left for a later run
     partitions_left: int = 0  # not reached within the time budget
     partitions_failed: int = 0  # changed under us (ObjectMissing): the next run takes them
+    partitions_busy: int = 0  # another rewriter (an erasure) held them: the next run takes them
     objects_before: int = 0  # live objects read
     objects_after: int = 0
     objects_deleted: int = 0  # including superseded objects and old manifests
@@ -43,7 +45,7 @@ class CompactionReport:
 
     @property
     def complete(self) -> bool:
-        return self.partitions_left == 0 and self.partitions_failed == 0
+        return self.partitions_left == 0 and self.partitions_failed == 0 and self.partitions_busy == 0
 
     def to_dict(self) -> dict:
         return {**asdict(self), "complete": self.complete}
@@ -74,8 +76,8 @@ class _Budget:
 
 
 def compact(objects, sites: Iterable[str], metrics, *, now_ms: int, time_left_seconds: float | None,
-            clock: Callable[[], float] = time.monotonic, after_step: rewrite.StepHook | None = None
-            ) -> CompactionReport:
+            leases: Leases, clock: Callable[[], float] = time.monotonic,
+            after_step: rewrite.StepHook | None = None) -> CompactionReport:
     """One run over every site's partitions, oldest first. `after_step` (tests) runs after each step."""
     report, budget = CompactionReport(), _Budget(time_left_seconds, clock)
     counted = _Counted(objects, report.requests)
@@ -88,29 +90,42 @@ def compact(objects, sites: Iterable[str], metrics, *, now_ms: int, time_left_se
             break
         started = budget.now()
         try:
-            _compact_partition(counted, rewrite.resolve_listing(counted, partition, listing), now_ms, report,
-                               after_step)
+            if _work(rewrite.resolve_listing(counted, partition, listing), now_ms, report):
+                # Under the partition's lease, read it again: an erasure may have rewritten it since.
+                with rewriting(leases, partition, now_ms):
+                    state = rewrite.read_partition(counted, partition)
+                    if _work(state, now_ms, CompactionReport()):
+                        _compact_partition(counted, state, report, after_step)
         except ObjectMissing as exc:  # another rewrite ran meanwhile: its result stands
             report.partitions_failed += 1
             log("WARN", "lake partition changed during compaction", partition=partition.prefix, key=str(exc))
+        except PartitionBusy:
+            report.partitions_busy += 1
         budget.timed(started)
     metrics.job({LAKE_OBJECTS_COMPACTED: (report.objects_before if report.partitions_compacted else 0, COUNT)})
     log("INFO", "lake compaction", **report.to_dict())
     return report
 
 
-def _compact_partition(objects, state: rewrite.PartitionState, now_ms: int, report: CompactionReport,
-                       after_step: rewrite.StepHook | None) -> None:
+def _work(state: rewrite.PartitionState, now_ms: int, report: CompactionReport) -> bool:
+    """Whether the partition needs a rewrite or a cleanup now (counting an open day that waits)."""
     if state.is_clean or not state.files.live:
-        return
+        return False
+    if state.needs_only_cleanup:
+        return True
+    if len(state.files.live) == 1:
+        return False  # one stream object: already one sorted object; merging it would change nothing
+    if not is_closed(state.partition, now_ms) and len(state.files.live) < OPEN_PARTITION_OBJECTS:
+        report.partitions_waiting += 1
+        return False
+    return True
+
+
+def _compact_partition(objects, state: rewrite.PartitionState, report: CompactionReport,
+                       after_step: rewrite.StepHook | None) -> None:
     if state.needs_only_cleanup:
         report.objects_deleted += len(rewrite.finish_cleanup(objects, state, after_step))
         report.partitions_cleaned += 1
-        return
-    if len(state.files.live) == 1:
-        return  # one stream object: already one sorted object; merging it would change nothing
-    if not is_closed(state.partition, now_ms) and len(state.files.live) < OPEN_PARTITION_OBJECTS:
-        report.partitions_waiting += 1
         return
     merged = rewrite.merge(objects, state.files)
     applied = rewrite.apply(objects, state, merged.body, after_step)

@@ -19,6 +19,7 @@ from chalicelib.core.errors import ApiError
 from chalicelib.core.log import log
 from chalicelib.lake import layout, rewrite
 from chalicelib.lake.layout import Partition
+from chalicelib.lake.leases import Leases, PartitionBusy, rewriting
 from chalicelib.lake.ports import ObjectMissing
 from chalicelib.schema.lake import PARTITION_DATE_FORMAT
 from chalicelib.schema.tables import visitor_key
@@ -79,7 +80,7 @@ class Erasure:
         return answer
 
 
-def erase(request: dict, *, store, objects, now_ms: int, time_left_seconds: float | None,
+def erase(request: dict, *, store, objects, leases: Leases, now_ms: int, time_left_seconds: float | None,
           clock: Callable[[], float] = time.monotonic) -> dict:
     """Runs one erasure (or its continuation) and answers what it removed and what is left."""
     budget = min(float(request.get("budget_seconds") or DEFAULT_BUDGET_SECONDS),
@@ -91,15 +92,15 @@ def erase(request: dict, *, store, objects, now_ms: int, time_left_seconds: floa
         if deadline - clock() < MIN_PARTITION_SECONDS:
             erasure.left_sites = erasure.sites[index:]
             break
-        _erase_site(site, exclusion, erasure, store, objects, now_ms, lambda: deadline - clock())
+        _erase_site(site, exclusion, erasure, store, objects, leases, now_ms, lambda: deadline - clock())
     log("INFO", "visitor erased" if erasure.complete else "visitor erasure continues",
         by=erasure.by, complete=erasure.complete, events=erasure.events, sessions=erasure.sessions,
         rows=erasure.rows, objects_rewritten=erasure.objects_rewritten, partitions_left=erasure.partitions_left)
     return erasure.answer()
 
 
-def _erase_site(site: str, exclusion: rewrite.Exclusion, erasure: Erasure, store, objects, now_ms: int,
-                seconds_left: Callable[[], float]) -> None:
+def _erase_site(site: str, exclusion: rewrite.Exclusion, erasure: Erasure, store, objects, leases: Leases,
+                now_ms: int, seconds_left: Callable[[], float]) -> None:
     sessions = store.visitor_sessions(visitor_key(site, exclusion.value))
     groups = rewrite.group_by_partition(objects.list(layout.site_prefix(site)))
     order = _check_order(groups, _session_dates(sessions))
@@ -107,7 +108,8 @@ def _erase_site(site: str, exclusion: rewrite.Exclusion, erasure: Erasure, store
         if seconds_left() < MIN_PARTITION_SECONDS:
             erasure.partitions_left += len(order) - index
             break
-        if not _erase_partition(partition, groups[partition], site, exclusion, erasure, store, objects):
+        if not _erase_partition(partition, groups[partition], site, exclusion, erasure, store, objects, leases,
+                                now_ms):
             erasure.partitions_left += 1
     listed = [event_id for s in sessions for event_id in _listed_event_ids(s)]
     erasure.events += store.delete_events(site, listed)
@@ -121,27 +123,38 @@ def _erase_site(site: str, exclusion: rewrite.Exclusion, erasure: Erasure, store
 
 
 def _erase_partition(partition: Partition, listing: list, site: str, exclusion: rewrite.Exclusion,
-                     erasure: Erasure, store, objects) -> bool:
-    """True when the partition holds none of the visitor's rows any more."""
+                     erasure: Erasure, store, objects, leases: Leases, now_ms: int) -> bool:
+    """True when the partition holds none of the visitor's rows any more; False when it could not be
+    checked now (another rewriter holds it, or changed it twice while we read)."""
     for attempt in range(2):
         try:
             state = (rewrite.resolve_listing(objects, partition, listing) if attempt == 0
                      else rewrite.read_partition(objects, partition))
-            if not state.files.live:
-                break
-            merged = rewrite.merge(objects, state.files, exclusion)
-            if merged.excluded_event_ids:
-                erasure.events += store.delete_events(site, merged.excluded_event_ids)
-                rewrite.apply(objects, state, merged.body)
-                erasure.rows += len(merged.excluded_event_ids)
-                erasure.objects_rewritten += 1
+            if state.files.live and rewrite.merge(objects, state.files, exclusion).excluded_event_ids:
+                _rewrite_without(partition, site, exclusion, erasure, store, objects, leases, now_ms)
             break
         except ObjectMissing:  # compaction rewrote it meanwhile: read it again
             continue
+        except PartitionBusy:  # compaction holds it: the next run (202 says so) takes it
+            return False
     else:
         return False
     erasure.partitions_checked += 1
     return True
+
+
+def _rewrite_without(partition: Partition, site: str, exclusion: rewrite.Exclusion, erasure: Erasure, store,
+                     objects, leases: Leases, now_ms: int) -> None:
+    """Under the partition's lease (no compaction can write the rows back meanwhile), read it again
+    and rewrite it without the visitor's rows."""
+    with rewriting(leases, partition, now_ms):
+        state = rewrite.read_partition(objects, partition)
+        merged = rewrite.merge(objects, state.files, exclusion)
+        if merged.excluded_event_ids:
+            erasure.events += store.delete_events(site, merged.excluded_event_ids)
+            rewrite.apply(objects, state, merged.body)
+            erasure.rows += len(merged.excluded_event_ids)
+            erasure.objects_rewritten += 1
 
 
 def _session_dates(sessions: list[dict]) -> set[str]:

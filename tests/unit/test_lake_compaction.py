@@ -11,9 +11,10 @@ from chalicelib.core.metrics import LAKE_OBJECTS_COMPACTED, Metrics
 from chalicelib.lake import layout, rewrite
 from chalicelib.lake.compaction import OPEN_PARTITION_OBJECTS, compact
 from chalicelib.lake.layout import Partition
+from chalicelib.lake.leases import REWRITE_LEASE_MS, lease_name
 from chalicelib.lake.parquet import parquet_rows
 from chalicelib.lake.ports import ObjectMissing
-from tests.lakefakes import MemoryLakeObjects
+from tests.lakefakes import MemoryLakeObjects, MemoryLeases
 from tests.lakeparts import (
     AFTER_DAY_MS,
     DAY,
@@ -39,10 +40,10 @@ def metrics_lines() -> tuple[Metrics, list[str]]:
     return Metrics("Test", lines.append), lines
 
 
-def run(objects, *, now_ms=AFTER_DAY_MS, time_left_seconds=None, after_step=None, clock=None):
+def run(objects, *, now_ms=AFTER_DAY_MS, time_left_seconds=None, after_step=None, clock=None, leases=None):
     kwargs = {"clock": clock} if clock else {}
     return compact(objects, [SITE], metrics_lines()[0], now_ms=now_ms, time_left_seconds=time_left_seconds,
-                   after_step=after_step, **kwargs)
+                   leases=leases or MemoryLeases(), after_step=after_step, **kwargs)
 
 
 def three_stream_objects(objects) -> set[str]:
@@ -212,8 +213,9 @@ def test_requests_per_partition_compaction():
     three_stream_objects(objects)
     objects.calls.clear()
     report = run(objects)
-    # 1 listing per site, 1 GET per live object, PUT manifest and object, 1 multi-object DELETE.
-    assert report.requests == {"list": 1, "get": 3, "put": 2, "delete": 1}
+    # 1 listing per site and 1 more of the partition under its lease, 1 GET per live object, PUT
+    # manifest and object, 1 multi-object DELETE.
+    assert report.requests == {"list": 2, "get": 3, "put": 2, "delete": 1}
     assert [op for op, _ in objects.calls].count("get") == 3
 
 
@@ -247,7 +249,7 @@ def test_the_run_prints_its_metric():
     objects = MemoryLakeObjects()
     three_stream_objects(objects)
     metrics, lines = metrics_lines()
-    compact(objects, [SITE], metrics, now_ms=AFTER_DAY_MS, time_left_seconds=None)
+    compact(objects, [SITE], metrics, now_ms=AFTER_DAY_MS, time_left_seconds=None, leases=MemoryLeases())
     [line] = [json.loads(x) for x in lines]
     assert line[LAKE_OBJECTS_COMPACTED] == 3
 
@@ -267,3 +269,17 @@ def test_a_realistic_day_compacts_to_at_most_60_bytes_per_event():
     print(f"lake bytes per event after compaction: {bytes_per_event:.1f} ({len(rows)} events, "
           f"{report.bytes_after} bytes; {report.bytes_before / len(rows):.1f} before)")
     assert bytes_per_event <= 60
+
+
+def test_a_partition_another_rewriter_holds_is_left_alone_until_its_lease_is_given_back_or_lapses():
+    objects = MemoryLakeObjects()
+    three_stream_objects(objects)
+    before = dict(objects.objects)
+    leases = MemoryLeases()
+    assert leases.acquire(lease_name(PARTITION), "an-erasure", AFTER_DAY_MS, REWRITE_LEASE_MS)
+    report = run(objects, leases=leases)
+    assert (report.partitions_busy, report.partitions_compacted, report.complete) == (1, 0, False)
+    assert objects.objects == before  # not one PUT or DELETE while the erasure holds it
+    report = run(objects, leases=leases, now_ms=AFTER_DAY_MS + REWRITE_LEASE_MS + 1)  # the holder crashed
+    assert (report.partitions_busy, report.partitions_compacted) == (0, 1)
+    assert leases.held == {}  # given back after the deletes
