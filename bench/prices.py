@@ -17,6 +17,11 @@ KMS_USD_PER_KEY_MONTH = 1.00  # each customer-managed key, prorated hourly
 KMS_USD_PER_ROTATION_MONTH = 1.00  # automatic rotation: the 1st and 2nd rotation each add this, later ones nothing
 KMS_BILLED_ROTATIONS = 2
 KMS_USD_PER_10K_REQUESTS = 0.03  # beyond the free tier's 20,000 requests a month
+# The event lake (aws.amazon.com/s3/pricing, S3 Standard, us-east-1): PUT, COPY, POST and LIST
+# requests are billed alike; DELETE is free; DynamoDB Streams reads made by Lambda are free.
+S3_USD_PER_THOUSAND_PUTS = 0.005
+S3_USD_PER_THOUSAND_GETS = 0.0004
+S3_USD_PER_GB_MONTH = 0.023
 CLOUDWATCH_USD_PER_ALARM_METRIC_MONTH = 0.10  # standard resolution; a metric math alarm pays per metric it reads
 CLOUDWATCH_USD_PER_CUSTOM_METRIC_MONTH = 0.30  # first 10,000; each name + dimension set, prorated by the hour
 CLOUDWATCH_USD_PER_DASHBOARD_MONTH = 3.00

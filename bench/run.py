@@ -289,6 +289,7 @@ def run(quick: bool) -> dict:
     from bench.expiry_cost import measure as measure_expiry
     from bench.flood_items import measure as measure_floods
     from bench.idle_cost import measure as measure_idle
+    from bench.lake_cost import measure as measure_lake
     from bench.stalled_store import measure as measure_stalled
     from bench.user_agent_cost import measure as measure_user_agent
 
@@ -303,6 +304,9 @@ def run(quick: bool) -> dict:
     stalled = measure_stalled()  # one request against an endpoint that never answers
     floods = measure_floods(quick)  # distinct paths, names, sources, visitors in one minute; then the jobs
     user_agent = measure_user_agent(quick)  # the User-Agent work of one request, 8 KB against normal
+    lake = measure_lake(quick)  # stream writer, a replayed day of batches and compactions, a 30-day query
+    bills = {bill["page_views_per_month"]: bill for bill in lake["bills"]}
+    days = {day["page_views_per_month"]: day for day in lake["replayed_days"]}
     results = {
         "events_per_second_single": single["events_per_second"],
         "events_per_second_batch25": batch25["events_per_second"],
@@ -327,8 +331,17 @@ def run(quick: bool) -> dict:
         "flood_failed_requests": floods["flood_failed_requests"],
         "user_agent_ms_8kb": user_agent["user_agent_ms_8kb"],
         "user_agent_ms_normal": user_agent["user_agent_ms_normal"],
+        "lake_writer_events_per_second": lake["writer"]["events_per_second"],
+        "lake_bytes_per_event_compacted_1m": days[1_000_000]["bytes_per_event"],
+        "lake_s3_requests_per_1000_events_1m": bills[1_000_000]["requests_per_1000_events"],
+        "lake_usd_per_million_page_views": {f"{n // 1000}k": bill["usd_per_million_page_views"]
+                                            for n, bill in bills.items()},
+        "lake_query_30d_seconds": lake["query_30_days"]["warm_seconds"],
+        "lake_query_30d_cold_seconds": lake["query_30_days"]["cold_seconds"],
+        "lake_query_30d_peak_rss_mb": lake["query_30_days"]["peak_rss_mb"],
+        "lake_query_30d_files_read": lake["query_30_days"]["files_read"],
         "details": {"single": single, "batch25": batch25, "processes": processes, "expiry": expiry, "idle": idle,
-                    "stalled": stalled, "floods": floods, "user_agent": user_agent,
+                    "stalled": stalled, "floods": floods, "user_agent": user_agent, "lake": lake,
                     "baseline_own_ms_per_event": round(baseline_own_ms, 3), "lambda_memory_gb": LAMBDA_MEMORY_GB,
                     "prices_as_of": prices.PRICES_AS_OF, "quick": quick},
     }

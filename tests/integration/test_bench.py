@@ -11,7 +11,9 @@ KEYS = {
     "ddb_requests_per_event_batch25", "write_units_per_page_view", "cold_start_ms", "peak_rss_mb",
     "realtime_query_items_10k", "realtime_query_items_100k", "expiry_items_read_1k_of_10k",
     "usd_per_million_page_views", "baseline_usd_per_million_page_views", "baseline_cold_start_ms",
-    "baseline_peak_rss_mb", "stalled_answer_seconds",
+    "baseline_peak_rss_mb", "stalled_answer_seconds", "lake_writer_events_per_second",
+    "lake_bytes_per_event_compacted_1m", "lake_s3_requests_per_1000_events_1m", "lake_usd_per_million_page_views",
+    "lake_query_30d_seconds", "lake_query_30d_peak_rss_mb", "lake_query_30d_files_read",
 }
 
 
@@ -34,3 +36,7 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
     # statistics); a page view timed in an earlier hour than the clock's adds a marker for the
     # rollup job, which the quick workload does when it runs in the first minute of an hour
     assert 4.0 <= last_line["ddb_requests_per_event_single"] <= 5.0
+    # the lake: one PUT per full stream batch of 1,000 events; a 30-day query of compacted days
+    # reads one object a day
+    assert details["lake"]["writer"]["puts_per_1000_events"] == 1.0
+    assert last_line["lake_query_30d_files_read"] == 30
