@@ -48,6 +48,9 @@ class Scan:
     first_date: str
     last_date: str
     live_paths: dict[str, tuple[str, ...]] | None = None  # date -> the paths to read, for such dates
+    # Dates whose live objects may hold copies of an event (more than one object); None: any date.
+    # One object never does (compaction keeps one row per event_id), so only these pay for it.
+    dedupe_dates: tuple[str, ...] | None = None
 
 
 def padded_dates(query: Query) -> tuple[str, str]:
@@ -183,16 +186,29 @@ def _scan_condition(scan: Scan, pad_start_ms: int, pad_end_ms: int) -> exp.Expre
     return condition
 
 
-def _events_cte(query: Query, scan: Scan, table: str, columns: list[str]) -> exp.Select:
-    """The scanned events, one row per event_id (a safety net: the writer avoids copies)."""
+def _events_cte(query: Query, scan: Scan, table: str, columns: list[str]) -> exp.Expression:
+    """The scanned events of the padded window, one row per event_id. Copies (a safety net: the
+    writer avoids them) can only be in dates of several objects: only those are de-duplicated."""
     pad_start_ms, pad_end_ms = query.start_ms - MAX_SESSION_MS, query.end_ms + MAX_SESSION_MS
+
+    def scan_of(extra: exp.Expression | None) -> exp.Select:
+        condition = _scan_condition(scan, pad_start_ms, pad_end_ms)
+        return (exp.select(*[_col(c) for c in columns]).from_(exp.to_table(table, quoted=True))
+                .where(exp.and_(condition, extra) if extra is not None else condition, copy=False))
+
+    if scan.dedupe_dates is not None and not scan.dedupe_dates:
+        return scan_of(None)
+    copies_possible = (exp.In(this=_col("date"), expressions=[_str(d) for d in scan.dedupe_dates])
+                       if scan.dedupe_dates is not None else None)
     copy_number = exp.Window(this=exp.RowNumber(), partition_by=[_col("event_id")],
                              order=exp.Order(expressions=[exp.Ordered(this=_col("received_time")),
                                                           exp.Ordered(this=_col("session_id"))]))
-    raw = (exp.select(*[_col(c) for c in columns], exp.alias_(copy_number, "copy_number"))
-           .from_(exp.to_table(table, quoted=True)).where(_scan_condition(scan, pad_start_ms, pad_end_ms)))
-    return exp.select(*[_col(c) for c in columns]).from_(raw.subquery("numbered")).where(
-        exp.EQ(this=_col("copy_number"), expression=exp.Literal.number(1)))
+    numbered = scan_of(copies_possible).select(exp.alias_(copy_number, "copy_number"), copy=False)
+    deduped = exp.select(*[_col(c) for c in columns]).from_(numbered.subquery("numbered")).where(
+        exp.EQ(this=_col("copy_number"), expression=exp.Literal.number(1)), copy=False)
+    if copies_possible is None:
+        return deduped
+    return exp.union(scan_of(exp.not_(copies_possible.copy())), deduped, distinct=False)
 
 
 def _engaging() -> exp.Expression:

@@ -84,7 +84,11 @@ def athena_scan(query: Query, files: list[PartitionFiles], bucket: str) -> Scan:
     """Athena reads every object of a partition: name the live ones where superseded ones remain."""
     first, last = padded_dates(query)
     live = {f.partition.date: tuple(f"s3://{bucket}/{o.key}" for o in f.live) for f in files if f.superseded}
-    return Scan(query.site, first, last, live or None)
+    return Scan(query.site, first, last, live or None, dedupe_dates(files))
+
+
+def dedupe_dates(files: list[PartitionFiles]) -> tuple[str, ...]:
+    return tuple(f.partition.date for f in files if len(f.live) > 1)
 
 
 def answer(request: dict, objects, settings, metrics, *, time_left_seconds: float | None = None,
@@ -125,7 +129,9 @@ def _run_duckdb(query, files, objects, settings, make, cache) -> tuple[list, lis
     from chalicelib.store.lake_duckdb import run_sql
 
     first, last = padded_dates(query)
-    sql = make(query, Scan(query.site, first, last)).sql(dialect=DUCKDB)
+    def sql(resolved: list[PartitionFiles]) -> str:
+        return make(query, Scan(query.site, first, last, dedupe_dates=dedupe_dates(resolved))).sql(dialect=DUCKDB)
+
     try:
         result = run_sql(objects, files, sql, cache=cache or _cache(), bucket=settings.lake_bucket or "lake",
                          memory_limit_mb=memory_limit_mb())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,10 +149,13 @@ class DuckResult:
     elapsed_ms: float
 
 
-def run_sql(objects: LakeObjects, files: list[PartitionFiles], sql: str, *, table: str = "events",
+def run_sql(objects: LakeObjects, files: list[PartitionFiles], sql: str | Callable[[list[PartitionFiles]], str], *,
+            table: str = "events",
             cache: LakeCache | None = None, bucket: str = "lake", memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
             include_superseded: bool = False) -> DuckResult:
-    """Runs DuckDB `sql` (built by query.builder; reads `table`) over the objects of `files`."""
+    """Runs DuckDB `sql` (built by query.builder; reads `table`) over the objects of `files`; a
+    callable makes the SQL from the files as finally read (a partition compacted meanwhile is read
+    again, and the SQL may depend on its objects)."""
     started = time.perf_counter()
     cache = cache or LakeCache()
     before = cache.downloaded_bytes
@@ -164,7 +167,7 @@ def run_sql(objects: LakeObjects, files: list[PartitionFiles], sql: str, *, tabl
         con.execute("SET memory_limit = ?", [f"{int(memory_limit_mb)}MB"])
         con.execute("SET preserve_insertion_order = false")  # lets large sorts and aggregates stream
         create_events_view(con, table, paths, cache.root, bucket)
-        cursor = con.execute(sql)
+        cursor = con.execute(sql if isinstance(sql, str) else sql(resolved))
         columns = [d[0] for d in cursor.description]
         rows = cursor.fetchall()
     finally:
