@@ -40,9 +40,8 @@ _TIME_FORMATS = {"time:hour": ("HOUR", "%Y-%m-%d %H:00:00"), "time:day": ("DAY",
 
 @dataclass(frozen=True)
 class Scan:
-    """Which rows of the table the query reads: one site's partitions, and where a compacted
-    partition still holds superseded objects (Athena reads every object of a partition), only the
-    live ones, named by `$path`."""
+    """Which rows of the table the query reads: one site's partitions and, for Athena (which reads
+    every object of a partition it finds), only the live objects of the plan, named by `$path`."""
 
     site: str
     first_date: str
@@ -178,7 +177,7 @@ def _scan_condition(scan: Scan, pad_start_ms: int, pad_end_ms: int) -> exp.Expre
     if scan.live_paths:
         dates = sorted(scan.live_paths)
         paths = [p for d in dates for p in scan.live_paths[d]]
-        # Partitions being compacted: read only their live objects (others need no restriction).
+        # The planned partitions: only their planned live objects (a partition empty then is read as it is).
         restriction = exp.or_(
             exp.not_(exp.In(this=_col("date"), expressions=[_str(d) for d in dates])),
             exp.In(this=_col(PATH_COLUMN), expressions=[_str(p) for p in paths]))

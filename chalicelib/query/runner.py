@@ -81,9 +81,12 @@ def plan(query: Query, objects) -> list[PartitionFiles]:
 
 
 def athena_scan(query: Query, files: list[PartitionFiles], bucket: str) -> Scan:
-    """Athena reads every object of a partition: name the live ones where superseded ones remain."""
+    """Athena reads every object it finds in a partition when the query runs: a compaction or an
+    erasure finishing meanwhile would show it an object and the ones it replaces. So the query names
+    the live objects it planned with (`$path`), in every partition that has any: the answer is that
+    snapshot's, whatever rewrites run during it."""
     first, last = padded_dates(query)
-    live = {f.partition.date: tuple(f"s3://{bucket}/{o.key}" for o in f.live) for f in files if f.superseded}
+    live = {f.partition.date: tuple(f"s3://{bucket}/{o.key}" for o in f.live) for f in files if f.live}
     return Scan(query.site, first, last, live or None, dedupe_dates(files))
 
 
