@@ -71,8 +71,12 @@ STREAM_MAPPING = {
     "maximum_batching_window_in_seconds": 60,  # with a 2-minute freshness promise
     "function_response_types": ["ReportBatchItemFailures"],
     "bisect_batch_on_function_error": True,
-    "maximum_retry_attempts": 5,
-    "maximum_record_age_in_seconds": 21600,
+    # Poison records never fail a batch (the writer dead-letters them), so a failing batch means S3,
+    # KMS or IAM is failing, or a bug: retried until it succeeds (IteratorAge alarms after 3 minutes)
+    # rather than abandoned after a few retries and missing from the lake. Only records that leave
+    # the stream (24 hours) reach the failures queue.
+    "maximum_retry_attempts": -1,
+    "maximum_record_age_in_seconds": -1,
     "destination_config": {"on_failure": {"destination_arn": "${module.lake.stream_failures_queue_arn}"}},
     "filter_criteria": {"filter": [{"pattern": json.dumps(STREAM_FILTER, separators=(",", ":"))}]},
     # The writer's role must read the stream before Lambda starts polling it.
