@@ -193,6 +193,16 @@ def get_stats_breakdown() -> dict:
     return services.stats_reader.breakdown(params.breakdown_query(_query(), services.settings, _now_ms()))
 
 
+@app.route("/export", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
+def get_export() -> Response:
+    """The raw lake rows of a range as CSV or Parquet: 303 to a download link valid 15 minutes."""
+    _authorized()
+    services = get_services()
+    answer = services.request_export(params.export_query(_query(), services.settings, _now_ms()))
+    return _answer(303, answer, {"Location": answer["url"]})
+
+
 DASHBOARD_FILES = {"dashboard.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
                    "app.css": "text/css; charset=utf-8"}
 DASHBOARD_HEADERS = {

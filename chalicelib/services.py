@@ -151,9 +151,33 @@ class Services:
 
     def query_lake(self, request: dict, time_left_seconds: float | None = None) -> dict:
         """One query of the lake (the query function's body): a LakeQuery as JSON in, its answer out."""
+        if isinstance(request, dict) and "export" in request:  # GET /export: the raw rows as a file (query/export.py)
+            from chalicelib.query.export import export
+
+            return export(request, self.lake_objects, self.lake_exports, self.settings, self.metrics, now_ms=_now_ms())
         from chalicelib.query.runner import answer
 
         return answer(request, self.lake_objects, self.settings, self.metrics, time_left_seconds=time_left_seconds)
+
+    @cached_property
+    def lake_exports(self):
+        """Export files under exports/ of the lake bucket, and their presigned links."""
+        from chalicelib.store.exports import S3ExportFiles, create_export_client
+
+        return S3ExportFiles(self.s3_client or create_export_client(), self.settings.lake_bucket)
+
+    def request_export(self, query) -> dict:
+        """GET /export: the query function builds the file (DuckDB, S3 rights); without one configured, here."""
+        from chalicelib.query.export import checked, export_request
+
+        request = export_request(query.site, query.from_ms, query.to_ms, query.format)
+        function_name = self.settings.query_function
+        if not function_name:
+            return checked(self.query_lake(request))
+        from chalicelib.store.functions import FunctionInvoker, create_lambda_client
+
+        client = self.lambda_client or create_lambda_client(read_timeout_seconds=EXPORT_WAIT_SECONDS)
+        return checked(FunctionInvoker(client, function_name).invoke(request))
 
     # Erasure (DELETE /visitors/{id}): the API function validates and hands the work to the
     # erase_visitor function (lake layer, delete rights); without one configured it runs here.
@@ -188,6 +212,8 @@ class Services:
                      time_left_seconds=None if time_left_seconds is None else time_left_seconds - JOB_MARGIN_SECONDS)
 
 
+# An export may outlast the request deadline (DynamoDB's), not API Gateway's 29 s integration timeout.
+EXPORT_WAIT_SECONDS = 27
 ERASURE_MARGIN_SECONDS = 2  # of the request's deadline, to answer after the erasure's budget ends
 
 # A job stops this long before Lambda would stop it, to log and print its metrics.

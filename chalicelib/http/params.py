@@ -36,6 +36,9 @@ _RANGE_WORDS = {MINUTE: "6 hours", HOUR: "31 days", DAY: "400 days"}
 DEFAULT_RANGE_MS = DAY_MS
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 DEFAULT_BREAKDOWN_LIMIT, MAX_BREAKDOWN_LIMIT = 10, 100
+# GET /export: one file holds at most this many days (the query function builds it in its /tmp).
+MAX_EXPORT_DAYS = 31
+EXPORT_FORMATS = ("csv", "parquet")
 
 # Patterns use [0-9], never \d or str.isdigit(): those accept "²" and "٣", which int() then refuses.
 _DIGITS = re.compile(r"[0-9]+")
@@ -96,6 +99,14 @@ class BreakdownQuery:
 @dataclass(frozen=True)
 class SdkQuery:
     version: str | None
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    site: str
+    from_ms: int  # inclusive
+    to_ms: int  # exclusive
+    format: str  # one of EXPORT_FORMATS
 
 
 # --- the query string ---
@@ -285,6 +296,21 @@ def breakdown_query(raw: RawQuery | None, settings: Settings, now_ms: int) -> Br
     return BreakdownQuery(
         site=_site(values, settings), range=parse_range(values, now_ms, settings.event_retention_days), by=by,
         limit=_whole_number(values, "limit", DEFAULT_BREAKDOWN_LIMIT, MAX_BREAKDOWN_LIMIT))
+
+
+def export_query(raw: RawQuery | None, settings: Settings, now_ms: int) -> ExportQuery:
+    """GET /export: a site, a range [from, to) of at most MAX_EXPORT_DAYS (default: the last day) and a format."""
+    values = only(raw, "site", "from", "to", "format")
+    site = _site(values, settings)
+    to_ms = parse_time(values["to"], "to", now_ms) if "to" in values else now_ms
+    from_ms = parse_time(values["from"], "from", now_ms) if "from" in values else to_ms - DEFAULT_RANGE_MS
+    if from_ms >= to_ms:
+        raise bad("invalid_range", "from must be before to (to is exclusive: a date means its midnight UTC)", "from")
+    if to_ms - from_ms > MAX_EXPORT_DAYS * DAY_MS:
+        raise bad("range_too_long", f"an export covers at most {MAX_EXPORT_DAYS} days; got "
+                                    f"{(to_ms - from_ms) / DAY_MS:.1f}: split the range", "from")
+    fmt = _one_of(values, "format", EXPORT_FORMATS, "invalid_format") or EXPORT_FORMATS[0]
+    return ExportQuery(site, from_ms, to_ms, fmt)
 
 
 def sdk_query(raw: RawQuery | None) -> SdkQuery:
