@@ -9,7 +9,7 @@ SDK_STAMP := sdk/node_modules/.installed
 CHECKOV_STAMP := .venv-checkov/.installed
 STAGE ?= prod
 
-.PHONY: local traffic sdk test test-unit lint venv clean package verify preflight plan deploy rollback destroy ops-check bench
+.PHONY: local traffic sdk test test-unit lint venv clean package verify preflight plan deploy rollback destroy ops-check bench sql
 
 $(STAMP): requirements.txt requirements-lake.txt requirements-dev.txt .python-version
 	@test -n "$(PYTHON)" || { echo "No Python $$(cat .python-version) found (see above)"; exit 1; }
@@ -59,6 +59,11 @@ lint: $(STAMP)
 ## Speed, memory and cost per page view beside the baseline (bench/results.json, docs/performance.md).
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+## A SQL prompt on the event lake: DuckDB over `make local`'s lake (SQL_ARGS="--site demo --days 7" limits what
+## is copied), or Athena for a deployed stage (make sql STAGE=prod, LIVEINSIGHT_ATHENA_WORKGROUP/DATABASE exported).
+sql: $(STAMP)
+	$(PY) scripts/lake_sql.py --stage $(if $(filter command line environment,$(origin STAGE)),$(STAGE),local) $(SQL_ARGS)
 
 ## Terraform for a stage, ready to plan: build/terraform/$(STAGE) (Chalice's, fixed, and ours).
 package: $(STAMP)
