@@ -12,6 +12,7 @@ import zipfile
 import pytest
 
 from chalicelib.lake.layout import Partition, stream_object_key
+from chalicelib.query.export import EXPORTS_PREFIX
 from chalicelib.schema.lake import lake_schema_json
 from deploy.package import LAKE_FUNCTIONS
 from tests.conftest import PROJECT_DIR
@@ -190,6 +191,20 @@ def test_the_query_function_only_reads_the_lake_and_runs_athena_in_its_workgroup
     assert allows(query, "s3:PutObject", RESULT_OBJECT)
 
 
+EXPORT_OBJECT = f"{BUCKET}/exports/demo/20261127T120000Z-0123456789abcdef.csv"
+
+
+def test_only_the_query_function_writes_exports_and_only_there(policies):
+    query = policies["query"]
+    for action in ("s3:PutObject", "s3:GetObject"):  # GetObject: S3 serves the presigned link with its rights
+        assert allows(query, action, EXPORT_OBJECT), action
+    assert not allows(query, "s3:DeleteObject", EXPORT_OBJECT)
+    for elsewhere in (EVENT_OBJECT, DEAD_LETTER, f"{BUCKET}/exportsx/y.csv", f"{BUCKET}/x/exports/y.csv"):
+        assert not allows(query, "s3:PutObject", elsewhere), elsewhere
+    assert {name for name, policy in policies.items() if allows(policy, "s3:PutObject", EXPORT_OBJECT)} == {"query"}
+    assert {name for name, policy in policies.items() if allows(policy, "s3:GetObject", EXPORT_OBJECT)} == {"query"}
+
+
 def test_only_erasure_and_compaction_delete_lake_objects_and_only_erasure_deletes_events(policies):
     deleting = {name for name, policy in policies.items() if allows(policy, "s3:DeleteObject", EVENT_OBJECT)}
     assert deleting == {"compaction", "erasure"}  # compaction replaces objects; erasure removes rows
@@ -257,6 +272,11 @@ def test_the_buckets_are_encrypted_private_tls_only_and_expire_what_they_hold(la
     assert rules["events-retention"]["filter"][0]["prefix"] == "${var.events_prefix}"
     assert rules["events-retention"]["expiration"][0]["days"] == "${var.event_retention_days}"
     assert rules["dead-letter"]["filter"][0]["prefix"] == "${var.dead_letter_prefix}"
+    assert rules["exports"]["filter"][0]["prefix"] == "${var.exports_prefix}"
+    assert rules["exports"]["expiration"][0]["days"] == "${var.export_days}"
+    variables = {name: body for block in load_hcl(LAKE_MODULE / "variables.tf")["variable"]
+                 for name, body in block.items()}
+    assert (variables["exports_prefix"]["default"], variables["export_days"]["default"]) == (EXPORTS_PREFIX, 1)
     old = rules["old-versions-and-uploads"]
     assert old["noncurrent_version_expiration"][0]["noncurrent_days"] == "${var.noncurrent_version_days}"
     assert old["abort_incomplete_multipart_upload"][0]["days_after_initiation"] == 1

@@ -53,6 +53,7 @@ locals {
 locals {
   lake_objects  = "${var.lake.bucket_arn}/${var.lake.events_prefix}*"
   dead_letters  = "${var.lake.bucket_arn}/${var.lake.dead_letter_prefix}*"
+  exports       = "${var.lake.bucket_arn}/${var.lake.exports_prefix}*"
   function_arn  = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function"
   log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda"
   glue_resources = [
@@ -152,6 +153,14 @@ locals {
         Effect   = "Allow"
         Action   = "s3:GetObject"
         Resource = [local.lake_objects]
+      },
+      # GET /export: the query function writes the file under exports/ and signs its download link,
+      # which S3 serves with these same rights (GetObject); nothing else of the bucket is writable.
+      {
+        Sid      = "WriteAndLinkExports"
+        Effect   = "Allow"
+        Action   = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"]
+        Resource = [local.exports]
       },
       {
         Sid      = "LocateLakeBucket"

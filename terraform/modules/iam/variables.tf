@@ -40,6 +40,7 @@ variable "lake" {
     bucket_arn                = string
     events_prefix             = string
     dead_letter_prefix        = string
+    exports_prefix            = optional(string, "exports/")
     results_bucket_arn        = string
     athena_workgroup_arn      = string
     database_name             = string

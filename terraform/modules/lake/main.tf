@@ -94,6 +94,18 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
     }
   }
 
+  # GET /export's files: a copy of visitors' events, gone the day after (an erasure cannot reach them).
+  rule {
+    id     = "exports"
+    status = "Enabled"
+    filter {
+      prefix = var.exports_prefix
+    }
+    expiration {
+      days = var.export_days
+    }
+  }
+
   rule {
     id     = "old-versions-and-uploads"
     status = "Enabled"

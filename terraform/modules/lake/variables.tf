@@ -34,6 +34,23 @@ variable "dead_letter_prefix" {
   default     = "dead-letter/"
 }
 
+variable "exports_prefix" {
+  description = "Where GET /export puts the files it links to (chalicelib/query/export.py EXPORTS_PREFIX)."
+  type        = string
+  default     = "exports/"
+}
+
+variable "export_days" {
+  description = "Days an export file is kept: its link lives 15 minutes, so a day is ample."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.export_days >= 1 && var.export_days <= 7
+    error_message = "export_days must be 1 to 7: an export is a copy of visitors' events and must not linger."
+  }
+}
+
 variable "event_retention_days" {
   description = "Days a lake object is kept: the events table's retention (LIVEINSIGHT_EVENT_RETENTION_DAYS)."
   type        = number
