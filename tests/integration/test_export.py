@@ -335,3 +335,16 @@ def test_many_objects_are_exported_in_time_order_with_each_event_once(settings, 
     exported = list(csv.DictReader(io.StringIO(files.bodies[answer["key"]].decode())))
     assert [r["event_id"] for r in exported] == [r["event_id"] for r in rows]
     assert answer["url"] == f"memory://{answer['key']}?expires=900"
+
+
+def test_an_export_is_capped_by_what_the_functions_tmp_holds_whatever_the_engine_limit(wired, monkeypatch):
+    from chalicelib.query import export as export_module
+
+    services, poller, s3, _ = wired
+    now_ms = int(time.time() * 1000)
+    with Client(app, stage_name=STAGE) as api:
+        fill(api, poller, posted_events(now_ms))
+        assert services.settings.lake_embedded_limit_bytes > 10**9
+        monkeypatch.setattr(export_module, "MAX_EXPORT_PARQUET_BYTES", 100)
+        response = get_export(api, window(now_ms))
+    assert response.status_code == 400 and "(100)" in json.loads(response.body)["error"]["message"]
