@@ -324,7 +324,10 @@ def test_the_functions_find_the_lake_through_their_environment():
                   "LIVEINSIGHT_ATHENA_DATABASE": "athena_database_name"}
         assert {name: env[name] for name in wanted} == {n: f"${{module.lake.{o}}}" for n, o in wanted.items()}
         assert set(wanted.values()) <= outputs
+        # The API hands exports and queries to the query function, erasures to the erasure function:
+        # without these it would run them itself, and it has neither DuckDB nor the lake's rights.
         assert env["LIVEINSIGHT_ERASE_FUNCTION"] == "${local.function_names.lake_erasure}"
+        assert env["LIVEINSIGHT_QUERY_FUNCTION"] == "${local.function_names.lake_query}"
 
 
 # --- Alarms, dashboard, runbooks ------------------------------------------------------------------
