@@ -9,12 +9,14 @@ Run alone: `.venv/bin/python -m bench.lake_cost [--quick]`.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import resource
 import subprocess
 import sys
 import time
+from contextlib import redirect_stdout
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -222,6 +224,15 @@ def build_compacted_lake(root: str, days: int, events: int) -> int:
     return sum(o.size_bytes for o in lake.list(""))
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Not getrusage's ru_maxrss: Linux keeps that across
+    execve, so a child started by a big parent would report the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def query_child(lake_root: str, days: int) -> dict:
     """In a fresh process, so its peak memory is the query's: one 30-day query answered by DuckDB,
     first with an empty local cache (every object fetched), then warm."""
@@ -234,7 +245,7 @@ def query_child(lake_root: str, days: int) -> dict:
     settings = Settings(stage="bench", sites={}, default_site_id="shop", event_retention_days=400)
     request = {**QUERY, "site": "shop", "time_range_ms": [DAY0_MS, DAY0_MS + days * DAY_MS]}
     lake = DirectoryLakeObjects(lake_root)
-    rss_before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_before_mb = peak_rss_mb()
     with tempfile.TemporaryDirectory() as cache_dir:
         cache, timings = LakeCache(root=cache_dir), []
         for _ in range(3):
@@ -244,8 +255,9 @@ def query_child(lake_root: str, days: int) -> dict:
         assert "results" in result, result
     return {"cold_seconds": round(timings[0], 3), "warm_seconds": round(min(timings[1:]), 3),
             "files_read": result["meta"].get("files_read"), "bytes_read": result["meta"].get("bytes_read"),
-            "rows_answered": len(result["results"]), "s3_gets_cold": lake.gets,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "rows_answered": len(result["results"]),
+            "s3_gets_of_3_queries": lake.gets,  # objects once, manifests each time
+            "peak_rss_mb": round(peak_rss_mb()),
             "rss_before_query_mb": round(rss_before_mb)}
 
 
@@ -263,11 +275,13 @@ def measure_query(days: int, events: int) -> dict:
 def measure(quick: bool = False) -> dict:
     levels = (100_000, 1_000_000, 10_000_000)
     hours = 2 if quick else 24
-    days = [replay_day(level, hours) for level in levels]
+    with redirect_stdout(io.StringIO()):  # the writer's and compaction's log and EMF lines
+        days = [replay_day(level, hours) for level in levels]
+        writer = measure_writer(2_000 if quick else 20_000)
     bills = [monthly_usd(day, level) for day, level in zip(days, levels, strict=True)]
     query = measure_query(30, 30_000 if quick else 1_000_000)
     return {
-        "writer": measure_writer(2_000 if quick else 20_000),
+        "writer": writer,
         "replayed_days": days,
         "bills": bills,
         "query_30_days": query,
