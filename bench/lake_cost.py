@@ -29,8 +29,9 @@ DAY0_MS = 1_761_955_200_000  # 2025-11-01T00:00Z
 MINUTE_MS = 60_000
 BATCH_RECORDS = 1000  # the event source mapping's batch size (deploy/package.py)
 EVENTS_PER_PAGE_VIEW = 2.0  # a page view and its engagement event (the SDK's real pattern)
-WRITER_MEMORY_GB = 0.5
-COMPACTION_MEMORY_GB = 1.0
+_FUNCTIONS = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"]["prod"]["lambda_functions"]
+WRITER_MEMORY_GB = _FUNCTIONS["write_event_lake"]["lambda_memory_size"] / 1024  # as deployed
+COMPACTION_MEMORY_GB = _FUNCTIONS["compact_lake"]["lambda_memory_size"] / 1024
 QUERY_TARGET_SECONDS, QUERY_TARGET_MB, BYTES_PER_EVENT_TARGET, USD_TARGET = 2.0, 1024, 60, 0.10
 
 
