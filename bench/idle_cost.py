@@ -25,6 +25,7 @@ import sys
 import time
 from collections import Counter
 from contextlib import contextmanager, redirect_stdout
+from dataclasses import replace
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -37,8 +38,10 @@ TERRAFORM_DIR = PROJECT_DIR / "terraform"
 STAGE_VARS = TERRAFORM_DIR / "environments" / "prod.tfvars"
 RESULTS = PROJECT_DIR / "bench" / "results.json"
 JOBS = ("expire_sessions", "roll_up_stats")  # app.py's scheduled functions, each every minute
-RUNS_PER_MONTH = 30 * 24 * 60  # each job, a 30-day month
+HOURLY_JOBS = ("compact_lake",)  # ...and the lake's, every hour
+RUNS_PER_MONTH = 30 * 24 * 60  # each minute job, a 30-day month
 HOURS_PER_MONTH = 30 * 24
+IDLE_LAKE_BUCKET = "liveinsight-idle-lake"
 HOUR_MS = 3_600_000
 # A fixed hour, so the measured runs are the same every time (the first five minutes of an hour
 # differ from the rest: the rollup job also recomputes the previous hour then).
@@ -326,7 +329,8 @@ def prod_settings(sites_json: str):
 def job_memory_mb() -> dict[str, int]:
     stage = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"]["prod"]
     return {job: stage.get("lambda_functions", {}).get(job, {}).get("lambda_memory_size",
-                                                                    stage["lambda_memory_size"]) for job in JOBS}
+                                                                    stage["lambda_memory_size"])
+            for job in JOBS + HOURLY_JOBS}
 
 
 @contextmanager
@@ -347,8 +351,9 @@ def _aws_env() -> None:
 
 
 def measure_jobs(sites_json: str, seed=None) -> dict:
-    """One hour of idle runs of each minute job (60 each) on an empty prod stage, on moto in this
-    process. `seed(services, at_ms)` may store earlier traffic first (it ran three hours before)."""
+    """One hour of idle runs of each scheduled job (60 of each minute job, 1 compaction) on an empty
+    prod stage, on moto in this process. `seed(services, at_ms)` may store earlier traffic first (it
+    ran three hours before)."""
     import boto3
     from moto import mock_aws
 
@@ -358,33 +363,44 @@ def measure_jobs(sites_json: str, seed=None) -> dict:
     from chalicelib.schema.tables import create_tables
 
     _aws_env()
-    settings = prod_settings(sites_json)
+    settings = replace(prod_settings(sites_json), lake_bucket=IDLE_LAKE_BUCKET)
     now = [MEASURED_HOUR_MS - 3 * HOUR_MS]
     with mock_aws(), _clock(services_module, now):
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(client, settings.stage)
-        services = services_module.Services(settings, dynamodb_client=client)
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=IDLE_LAKE_BUCKET)
+        services = services_module.Services(settings, dynamodb_client=client, s3_client=s3)
         services_module.set_services(services)
         try:
             if seed:
                 seed(services, now[0])
             now[0] = MEASURED_HOUR_MS - HOUR_MS // 2
             with redirect_stdout(io.StringIO()):  # warm-up: imports and stores, once per container
-                for job in JOBS:
+                for job in JOBS + HOURLY_JOBS:
                     getattr(app_module, job)(scheduled_event(now[0], job), None)
-            meter, timer = DynamoDBMeter(client), Timer(client)
-            runs = {job: [] for job in JOBS}
+            meter, timer, s3_meter = DynamoDBMeter(client), Timer(client), S3Meter(s3)
+            runs = {job: [] for job in JOBS + HOURLY_JOBS}
             for minute in range(60):
                 now[0] = MEASURED_HOUR_MS + minute * 60_000 + 17_000  # a schedule fires at any second
-                for job in JOBS:
-                    runs[job].append(_run_once(app_module, job, now[0], meter, timer))
+                for job in JOBS + (HOURLY_JOBS if minute == 0 else ()):
+                    runs[job].append(_run_once(app_module, job, now[0], meter, timer, s3_meter))
         finally:
             services_module.set_services(None)
     return {job: _summary(job_runs) for job, job_runs in runs.items()}
 
 
-def _run_once(app_module, job: str, now_ms: int, meter: DynamoDBMeter, timer) -> dict:
+class S3Meter:
+    """S3 requests of a client, by operation (the lake's jobs)."""
+
+    def __init__(self, client) -> None:
+        self.calls: Counter = Counter()
+        client.meta.events.register("before-call.s3", lambda model, **_: self.calls.update([model.name]))
+
+
+def _run_once(app_module, job: str, now_ms: int, meter: DynamoDBMeter, timer, s3_meter: S3Meter) -> dict:
     calls_before, units_before, moto_before = sum(meter.calls.values()), meter.read_units, meter.moto_read_units
+    s3_before = sum(s3_meter.calls.values())
     by_operation_before = Counter(meter.calls)
     inside_before = timer.inside_seconds
     log = io.StringIO()
@@ -393,7 +409,8 @@ def _run_once(app_module, job: str, now_ms: int, meter: DynamoDBMeter, timer) ->
         getattr(app_module, job)(scheduled_event(now_ms, job), None)
     wall = time.perf_counter() - started
     calls = sum(meter.calls.values()) - calls_before
-    return {"calls": calls, "by_operation": meter.calls - by_operation_before,
+    return {"calls": calls, "s3_calls": sum(s3_meter.calls.values()) - s3_before,
+            "by_operation": meter.calls - by_operation_before,
             "read_units": meter.read_units - units_before, "moto_read_units": meter.moto_read_units - moto_before,
             "own_ms": (wall - (timer.inside_seconds - inside_before)) * 1000,
             "log_bytes": len(log.getvalue().encode()), "metrics": emf_metrics(log.getvalue())}
@@ -407,13 +424,14 @@ def _summary(runs: list[dict]) -> dict:
         "requests_per_hour": dict(sorted(by_operation.items())),
         "requests_per_run": sorted({r["calls"] for r in runs}),  # the distinct counts seen
         "read_units_per_hour": sum(r["read_units"] for r in runs),
+        "s3_requests_per_hour": sum(r["s3_calls"] for r in runs),
         "moto_reported_read_units_per_hour": sum(r["moto_read_units"] for r in runs),
         "write_requests_per_hour": sum(n for op, n in by_operation.items()
                                        if op in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")),
         "own_ms_median": round(own_ms[len(own_ms) // 2], 3),
-        # billed per invocation, in whole milliseconds: our time plus the DynamoDB calls' latency
-        "billed_ms_per_hour": sum(max(1, math.ceil(r["own_ms"] + r["calls"] * prices.DYNAMODB_MS_PER_CALL))
-                                  for r in runs),
+        # billed per invocation, in whole milliseconds: our time plus the DynamoDB and S3 calls' latency
+        "billed_ms_per_hour": sum(max(1, math.ceil(r["own_ms"] + r["calls"] * prices.DYNAMODB_MS_PER_CALL
+                                                   + r["s3_calls"] * prices.S3_MS_PER_CALL)) for r in runs),
         "log_bytes_per_hour": sum(r["log_bytes"] for r in runs),
         "metrics_per_run": sorted({len(r["metrics"]) for r in runs}),  # the distinct counts seen
         "metrics": sorted(["/".join([ns, name, *(f"{k}={v}" for k, v in dims)])
@@ -426,11 +444,12 @@ def _summary(runs: list[dict]) -> dict:
 def bill(found: dict, jobs: dict, memory_mb: dict[str, int]) -> list[dict]:
     """The idle month's items: each a quantity (`amount`, of which `included` is free in every
     account), its unit price, and the free-tier allowance it draws on (bench/prices.py FREE_TIER)."""
-    invocations = RUNS_PER_MONTH * len(jobs)
+    invocations = sum(j["runs"] for j in jobs.values()) * HOURS_PER_MONTH
     gb_seconds = sum(jobs[j]["billed_ms_per_hour"] / 1000 * memory_mb[j] / 1024 for j in jobs) * HOURS_PER_MONTH
     read_units = sum(j["read_units_per_hour"] for j in jobs.values()) * HOURS_PER_MONTH
     platform = sum(lambda_platform_log_bytes(math.ceil(jobs[j]["billed_ms_per_hour"] / jobs[j]["runs"]),
-                                             memory_mb[j]) for j in jobs) * RUNS_PER_MONTH
+                                             memory_mb[j]) * jobs[j]["runs"] for j in jobs) * HOURS_PER_MONTH
+    s3_requests = sum(j.get("s3_requests_per_hour", 0) for j in jobs.values()) * HOURS_PER_MONTH
     log_gb = (sum(j["log_bytes_per_hour"] for j in jobs.values()) * HOURS_PER_MONTH + platform) / GB
     # Stored log data at the stage's retention: a steady state of `retention` days of the same runs.
     stored_gb = log_gb * found["log_retention_days"] / 30
@@ -446,12 +465,14 @@ def bill(found: dict, jobs: dict, memory_mb: dict[str, int]) -> list[dict]:
         ("CloudWatch dashboard", f"{found['dashboards']} ({'within' if within else 'beyond'} the {free_dashboards}"
          " free per account)", found["dashboards"], free_dashboards,
          prices.CLOUDWATCH_USD_PER_DASHBOARD_MONTH, None),
-        ("Lambda requests (minute jobs)", f"{invocations:,} invocations", invocations, 0,
+        ("Lambda requests (scheduled jobs)", f"{invocations:,} invocations", invocations, 0,
          prices.LAMBDA_USD_PER_MILLION_REQUESTS / 1e6, "lambda_requests"),
-        ("Lambda duration (minute jobs)", f"{gb_seconds:,.0f} GB-s", gb_seconds, 0, prices.LAMBDA_USD_PER_GB_SECOND,
-         "lambda_gb_seconds"),
-        ("DynamoDB reads (minute jobs)", f"{read_units:,.0f} read units", read_units, 0,
+        ("Lambda duration (scheduled jobs)", f"{gb_seconds:,.0f} GB-s", gb_seconds, 0,
+         prices.LAMBDA_USD_PER_GB_SECOND, "lambda_gb_seconds"),
+        ("DynamoDB reads (scheduled jobs)", f"{read_units:,.0f} read units", read_units, 0,
          prices.DYNAMODB_USD_PER_MILLION_READ_UNITS / 1e6, None),
+        ("S3 requests (hourly lake compaction)", f"{s3_requests:,} LIST requests", s3_requests, 0,
+         prices.S3_USD_PER_THOUSAND_PUTS / 1000, None),
         ("CloudWatch Logs ingestion", f"{log_gb * 1000:,.1f} MB into {found['log_groups']} log groups", log_gb, 0,
          prices.CLOUDWATCH_LOGS_USD_PER_GB_INGESTED, "log_gb"),
         ("CloudWatch Logs storage", f"{stored_gb * 1000:,.1f} MB kept {found['log_retention_days']} days", stored_gb,

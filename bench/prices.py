@@ -36,5 +36,6 @@ FREE_TIER = {"alarm_metrics": 10, "custom_metrics": 10, "dashboards": CLOUDWATCH
 # benchmark measures our own code's time without the emulator's, then adds this per call.
 DYNAMODB_MS_PER_CALL = 5.0
 CLOUDWATCH_MS_PER_CALL = 10.0  # PutMetricData, for the baseline
+S3_MS_PER_CALL = 20.0  # a LIST or a small GET/PUT of the lake's jobs
 # Lambda's own lines per invocation (START, END, REPORT; text format, no X-Ray): their bytes are
 # computed from the format in bench/idle_cost.py, about 250-300 bytes, and billed as log ingestion.

@@ -102,7 +102,8 @@ def compact(objects, sites: Iterable[str], metrics, *, now_ms: int, time_left_se
         except PartitionBusy:
             report.partitions_busy += 1
         budget.timed(started)
-    metrics.job({LAKE_OBJECTS_COMPACTED: (report.objects_before if report.partitions_compacted else 0, COUNT)})
+    if report.partitions_compacted or report.partitions_cleaned:  # an idle hour prints no metric (each is billed)
+        metrics.job({LAKE_OBJECTS_COMPACTED: (report.objects_before, COUNT)})
     log("INFO", "lake compaction", **report.to_dict())
     return report
 

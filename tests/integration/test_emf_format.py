@@ -9,18 +9,22 @@ import json
 import time
 import uuid
 
+import boto3
+
 from chalicelib.core.metrics import NAMESPACE
+from scripts.local_stream import StreamPoller
 from tests.infrastructure.aws_formats import emf_problems, emitted_metrics
 from tests.infrastructure.conftest import TERRAFORM_DIR, resources
 from tests.infrastructure.render import render_prod
 from tests.integration.conftest import post
+from tests.lakefakes import MemoryLakeObjects
 
 MIN = 60_000
 BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 
 
 def _traffic(api, services, now_ms: int) -> None:
-    """A bit of everything that emits metrics: stored, invalid, bot, multi-site, expiry, rollup."""
+    """A bit of everything that emits metrics: stored, invalid, bot, multi-site, expiry, rollup, lake."""
     old = [{"event_type": "page_view", "page_url": "https://shop.example/", "user_id": "idle",
             "event_id": str(uuid.uuid4()), "timestamp": now_ms - 40 * MIN}]
     assert post(api, {"events": old}).status_code == 200
@@ -32,6 +36,16 @@ def _traffic(api, services, now_ms: int) -> None:
     assert post(api, raw=b"{not json").status_code == 400
     services.expire_sessions(now_ms=now_ms)
     services.roll_up_stats(now_ms=now_ms)
+    # The lake's jobs: the stored events through the stream writer, then a compaction run.
+    services.lake_objects = MemoryLakeObjects()
+    arn = services._client.describe_table(TableName=services.settings.events_table)["Table"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1",
+                           endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com")
+    poller = StreamPoller(streams, arn, services.write_event_lake)
+    assert poller.poll_once() > 0
+    assert post(api, {"event_type": "page_view", "page_url": "https://shop.example/c"}).status_code == 200
+    assert poller.poll_once() == 1  # a second object of today's partition: something to compact
+    assert services.compact_lake(now_ms=now_ms + 2 * 86_400_000).partitions_compacted >= 1
 
 
 def _emf_lines(text: str) -> list[str]:

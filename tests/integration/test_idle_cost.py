@@ -22,7 +22,7 @@ MIN = 60_000
 
 # --- the Terraform ------------------------------------------------------------------------------
 
-def test_the_terraform_makes_one_key_eleven_alarms_reading_sixteen_metrics_one_dashboard_four_log_groups():
+def test_the_terraform_makes_one_key_sixteen_alarms_reading_21_metrics_one_dashboard_eight_log_groups():
     found = inventory(values={})  # the defaults
     alarm = "module.alarms.aws_cloudwatch_metric_alarm."
     assert found["alarms"] == {
@@ -34,11 +34,17 @@ def test_the_terraform_makes_one_key_eleven_alarms_reading_sixteen_metrics_one_d
         f"{alarm}lambda_throttles": {"instances": 1, "metrics_each": 1},
         f"{alarm}processing_errors": {"instances": 1, "metrics_each": 1},
         f"{alarm}rate_limited": {"instances": 1, "metrics_each": 1},
-        f"{alarm}job_errors": {"instances": 2, "metrics_each": 1},  # for_each: the two minute jobs
+        # for_each: the two minute jobs, lake compaction and visitor erasure
+        f"{alarm}job_errors": {"instances": 4, "metrics_each": 1},
         f"{alarm}job_missed": {"instances": 2, "metrics_each": 1},
+        # the lake: the stream writer's IteratorAge, dead letters, the failures queue
+        f"{alarm}lake_iterator_age": {"instances": 1, "metrics_each": 1},
+        f"{alarm}lake_dead_letters": {"instances": 1, "metrics_each": 1},
+        f"{alarm}lake_stream_failures": {"instances": 1, "metrics_each": 1},
     }  # no_events: count = 0 unless expect_traffic
-    assert (found["alarm_count"], found["alarm_metrics"]) == (11, 16)
-    assert (found["kms_keys"], found["kms_keys_rotated"], found["dashboards"], found["log_groups"]) == (1, 1, 1, 4)
+    assert (found["alarm_count"], found["alarm_metrics"]) == (16, 21)
+    # log groups: the API, the two minute jobs, the lake's writer, compaction, query and erasure, API access
+    assert (found["kms_keys"], found["kms_keys_rotated"], found["dashboards"], found["log_groups"]) == (1, 1, 1, 8)
     assert found["log_retention_days"] == 30
 
 
@@ -46,7 +52,7 @@ def test_expect_traffic_adds_the_no_events_alarm():
     found = inventory(values={"expect_traffic": True})
     assert found["alarms"]["module.alarms.aws_cloudwatch_metric_alarm.no_events"] == {"instances": 1,
                                                                                       "metrics_each": 1}
-    assert (found["alarm_count"], found["alarm_metrics"]) == (12, 17)
+    assert (found["alarm_count"], found["alarm_metrics"]) == (17, 22)
 
 
 def test_an_expression_the_counter_does_not_know_is_an_error_not_a_guess(tmp_path):
@@ -81,6 +87,14 @@ def test_an_idle_expiry_run_is_one_query_per_shard_and_one_metric(idle_hour):
     assert expiry["moto_reported_read_units_per_hour"] == 480  # moto says 1.0 a query: why we compute our own
     assert expiry["metrics_per_run"] == [1]
     assert expiry["metrics"] == ["LiveInsight/ExpiryBacklog/Environment=Production"]
+
+
+def test_an_idle_lake_compaction_is_one_listing_per_site_an_hour_and_prints_no_metric(idle_hour):
+    compaction = idle_hour["compact_lake"]
+    assert compaction["runs"] == 1
+    assert compaction["s3_requests_per_hour"] == 1  # the site's prefix: nothing to compact
+    assert compaction["requests_per_hour"] == {}  # no lease taken: DynamoDB untouched
+    assert compaction["metrics"] == []
 
 
 def test_an_idle_rollup_run_reads_each_site_nine_times_thirteen_in_the_first_five_minutes(idle_hour):
@@ -129,17 +143,19 @@ def test_idle_cost_grows_with_sites_not_with_stored_data(aws_env):
 def test_the_bill_is_the_sum_of_its_parts(idle_hour):
     found = inventory(values={})  # the defaults
     memory = idle_cost.job_memory_mb()
-    assert memory == {"expire_sessions": 256, "roll_up_stats": 256}
+    assert memory == {"expire_sessions": 256, "roll_up_stats": 256, "compact_lake": 2048}
     items = {i["item"]: i for i in bill(found, idle_hour, memory)}
     assert items["KMS key"]["usd"] == 1 * prices.KMS_USD_PER_KEY_MONTH
-    assert items["CloudWatch alarms"]["amount"] == 16
-    assert items["CloudWatch alarms"]["usd"] == pytest.approx(16 * prices.CLOUDWATCH_USD_PER_ALARM_METRIC_MONTH)
-    assert items["Custom metrics the idle jobs emit"]["amount"] == 2
+    assert items["CloudWatch alarms"]["amount"] == 21
+    assert items["CloudWatch alarms"]["usd"] == pytest.approx(21 * prices.CLOUDWATCH_USD_PER_ALARM_METRIC_MONTH)
+    assert items["Custom metrics the idle jobs emit"]["amount"] == 2  # an idle compaction prints none
     assert items["CloudWatch dashboard"]["usd"] == 0  # one dashboard: within the three free per account
-    assert items["Lambda requests (minute jobs)"]["amount"] == 2 * 43_200
-    assert items["DynamoDB reads (minute jobs)"]["amount"] == (240 + 280) * 720
+    assert items["Lambda requests (scheduled jobs)"]["amount"] == 2 * 43_200 + 720  # compaction: hourly
+    assert items["DynamoDB reads (scheduled jobs)"]["amount"] == (240 + 280) * 720
+    assert items["S3 requests (hourly lake compaction)"]["amount"] == 720  # one LIST of the one site
     billed_ms = idle_hour["expire_sessions"]["billed_ms_per_hour"] + idle_hour["roll_up_stats"]["billed_ms_per_hour"]
-    assert items["Lambda duration (minute jobs)"]["amount"] == pytest.approx(billed_ms / 1000 * 0.25 * 720)
+    gb_seconds = billed_ms / 1000 * 0.25 * 720 + idle_hour["compact_lake"]["billed_ms_per_hour"] / 1000 * 2 * 720
+    assert items["Lambda duration (scheduled jobs)"]["amount"] == pytest.approx(gb_seconds)
     # at least the DynamoDB calls' latency: 8 and 9-13 calls of 5 ms a run
     assert billed_ms >= (480 + 560) * prices.DYNAMODB_MS_PER_CALL
     for item in items.values():
@@ -158,9 +174,9 @@ def test_the_bill_of_given_parts_in_dollars():
             "roll_up_stats": {**job, "metrics": ["LiveInsight/ActiveVisitors/Environment=Production/Site=a"]}}
     items = bill(found, jobs, {"expire_sessions": 256, "roll_up_stats": 256})
     usd = {i["item"]: i["usd"] for i in items}
-    assert usd["Lambda requests (minute jobs)"] == pytest.approx(0.01728)
-    assert usd["Lambda duration (minute jobs)"] == pytest.approx(86_400 * 0.050 * 0.25 * 0.0000166667)
-    assert usd["DynamoDB reads (minute jobs)"] == pytest.approx(374_400 * 0.125 / 1e6)  # $0.0468
+    assert usd["Lambda requests (scheduled jobs)"] == pytest.approx(0.01728)
+    assert usd["Lambda duration (scheduled jobs)"] == pytest.approx(86_400 * 0.050 * 0.25 * 0.0000166667)
+    assert usd["DynamoDB reads (scheduled jobs)"] == pytest.approx(374_400 * 0.125 / 1e6)  # $0.0468
     platform_bytes = idle_cost.lambda_platform_log_bytes(50, 256)
     assert 250 <= platform_bytes <= 300  # START, END and REPORT
     assert usd["CloudWatch Logs ingestion"] == pytest.approx(86_400 * platform_bytes / 1e9 * 0.50)
