@@ -119,6 +119,7 @@ def event_record(
         "device_type": client.device_type,
         "country": country,
         "properties": event.properties or None,
+        "revenue": event.revenue,  # the lake's revenue_amount / revenue_currency (lake/rows.py)
         "expires_at_s": received_ms // 1000 + retention_seconds,
         **utm,
     }

@@ -11,6 +11,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from itertools import accumulate
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -55,8 +56,11 @@ _DEPTH_STEP = [1 if byte in b"[{" else -1 if byte in b"]}" else 0 for byte in ra
 
 KNOWN_FIELDS = frozenset(
     {"event_type", "page_url", "user_id", "event_id", "timestamp", "referrer", "title", "site",
-     "properties"}
+     "properties", "revenue"}
 )
+# Revenue as the lake keeps it (schema/lake.py: DECIMAL(18,4)): an ISO 4217 code and an amount below 10^14.
+CURRENCY_PATTERN = re.compile(r"[A-Z]{3}")
+MAX_REVENUE_AMOUNT = Decimal(10) ** 14
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class Event:
     referrer: str | None = None
     title: str | None = None
     properties: dict[str, str | int | float | bool | None] = field(default_factory=dict)
+    revenue: dict[str, str] | None = None  # {"amount": decimal text, "currency": ISO 4217}
 
 
 def _reject_constant(name: str) -> Any:
@@ -240,6 +245,27 @@ def _properties(raw: dict) -> dict:
     return dict(value)
 
 
+def _revenue(raw: dict) -> dict[str, str] | None:
+    """{amount, currency}: the amount a number or decimal text (kept as text, so 19.90 stays exact)."""
+    value = raw.get("revenue")
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"amount", "currency"}:
+        raise InvalidEvent("revenue", "wrong_type", 'must be {"amount": number or decimal text, "currency": "EUR"}')
+    currency, amount = value["currency"], value["amount"]
+    if not isinstance(currency, str) or not CURRENCY_PATTERN.fullmatch(currency):
+        raise InvalidEvent("revenue.currency", "invalid_format", "must be an ISO 4217 code such as USD or EUR")
+    if isinstance(amount, bool) or not isinstance(amount, (int, float, str)) or len(str(amount)) > 32:
+        raise InvalidEvent("revenue.amount", "wrong_type", "must be a number or decimal text such as 19.90")
+    try:
+        number = Decimal(amount.strip() if isinstance(amount, str) else repr(amount))
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or abs(number) >= MAX_REVENUE_AMOUNT:
+        raise InvalidEvent("revenue.amount", "out_of_range", f"must be a finite amount below {MAX_REVENUE_AMOUNT:,}")
+    return {"amount": format(number, "f"), "currency": currency}
+
+
 def validate_event(raw: Any, settings: Settings) -> Event:
     """Validates one event object; raises InvalidEvent naming the first field at fault."""
     if not isinstance(raw, dict):
@@ -268,4 +294,5 @@ def validate_event(raw: Any, settings: Settings) -> Event:
         referrer=_absolute_url(raw, "referrer", ("http", "https", "android-app"), required=False),
         title=_string(raw, "title", MAX_TITLE_CHARS, text=True) or None,
         properties=_properties(raw),
+        revenue=_revenue(raw),
     )
