@@ -16,12 +16,14 @@ from chalice import Chalice, Rate, Response
 from chalicelib import __version__
 from chalicelib.access.auth import require_token
 from chalicelib.core.deadline import within
-from chalicelib.core.errors import ApiError, answer_for
+from chalicelib.core.errors import ApiError, StoreUnavailable, answer_for
 from chalicelib.core.log import log, set_context
+from chalicelib.core.metrics import RejectReason
 from chalicelib.core.settings import SettingsError
 from chalicelib.enrich.hints import HINT_HEADERS
 from chalicelib.http import params, reads
 from chalicelib.http.cors import answer_headers, preflight_headers
+from chalicelib.ingest import dialects
 from chalicelib.ingest.collector import IngestRequest, IngestResult
 from chalicelib.services import get_services
 from chalicelib.static import static_file, static_version
@@ -78,6 +80,58 @@ def _collector_failed(exc: Exception) -> IngestResult:
 @app.route("/events", methods=["OPTIONS"])
 def preflight_events() -> Response:
     return Response(body="", status_code=204, headers=preflight_headers(_header("origin")))
+
+
+# Plausible's Events API and Umami's collect API (ingest/dialects.py): their trackers pointed at
+# LiveInsight go through the same collector as POST /events.
+@app.route("/api/event", methods=["POST"], content_types=["*/*"])
+def post_plausible_event() -> Response:
+    return _collect_dialect(dialects.PLAUSIBLE)
+
+
+@app.route("/api/send", methods=["POST"], content_types=["*/*"])
+def post_umami_send() -> Response:
+    return _collect_dialect(dialects.UMAMI)
+
+
+@app.route("/api/event", methods=["OPTIONS"])
+def preflight_plausible_event() -> Response:
+    return preflight_events()
+
+
+@app.route("/api/send", methods=["OPTIONS"])
+def preflight_umami_send() -> Response:
+    return preflight_events()
+
+
+def _collect_dialect(dialect) -> Response:
+    request = app.current_request
+    context = request.context or {}
+    set_context(request_id=context.get("requestId", ""))
+    origin = _header("origin")
+    try:
+        translation = dialect.translate(request.raw_body or b"", _header("content-type"), get_services().settings)
+        result = get_services().collector.collect(IngestRequest(
+            body=translation.body,
+            content_type=JSON,
+            origin=origin,
+            user_agent=_header("user-agent") or "",
+            source_ip=(context.get("identity") or {}).get("sourceIp"),  # never X-Forwarded-For: clients set it
+            country_header=_header("cloudfront-viewer-country"),
+            request_id=context.get("requestId"),
+            hint_headers={name: _header(name) or "" for name in HINT_HEADERS},
+        ))
+        answer = dialect.answer(result, translation)
+    except ApiError as err:  # the body itself is refused: nothing reached the collector
+        get_services().metrics.request(events_processed=0, processing_ms=0, processing_errors=0,
+                                       rejected={RejectReason.INVALID: 1})
+        answer = dialect.refuse(dialects.refusal_of(err))
+    except Exception as exc:  # noqa: BLE001 - the last line of defence must answer in the dialect's shape
+        failed = _collector_failed(exc).body["error"]
+        answer = dialect.refuse(dialects.Refusal(500, failed["code"], failed["message"]))
+    cors = answer_headers(origin, answer.status_code, _origin_allowed)
+    return Response(body=answer.body, status_code=answer.status_code,
+                    headers={"Content-Type": answer.content_type, **answer.headers, **cors})
 
 
 # GET routes take any Content-Type: Chalice would answer a GET with an odd one by its own 415.
@@ -201,6 +255,25 @@ def get_export() -> Response:
     services = get_services()
     answer = services.request_export(params.export_query(_query(), services.settings, _now_ms()))
     return _answer(303, answer, {"Location": answer["url"]})
+
+
+@app.route("/api/v2/query", methods=["POST"], content_types=ANY_CONTENT)
+@answers_json
+def post_api_v2_query() -> Response:
+    """Plausible's Stats API v2 (docs/api.md). Errors in Plausible's shape, {"error": "<message>"}, which
+    its clients show; LiveInsight's code and field ride along."""
+    from chalicelib.query import plausible  # not on the collector's cold start
+
+    try:
+        _authorized()
+        params.only(_query())
+        services = get_services()
+        body = plausible.request_body(app.current_request.raw_body)
+        return plausible.run(body, services.request_query, services.settings.sites,
+                             services.settings.event_retention_days, _now_ms())
+    except (ApiError, StoreUnavailable) as exc:
+        error = answer_for(exc)
+        return _answer(error.status_code, plausible.error_body(error), error.headers)
 
 
 DASHBOARD_FILES = {"dashboard.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",

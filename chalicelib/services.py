@@ -179,6 +179,16 @@ class Services:
         client = self.lambda_client or create_lambda_client(read_timeout_seconds=EXPORT_WAIT_SECONDS)
         return checked(FunctionInvoker(client, function_name).invoke(request))
 
+    def request_query(self, request: dict) -> dict:
+        """A lake query (POST /api/v2/query): the query function answers it; without one configured, here."""
+        function_name = self.settings.query_function
+        if not function_name:
+            return self.query_lake(request)
+        from chalicelib.store.functions import FunctionInvoker, create_lambda_client
+
+        client = self.lambda_client or create_lambda_client(read_timeout_seconds=EXPORT_WAIT_SECONDS)
+        return FunctionInvoker(client, function_name).invoke(request)
+
     # Erasure (DELETE /visitors/{id}): the API function validates and hands the work to the
     # erase_visitor function (lake layer, delete rights); without one configured it runs here.
 
