@@ -12,10 +12,11 @@ from __future__ import annotations
 import calendar
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 
 from chalicelib.core.errors import ApiError
+from chalicelib.query import comparisons
 from chalicelib.query.description import (
     DAY_MS,
     EVENT_DIMENSIONS,
@@ -83,6 +84,7 @@ class Translated:
     total_rows: bool = False
     slice_here: bool = False  # pagination done here (total_rows needs every row)
     time_dimensions: tuple[str, ...] = field(default=())
+    comparison_range: tuple[int, int] | None = None  # include.comparisons: [start, end) in epoch ms
 
 
 # --- request -------------------------------------------------------------------------------------
@@ -126,9 +128,11 @@ def translate(body: object, sites, retention_days: int, now_ms: int) -> Translat
             "include": body.get("include", {}), "pagination": {"offset": offset, "limit": limit}}
     times = tuple(d for d in dimensions if d in TIME_DIMENSIONS)
     labels = time_labels(times[0], start_ms, end_ms) if include.get("time_labels") else None
+    compared = comparison_range(include.get("comparisons"), start_ms, end_ms, now_ms)
     return Translated(lake=lake, total=total, echo=echo, metrics=metrics, lake_metrics=lake_metrics, limit=limit,
                       offset=offset, first_date=_date(start_ms), time_labels=labels,
-                      total_rows=bool(include.get("total_rows")), slice_here=slice_here, time_dimensions=times)
+                      total_rows=bool(include.get("total_rows")), slice_here=slice_here, time_dimensions=times,
+                      comparison_range=compared)
 
 
 def _date(ms: int) -> date:
@@ -320,11 +324,70 @@ def _include(value: object, dimensions: tuple[str, ...]) -> dict:
             raise invalid(f"include.{key}", "must be true or false")
     if value.get("imports"):
         raise invalid("include.imports", "is not supported yet: LiveInsight has no imported data")
-    if value.get("comparisons") is not None:
-        raise invalid("include.comparisons", "is not supported yet: comparisons come in the next increment")
+    if "comparisons" in value:
+        _check_comparisons(value["comparisons"])
     if value.get("time_labels") and not any(d in TIME_DIMENSIONS for d in dimensions):
         raise invalid("include.time_labels", "needs a time dimension")
     return value
+
+
+def _check_comparisons(value: object) -> None:
+    """include.comparisons as Plausible's parser takes it: {"mode", "date_range" (custom only),
+    "match_day_of_week"}; anything else is a 400 naming the part."""
+    part = "include.comparisons"
+    if not isinstance(value, dict):
+        raise invalid(part, 'must be an object like {"mode": "previous_period"}')
+    unknown = sorted(set(value) - set(comparisons.OPTIONS))
+    if unknown:
+        raise invalid(f"{part}.{unknown[0]}", f"unknown option (known: {', '.join(comparisons.OPTIONS)})")
+    if value.get("mode") not in comparisons.MODES:
+        raise invalid(f"{part}.mode", f"must be one of {', '.join(comparisons.MODES)}, got {value.get('mode')!r}")
+    if "match_day_of_week" in value and not isinstance(value["match_day_of_week"], bool):
+        raise invalid(f"{part}.match_day_of_week", "must be true or false")
+    if (value["mode"] == "custom") != ("date_range" in value):
+        raise invalid(f"{part}.date_range", "is required with mode custom, and only with it")
+
+
+def comparison_range(value: dict | None, start_ms: int, end_ms: int, now_ms: int) -> tuple[int, int] | None:
+    """[start, end) of the comparison period in epoch ms (whole UTC days, as comparisons.ex), or None."""
+    if not value:
+        return None
+    if value["mode"] == "custom":
+        try:
+            return _explicit_range(value["date_range"] if isinstance(value["date_range"], list) else [])
+        except ApiError as exc:
+            raise invalid("include.comparisons.date_range", exc.message.split(": ", 1)[1]) from None
+    first, last = comparisons.period(value["mode"], _date(start_ms), _date(end_ms - 1), _date(now_ms),
+                                     bool(value.get("match_day_of_week")))
+    return _checked(_ms(first), _ms(last) + DAY_MS)
+
+
+def compare(query: Translated, main: dict, ask) -> dict:
+    """The main response with each row's comparison (a second lake query over the comparison period,
+    every group, so each row of the page finds its own), and meta.comparison_date_range."""
+    start_ms, end_ms = query.comparison_range
+    within = {"time_range_ms": [start_ms, end_ms]}
+    other = replace(query, lake={**query.lake, **within, "limit": MAX_LIMIT, "offset": 0},
+                    total={**query.total, **within} if query.total else None, first_date=_date(start_ms),
+                    time_labels=None, total_rows=False, slice_here=False)
+    answer = checked(ask(other.lake))
+    total = checked(ask(other.total)) if other.total else None
+    compared = respond(other, answer, total)
+    dimensions = query.echo["dimensions"]
+    times = [d for d in dimensions if d in TIME_DIMENSIONS]
+    labels = compared_labels = descending = None
+    if times:
+        labels = time_labels(times[0], *query.lake["time_range_ms"])
+        compared_labels = time_labels(times[0], start_ms, end_ms)
+        first_order = query.echo["order_by"][0]
+        descending = first_order[1] == "desc" if first_order[0] == times[0] else None
+    results = comparisons.merge(main["results"], compared["results"], query.metrics, dimensions, labels,
+                                compared_labels, descending)
+    meta = {**main["meta"], "comparison_date_range": [_iso(start_ms), _iso(end_ms - 1000)]}
+    meta["liveinsight"] = main["meta"]["liveinsight"] + compared["meta"]["liveinsight"]
+    if len(answer["results"]) >= MAX_LIMIT:  # the comparison has more groups than the lake answers
+        meta["comparison_rows_capped"] = True
+    return {"results": results, "meta": meta, "query": main["query"]}
 
 
 def _pagination(value: object) -> tuple[int, int]:
@@ -420,6 +483,8 @@ def run(body: object, ask, sites, retention_days: int, now_ms: int) -> dict:
     query = translate(body, sites, retention_days, now_ms)
     answer = checked(ask(query.lake))
     total = checked(ask(query.total)) if query.total else None
+    if query.comparison_range:
+        return compare(query, respond(query, answer, total), ask)
     return respond(query, answer, total)
 
 

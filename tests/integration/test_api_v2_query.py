@@ -214,7 +214,7 @@ def test_the_token_the_error_shape_and_every_unsupported_part(wired):
             status, body = query(api, base, headers=headers)
             assert status == 401 and isinstance(body["error"], str)
         for part, words in ((dict(metrics=["conversion_rate"]), "'conversion_rate' is not supported yet"),
-                            (dict(include={"comparisons": {"mode": "previous_period"}}), "not supported yet"),
+                            (dict(include={"comparisons": {"mode": "custom"}}), "is required with mode custom"),
                             (dict(filters=[["is", "visit:planet", ["Mars"]]]), "unknown dimension 'visit:planet'"),
                             (dict(filters=[["matches", "event:page", ["(?<=x)"]]]), "filters: the engine refused"),
                             (dict(site_id="nope"), "unknown site 'nope'")):

@@ -178,7 +178,7 @@ def test_time_labels_and_weeks_that_start_no_earlier_than_the_range():
     (query(filters={"is": "x"}), "filters", "list of filters"),
     (query(order_by=[["pageviews", "desc"]]), "order_by", "not a metric or dimension of this query"),
     (query(order_by=[["visitors", "down"]]), "order_by", "\"asc\" or \"desc\""),
-    (query(include={"comparisons": {"mode": "previous_period"}}), "include.comparisons", "not supported yet"),
+    (query(include={"comparisons": {"mode": "last_week"}}), "include.comparisons.mode", "must be one of"),
     (query(include={"imports": True}), "include.imports", "not supported yet"),
     (query(include={"total_rows": "yes"}), "include.total_rows", "true or false"),
     (query(include={"time_labels": True}), "include.time_labels", "needs a time dimension"),
