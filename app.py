@@ -269,8 +269,14 @@ def post_api_v2_query() -> Response:
         params.only(_query())
         services = get_services()
         body = plausible.request_body(app.current_request.raw_body)
-        return plausible.run(body, services.request_query, services.settings.sites,
-                             services.settings.event_retention_days, _now_ms())
+        answer = plausible.run(body, services.request_query, services.settings.sites,
+                               services.settings.event_retention_days, _now_ms())
+        from chalicelib.query import plausible_csv
+
+        if plausible_csv.wants_csv(app.current_request.headers.get("accept")):
+            return Response(body=plausible_csv.as_csv(answer), status_code=200,
+                            headers={"Content-Type": plausible_csv.CONTENT_TYPE})
+        return answer
     except (ApiError, StoreUnavailable) as exc:
         error = answer_for(exc)
         return _answer(error.status_code, plausible.error_body(error), error.headers)

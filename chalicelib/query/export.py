@@ -83,6 +83,11 @@ def _compact(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
+def formula_safe(text: str) -> str:
+    """A text cell a spreadsheet would not run as a formula (the same rule as csv_cell's SQL)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def csv_cell(name: str, kind: str) -> str:
     """The DuckDB expression of one CSV cell (names come from the schema, never from a request)."""
     column = f'"{name}"'
