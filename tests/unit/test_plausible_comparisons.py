@@ -106,3 +106,18 @@ def test_the_request_resolves_the_comparison_range_and_refuses_bad_options():
         with pytest.raises(ApiError) as caught:
             plausible.translate({**body, "include": {"comparisons": bad}}, {"s": 1}, 400, NOW_MS)
         assert caught.value.status_code == 400 and caught.value.field == part, caught.value.message
+
+
+def test_csv_cells_a_spreadsheet_would_run_get_a_leading_quote():
+    import csv
+    import io
+
+    from chalicelib.query import plausible_csv
+
+    values = ["=SUM(A1)", "+1", "-2", "@x", "\tx", "\rx", "/ok", None]
+    answer = {"query": {"dimensions": ["event:props:ref"], "metrics": ["visitors"], "include": {}},
+              "results": [{"dimensions": [v], "metrics": [1]} for v in values]}
+    rows = list(csv.reader(io.StringIO(plausible_csv.as_csv(answer), newline="")))
+    assert rows == [["event:props:ref", "visitors"], *[["'" + v if v and v != "/ok" else v or "", "1"]
+                                                       for v in values]]
+    assert plausible_csv.wants_csv("application/json, TEXT/CSV;q=0.9") and not plausible_csv.wants_csv(None)
