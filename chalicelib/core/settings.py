@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from chalicelib import __version__
+from chalicelib.core.goals import Goal, GoalError, parse_goals
 from chalicelib.schema.tables import EVENTS, PRODUCTION_STAGE, SESSIONS, STATS
 
 SITE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -42,6 +43,8 @@ class Site:
     # This site's own limit of events per minute ("events_per_minute" in LIVEINSIGHT_SITES); None:
     # the deployment's LIVEINSIGHT_EVENTS_PER_MINUTE_PER_SITE.
     events_per_minute: int | None = None
+    # Goals ("goals" in LIVEINSIGHT_SITES; core/goals.py): conversions the Stats API v2 reports.
+    goals: tuple[Goal, ...] = ()
 
     def allows_origin(self, origin: str) -> bool:
         return ANY_ORIGIN in self.origins or origin.lower().rstrip("/") in self.origins
@@ -133,8 +136,15 @@ def parse_sites(raw: str) -> dict[str, Site]:
                     "use scheme://host[:port] with no path, or '*'"
                 )
         sites[site_id] = Site(site_id, frozenset(o.lower().rstrip("/") for o in origins),
-                              _site_events_per_minute(site_id, conf))
+                              _site_events_per_minute(site_id, conf), _site_goals(site_id, conf))
     return sites
+
+
+def _site_goals(site_id: str, conf: dict) -> tuple[Goal, ...]:
+    try:
+        return parse_goals(conf.get("goals", []))
+    except GoalError as exc:
+        raise SettingsError(f"LIVEINSIGHT_SITES: {site_id}.{exc}") from None
 
 
 def _site_events_per_minute(site_id: str, conf: dict) -> int | None:

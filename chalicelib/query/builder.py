@@ -16,14 +16,18 @@ from datetime import datetime, timedelta, timezone
 
 from sqlglot import exp
 
+from chalicelib.core.goals import Goal, page_regex
 from chalicelib.query.description import (
     EVENT_DIMENSIONS,
+    GOAL_DIMENSION,
     PROPS_PREFIX,
+    REVENUE_METRICS,
     VISIT_DIMENSIONS,
     Condition,
     Filter,
     Query,
     default_order,
+    revenue_goals,
 )
 from chalicelib.sessions.model import ENGAGED_AFTER_MS, ENGAGEMENT_EVENT, MAX_SESSION_MS, PAGE_VIEW
 
@@ -32,6 +36,9 @@ DEFAULT_TABLE = "events"  # the Glue table (terraform) and the DuckDB view over 
 PATH_COLUMN = "$path"  # Athena's pseudo-column: the object a row was read from
 # Integer parts of every metric; the runner makes the metrics from them (one rounding, in Python).
 PARTS = ("visitors", "visits", "pageviews", "events", "bounces", "duration_ms", "visit_pageviews")
+# With revenue metrics: the DECIMAL sum of the goal's revenue in its currency and how many events had it.
+REVENUE_PARTS = ("revenue_sum", "revenue_count")
+REVENUE_COLUMNS = ("revenue_amount", "revenue_currency")
 _BASE_COLUMNS = ("event_id", "received_time", "event_type", "time", "session_id", "visitor_id", "page_path",
                  "engaged_ms", "properties")
 _TIME_FORMATS = {"time:hour": ("HOUR", "%Y-%m-%d %H:00:00"), "time:day": ("DAY", "%Y-%m-%d"),
@@ -114,7 +121,57 @@ def _needed(query: Query) -> tuple[list[str], list[str]]:
             continue
         if column not in columns:
             columns.append(column)
+    if wants_revenue(query):
+        columns.extend(REVENUE_COLUMNS)
     return columns, facts
+
+
+def wants_revenue(query: Query) -> bool:
+    """Revenue is summed when asked for and there is a currency to sum in: per goal (by event:goal),
+    or the one currency of the revenue goals the filter names."""
+    if not any(m in REVENUE_METRICS for m in query.metrics):
+        return False
+    return GOAL_DIMENSION in query.dimensions or revenue_goals(query)[1] is not None
+
+
+# --- goals ---------------------------------------------------------------------------------------
+
+def goal_condition(goal: Goal) -> exp.Expression:
+    """An event is a conversion of the goal: its name (and properties), or a page view of a page the
+    pattern matches. Values are literals; the page pattern an escaped, anchored regular expression."""
+    if goal.page is not None:
+        return exp.paren(exp.and_(_is_page_view(), exp.Coalesce(
+            this=exp.RegexpLike(this=_col("page_path"), expression=_str(page_regex(goal.page))),
+            expressions=[exp.false()])), copy=False)
+    tests = [exp.EQ(this=_col("event_type"), expression=_str(goal.event))]
+    tests += [exp.Coalesce(this=exp.EQ(this=exp.Bracket(this=_col("properties"), expressions=[_str(key)], safe=True),
+                                       expression=_str(value)), expressions=[exp.false()])
+              for key, value in goal.props]
+    return exp.paren(exp.and_(*tests), copy=False)
+
+
+def _goal_events_cte(query: Query) -> exp.Expression:
+    """Each event of visit_events once per goal it converts, beside the goal's name and currency."""
+    selects = []
+    for goal in query.goals:
+        currency = _str(goal.currency) if goal.currency else exp.cast(exp.null(), exp.DataType.build("VARCHAR"))
+        selects.append(exp.select(exp.Star(), exp.alias_(_str(goal.name), "goal", quoted=True),
+                                  exp.alias_(currency, "goal_currency", quoted=True))
+                       .from_("visit_events").where(goal_condition(goal), copy=False))
+    tree = selects[0]
+    for select in selects[1:]:
+        tree = exp.union(tree, select, distinct=False)
+    return tree
+
+
+def _revenue_test(query: Query) -> exp.Expression:
+    """The events whose revenue counts: in the goal's currency (other currencies are left out, never
+    converted), of a revenue goal (the row's, by event:goal, else one the filter names)."""
+    if GOAL_DIMENSION in query.dimensions:
+        return exp.EQ(this=_col("revenue_currency"), expression=_col("goal_currency"))
+    goals, currency = revenue_goals(query)
+    return exp.and_(exp.EQ(this=_col("revenue_currency"), expression=_str(currency)),
+                    _any([goal_condition(g) for g in goals]))
 
 
 # --- expressions over `visit_events` (events joined to their visit) ----------------------------
@@ -126,11 +183,24 @@ def dimension_expression(dimension: str) -> exp.Expression:
         return exp.Bracket(this=_col("properties"), expressions=[_str(dimension[len(PROPS_PREFIX):])], safe=True)
     if dimension in VISIT_DIMENSIONS:
         return _col("visit_" + _visit_column(dimension))
+    if dimension == GOAL_DIMENSION:
+        return _col("goal")
     unit, text_format = _TIME_FORMATS[dimension]
     return exp.TimeToStr(this=exp.TimestampTrunc(this=_col("time"), unit=exp.var(unit)), format=_str(text_format))
 
 
-def _condition(node: Condition) -> exp.Expression:
+def _goal_filter(node: Condition, query: Query) -> exp.Expression:
+    """By event:goal, the row's goal is (not) one of them; else the event converts (none of) them."""
+    if GOAL_DIMENSION in query.dimensions:
+        test: exp.Expression = exp.In(this=_col("goal"), expressions=[_str(v) for v in node.values])
+    else:
+        test = _any([goal_condition(query.goal(name)) for name in node.values])
+    return exp.not_(exp.paren(test)) if node.operator == "is_not" else test
+
+
+def _condition(node: Condition, query: Query) -> exp.Expression:
+    if node.dimension == GOAL_DIMENSION:
+        return _goal_filter(node, query)
     value = dimension_expression(node.dimension)
     target = value if node.case_sensitive else exp.Lower(this=value)
 
@@ -155,10 +225,10 @@ def _any(tests: list[exp.Expression]) -> exp.Expression:
     return tests[0] if len(tests) == 1 else exp.paren(exp.or_(*tests), copy=False)
 
 
-def filter_expression(node: Filter) -> exp.Expression:
+def filter_expression(node: Filter, query: Query) -> exp.Expression:
     if isinstance(node, Condition):
-        return _condition(node)
-    parts = [filter_expression(child) for child in node.children]
+        return _condition(node, query)
+    parts = [filter_expression(child, query) for child in node.children]
     if node.operator == "not":
         return exp.not_(exp.paren(parts[0]))
     joined = exp.and_(*parts) if node.operator == "and" else exp.or_(*parts)
@@ -292,20 +362,29 @@ def _per_visit(query: Query, facts: list[str]) -> tuple[exp.Select, list[tuple[s
         per_visit = per_visit.from_("visits").where(
             exp.EQ(this=_col("in_range"), expression=exp.Literal.number(1)), copy=False)
         if query.filter is not None:
-            per_visit = per_visit.where(filter_expression(query.filter), copy=False)
+            per_visit = per_visit.where(filter_expression(query.filter, query), copy=False)
         return per_visit, [("visits", _visits_cte(query, facts))]
+    revenue = []
+    if wants_revenue(query):
+        amount = exp.If(this=_revenue_test(query), true=_col("revenue_amount"))
+        revenue = [exp.alias_(exp.Sum(this=amount), "revenue_sum"),
+                   exp.alias_(exp.Count(this=amount.copy()), "revenue_count")]
+    by_goal = GOAL_DIMENSION in query.dimensions
     per_visit = (exp.select(*dims, _col("session_id"), exp.alias_(exp.Min(this=_col("visitor_id")), "visitor_id"),
                             exp.alias_(_count_if(_is_page_view()), "pageviews"),
                             exp.alias_(_count_if(exp.NEQ(this=_col("event_type"), expression=_str(ENGAGEMENT_EVENT))),
                                        "events"),
                             *[exp.alias_(exp.Min(this=_col(c)), c) for c in ("bounce", "duration_ms",
-                                                                             "visit_pageviews")])
-                 .from_("visit_events"))
+                                                                             "visit_pageviews")], *revenue)
+                 .from_("goal_events" if by_goal else "visit_events"))
     if query.filter is not None:
-        per_visit = per_visit.where(filter_expression(query.filter), copy=False)
+        per_visit = per_visit.where(filter_expression(query.filter, query), copy=False)
     per_visit = per_visit.group_by(*[dimension_expression(d) for d in query.dimensions], _col("session_id"),
                                    copy=False)
-    return per_visit, [("visits", _visits_cte(query, facts)), ("visit_events", _visit_events_cte(query, facts))]
+    ctes = [("visits", _visits_cte(query, facts)), ("visit_events", _visit_events_cte(query, facts))]
+    if by_goal:
+        ctes.append(("goal_events", _goal_events_cte(query)))
+    return per_visit, ctes
 
 
 def _order_expression(name: str, query: Query) -> exp.Expression:
@@ -316,9 +395,17 @@ def _order_expression(name: str, query: Query) -> exp.Expression:
         return exp.Div(this=exp.cast(_col(numerator), exp.DataType.build("DOUBLE")),
                        expression=exp.func("NULLIF", _col(denominator), exp.Literal.number(0)))
 
+    revenue = wants_revenue(query)
     return {"views_per_visit": lambda: ratio("visit_pageviews", "visits"),
             "bounce_rate": lambda: ratio("bounces", "visits"),
-            "visit_duration": lambda: ratio("duration_ms", "visits")}.get(name, lambda: _col(name))()
+            "visit_duration": lambda: ratio("duration_ms", "visits"),
+            # one divisor for every group: by visitors (group_conversion_rate too: its divisors differ
+            # per group and come from a second query, so the engine orders by the converted visitors)
+            "conversion_rate": lambda: _col("visitors"), "group_conversion_rate": lambda: _col("visitors"),
+            "total_revenue": lambda: _col("revenue_sum") if revenue else _col("visitors"),
+            "average_revenue": lambda: (exp.Div(this=_col("revenue_sum"), expression=exp.func(
+                "NULLIF", _col("revenue_count"), exp.Literal.number(0))) if revenue else _col("visitors")),
+            }.get(name, lambda: _col(name))()
 
 
 def build(query: Query, scan: Scan, table: str = DEFAULT_TABLE) -> exp.Expression:
@@ -336,6 +423,7 @@ def build(query: Query, scan: Scan, table: str = DEFAULT_TABLE) -> exp.Expressio
         exp.alias_(exp.Coalesce(this=exp.Sum(this=_col("bounce")), expressions=[zero.copy()]), "bounces"),
         *[exp.alias_(exp.Coalesce(this=exp.Sum(this=_col(name)), expressions=[zero.copy()]), name)
           for name in ("duration_ms", "visit_pageviews")],
+        *([exp.alias_(exp.Sum(this=_col(name)), name) for name in REVENUE_PARTS] if wants_revenue(query) else []),
     ).from_("per_visit")
     if dim_names:
         outer = outer.group_by(*[d.copy() for d in dim_names], copy=False)

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+from chalicelib.core.goals import Goal, GoalError, parse_goals
 from chalicelib.core.settings import SITE_ID_PATTERN
 
 DAY_MS = 86_400_000
@@ -20,6 +21,12 @@ MAX_VALUE_CHARS = 1_000
 
 # Metric -> what it counts (docs/lake.md "Queries").
 METRICS = ("visitors", "visits", "pageviews", "events", "views_per_visit", "bounce_rate", "visit_duration")
+# Metrics that need goals: an `event:goal` dimension or filter (Plausible's rule).
+GOAL_METRICS = ("conversion_rate", "group_conversion_rate", "total_revenue", "average_revenue")
+ALL_METRICS = METRICS + GOAL_METRICS
+REVENUE_METRICS = ("total_revenue", "average_revenue")
+GOAL_DIMENSION = "event:goal"
+GOAL_OPERATORS = ("is", "is_not")
 # Event-level dimensions: the event's own column.
 EVENT_DIMENSIONS = {"event:page": "page_path", "event:name": "event_type", "event:hostname": "page_host"}
 PROPS_PREFIX = "event:props:"
@@ -38,7 +45,7 @@ LOGICAL = ("and", "or", "not")
 ORDER = ("asc", "desc")
 _PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _KNOWN_FIELDS = {"site", "date_range", "time_range_ms", "metrics", "dimensions", "filters", "order_by",
-                 "limit", "offset"}
+                 "limit", "offset", "goals"}
 
 
 class QueryError(ValueError):
@@ -77,6 +84,10 @@ class Query:
     order_by: tuple[tuple[str, str], ...] = ()
     limit: int = MAX_LIMIT
     offset: int = 0
+    goals: tuple[Goal, ...] = ()  # the site's goals (the API puts them in the request)
+
+    def goal(self, name: str) -> Goal:
+        return next(g for g in self.goals if g.name == name)
 
     @property
     def first_date(self) -> date:
@@ -90,7 +101,7 @@ class Query:
 def is_dimension(name: str) -> bool:
     if name.startswith(PROPS_PREFIX):
         return bool(_PROPERTY_KEY.match(name[len(PROPS_PREFIX):]))
-    return name in EVENT_DIMENSIONS or name in VISIT_DIMENSIONS or name in TIME_DIMENSIONS
+    return name in EVENT_DIMENSIONS or name in VISIT_DIMENSIONS or name in TIME_DIMENSIONS or name == GOAL_DIMENSION
 
 
 def parse_query(request: object) -> Query:
@@ -104,18 +115,58 @@ def parse_query(request: object) -> Query:
     if not isinstance(site, str) or not SITE_ID_PATTERN.match(site):
         raise QueryError("site", "must be a site id (1-64 lower-case letters, digits, '_' or '-')")
     start_ms, end_ms = _time_range(request)
-    metrics = _names(request.get("metrics"), "metrics", lambda m: m in METRICS, METRICS, required=True)
+    metrics = _names(request.get("metrics"), "metrics", lambda m: m in ALL_METRICS, ALL_METRICS, required=True)
     dimensions = _names(request.get("dimensions", []), "dimensions", is_dimension,
-                        (*EVENT_DIMENSIONS, *VISIT_DIMENSIONS, *TIME_DIMENSIONS, PROPS_PREFIX + "<key>"))
+                        (*EVENT_DIMENSIONS, GOAL_DIMENSION, *VISIT_DIMENSIONS, *TIME_DIMENSIONS,
+                         PROPS_PREFIX + "<key>"))
     filters = request.get("filters", [])
     if not isinstance(filters, list):
         raise QueryError("filters", "must be a list of filters")
     parsed = tuple(_filter(f, f"filters[{i}]", 0) for i, f in enumerate(filters))
     combined = parsed[0] if len(parsed) == 1 else (Logical("and", parsed) if parsed else None)
+    goals = _goals(request.get("goals", []))
+    _check_goal_use(goals, metrics, dimensions, parsed)
     return Query(site=site, start_ms=start_ms, end_ms=end_ms, metrics=metrics, dimensions=dimensions,
                  filter=combined, order_by=_order_by(request.get("order_by", []), metrics, dimensions),
                  limit=_whole(request.get("limit", MAX_LIMIT), "limit", 1, MAX_LIMIT),
-                 offset=_whole(request.get("offset", 0), "offset", 0, 10**9))
+                 offset=_whole(request.get("offset", 0), "offset", 0, 10**9), goals=goals)
+
+
+def _goals(raw: object) -> tuple[Goal, ...]:
+    try:
+        return parse_goals(raw)
+    except GoalError as exc:
+        raise QueryError("goals", str(exc)) from None
+
+
+def goal_conditions(node: Filter | None) -> list[Condition]:
+    if node is None:
+        return []
+    if isinstance(node, Condition):
+        return [node] if node.dimension == GOAL_DIMENSION else []
+    return [c for child in node.children for c in goal_conditions(child)]
+
+
+def _check_goal_use(goals: tuple[Goal, ...], metrics: tuple[str, ...], dimensions: tuple[str, ...],
+                    filters: tuple[Filter, ...]) -> None:
+    """Goal filters name configured goals and stand at the top level (so that the conversion rate's
+    divisor is the same query without them); goal metrics need a goal dimension or filter."""
+    names = {g.name for g in goals}
+    top_level = [f for f in filters if isinstance(f, Condition) and f.dimension == GOAL_DIMENSION]
+    for i, item in enumerate(filters):
+        if isinstance(item, Logical) and goal_conditions(item):
+            raise QueryError(f"filters[{i}]", "event:goal filters must stand at the top level, not inside "
+                                              "and/or/not")
+    for condition in top_level:
+        for value in condition.values:
+            if value not in names:
+                raise QueryError("filters", f"event:goal {value!r} is not a goal of this site (goals: "
+                                            f"{', '.join(sorted(names)) or 'none configured'})")
+    if GOAL_DIMENSION in dimensions and not goals:
+        raise QueryError("dimensions", "event:goal needs goals: this site has none configured")
+    wanted = [m for m in metrics if m in GOAL_METRICS]
+    if wanted and GOAL_DIMENSION not in dimensions and not top_level:
+        raise QueryError("metrics", f"{wanted[0]} needs an event:goal dimension or filter")
 
 
 def _whole(value: object, name: str, low: int, high: int) -> int:
@@ -179,6 +230,8 @@ def _filter(raw: object, where: str, depth: int) -> Filter:
         raise QueryError(where, 'must be [operator, dimension, [values]] or with options {"case_sensitive": false}')
     dimension, values = raw[1], raw[2]
     _check_operands(dimension, values, where)
+    if dimension == GOAL_DIMENSION and (operator not in GOAL_OPERATORS or len(raw) == 4):
+        raise QueryError(where, f"event:goal takes {' or '.join(GOAL_OPERATORS)} with goal names, no options")
     case_sensitive = _options(raw[3] if len(raw) == 4 else {}, where)
     if operator.startswith("matches"):
         _check_patterns(values, where)
@@ -249,3 +302,12 @@ def default_order(query: Query) -> tuple[tuple[str, str], ...]:
 def days(query: Query) -> list[date]:
     first = query.first_date
     return [first + timedelta(days=n) for n in range((query.last_date - first).days + 1)]
+
+
+def revenue_goals(query: Query) -> tuple[tuple[Goal, ...], str | None]:
+    """Without an event:goal dimension: the revenue goals the filter names (`is`) and their one
+    currency; None when there is none or they differ (revenue is never converted, so not summed)."""
+    named = [v for c in goal_conditions(query.filter) if c.operator == "is" for v in c.values]
+    goals = tuple(g for g in query.goals if g.name in named and g.currency)
+    currencies = {g.currency for g in goals}
+    return goals, (currencies.pop() if len(currencies) == 1 else None)

@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 from fractions import Fraction
 
 from chalicelib.core.metrics import LAKE_QUERY_BYTES
 from chalicelib.lake.layout import PartitionFiles, partitions_between
 from chalicelib.query.builder import DUCKDB, TRINO, Scan, build, build_rows, padded_dates
-from chalicelib.query.description import Query, QueryError, parse_query
+from chalicelib.query.description import (
+    GOAL_DIMENSION,
+    MAX_LIMIT,
+    Condition,
+    Logical,
+    Query,
+    QueryError,
+    parse_query,
+    revenue_goals,
+)
 
 ENGINE_DIMENSION = "Engine"
 DUCKDB_ENGINE, ATHENA_ENGINE = "duckdb", "athena"
@@ -46,9 +57,29 @@ def error_answer(exc: QueryError) -> dict:
     return {"status": 400, "error": {"code": "invalid_query", "message": str(exc), "field": exc.field}}
 
 
-def metric_values(query: Query, parts: dict) -> list:
-    """The query's metrics from the integer parts (one exact rounding, the same for both engines)."""
+def _rate(numerator: int, divisor: int) -> float:
+    # Plausible's conversion rates: a percentage with two decimals, 0 when nobody could convert.
+    return float(round(Fraction(numerator * 100, divisor), 2)) if divisor else 0.0
+
+
+def _revenue(query: Query, parts: dict, goal: str | None) -> dict:
+    """total_revenue and average_revenue of a row: {"value", "currency"} in the goal's currency (the
+    revenue of events in other currencies is left out), or None without one currency."""
+    currency = query.goal(goal).currency if goal is not None else revenue_goals(query)[1]
+    if currency is None or "revenue_sum" not in parts:
+        return {"total_revenue": None, "average_revenue": None}
+    total = Fraction(Decimal(str(parts["revenue_sum"] or 0)))
+    count = int(parts["revenue_count"] or 0)
+    return {"total_revenue": {"value": float(round(total, 2)), "currency": currency},
+            "average_revenue": {"value": float(round(total / count, 2)) if count else 0.0, "currency": currency}}
+
+
+def metric_values(query: Query, parts: dict, dimensions: list | None = None, divisors: dict | None = None) -> list:
+    """The query's metrics from the integer parts (one exact rounding, the same for both engines).
+    `divisors`: the visitors without goal filters, in total ("total") and per group of the other
+    dimensions ("groups"), for the conversion rates."""
     visits = parts["visits"] or 0
+    divisors = divisors or {}
 
     def ratio(numerator: int, scale: int = 1) -> Fraction:
         return Fraction(numerator * scale, visits) if visits else Fraction(0)
@@ -59,17 +90,61 @@ def metric_values(query: Query, parts: dict) -> list:
         "bounce_rate": float(round(ratio(parts["bounces"], 100), 1)),
         "visit_duration": float(round(ratio(parts["duration_ms"]) / 1000, 1)),
     }
+    if "conversion_rate" in query.metrics:
+        values["conversion_rate"] = _rate(parts["visitors"], divisors.get("total", 0))
+    if "group_conversion_rate" in query.metrics:
+        key = tuple(v for d, v in zip(query.dimensions, dimensions or [], strict=True) if d != GOAL_DIMENSION)
+        values["group_conversion_rate"] = _rate(parts["visitors"], divisors.get("groups", {}).get(key, 0))
+    if "total_revenue" in query.metrics or "average_revenue" in query.metrics:
+        goal = dimensions[query.dimensions.index(GOAL_DIMENSION)] if GOAL_DIMENSION in query.dimensions else None
+        values.update(_revenue(query, parts, goal))
     return [values[m] for m in query.metrics]
 
 
-def results(query: Query, columns: list[str], rows: list[tuple]) -> list[dict]:
+def results(query: Query, columns: list[str], rows: list[tuple], divisors: dict | None = None) -> list[dict]:
     out = []
     for row in rows:
         named = dict(zip(columns, row, strict=True))
         parts = {k: int(named[k] or 0) for k in ("visitors", "visits", "pageviews", "events", "bounces",
                                                   "duration_ms", "visit_pageviews")}
+        parts.update({k: named[k] for k in ("revenue_sum", "revenue_count") if k in named})
         dimensions = [named[f"d{i}"] for i in range(len(query.dimensions))]
-        out.append({"dimensions": dimensions, "metrics": metric_values(query, parts)})
+        out.append({"dimensions": dimensions, "metrics": metric_values(query, parts, dimensions, divisors)})
+    return out
+
+
+def without_goals(query: Query, dimensions: tuple[str, ...]) -> Query:
+    """The visitors a conversion rate divides by: the query without its goal filters (which stand
+    at the top level), grouped by `dimensions`."""
+    node = query.filter
+    if isinstance(node, Condition) and node.dimension == GOAL_DIMENSION:
+        node = None
+    elif isinstance(node, Logical) and node.operator == "and":
+        kept = tuple(c for c in node.children if not (isinstance(c, Condition) and c.dimension == GOAL_DIMENSION))
+        node = (kept[0] if len(kept) == 1 else Logical("and", kept)) if kept else None
+    return replace(query, metrics=("visitors",), dimensions=dimensions, filter=node, order_by=(), limit=MAX_LIMIT,
+                   offset=0)
+
+
+def divisor_queries(query: Query) -> dict[str, Query]:
+    out = {}
+    if "conversion_rate" in query.metrics:
+        out["total"] = without_goals(query, ())
+    if "group_conversion_rate" in query.metrics:
+        out["groups"] = without_goals(query, tuple(d for d in query.dimensions if d != GOAL_DIMENSION))
+    return out
+
+
+def divisors_of(answers: dict[str, tuple[list, list]]) -> dict:
+    """{"total": visitors, "groups": {dimension values: visitors}} from the divisor queries' rows."""
+    out: dict = {}
+    for name, (columns, rows) in answers.items():
+        named = [dict(zip(columns, row, strict=True)) for row in rows]
+        if name == "total":
+            out["total"] = int(named[0]["visitors"] or 0) if named else 0
+        else:
+            width = sum(1 for c in columns if c.startswith("d") and c[1:].isdigit())
+            out["groups"] = {tuple(r[f"d{i}"] for i in range(width)): int(r["visitors"] or 0) for r in named}
     return out
 
 
@@ -108,22 +183,28 @@ def answer(request: dict, objects, settings, metrics, *, time_left_seconds: floa
     planned_bytes = sum(f.size_bytes for f in files)
     engine = DUCKDB_ENGINE if planned_bytes <= settings.lake_embedded_limit_bytes else ATHENA_ENGINE
     make = build_rows if rows else build
-    try:
+
+    def run(one: Query) -> tuple[list, list, dict]:
         if engine == DUCKDB_ENGINE:
-            columns, found, meta = _run_duckdb(query, files, objects, settings, make, cache)
-        else:
-            columns, found, meta = _run_athena(query, files, settings, make, athena,
-                                               time_left_seconds or DEFAULT_TIME_LEFT_SECONDS)
+            return _run_duckdb(one, files, objects, settings, make, cache)
+        return _run_athena(one, files, settings, make, athena, time_left_seconds or DEFAULT_TIME_LEFT_SECONDS)
+
+    try:
+        columns, found, meta = run(query)
+        extra = {} if rows else {name: run(q) for name, q in divisor_queries(query).items()}
     except QueryError as exc:
         return error_answer(exc)
     except EngineFailed as exc:
         return {"status": 503, "error": {"code": "engine_failed", "message": str(exc)}}
+    for _, _, more in extra.values():  # the divisor queries read the same objects again
+        meta["bytes_read"] += more["bytes_read"]
     metrics.job({LAKE_QUERY_BYTES: (meta["bytes_read"], BYTES)}, {ENGINE_DIMENSION: engine})
     meta.update(engine=engine, planned_bytes=planned_bytes, partitions=len(files),
                 elapsed_ms=round((time.perf_counter() - started) * 1000, 1))
     if rows:
         return {"columns": columns, "rows": [list(r) for r in found], "meta": meta}
-    return {"results": results(query, columns, found), "meta": meta}
+    divisors = divisors_of({name: (c, r) for name, (c, r, _) in extra.items()})
+    return {"results": results(query, columns, found, divisors), "meta": meta}
 
 
 def _run_duckdb(query, files, objects, settings, make, cache) -> tuple[list, list, dict]:
