@@ -116,3 +116,23 @@ def event_converts(goal: Goal, event: dict) -> bool:
         return event.get("event_type") == "page_view" and page_matches(goal.page, event.get("page_path"))
     props = event.get("properties") or {}
     return event.get("event_type") == goal.event and all(props.get(k) == v for k, v in goal.props)
+
+
+# Currency symbols in Plausible's (CLDR's, en) formatting; any other currency is written with its code.
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CNY": "CN¥", "CAD": "CA$", "AUD": "A$",
+            "NZD": "NZ$", "BRL": "R$", "MXN": "MX$", "KRW": "₩", "ILS": "₪", "VND": "₫", "HKD": "HK$", "TWD": "NT$"}
+_STEPS = ((1_000_000_000_000, "T"), (1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K"))
+
+
+def revenue_json(metric: dict | None) -> dict | None:
+    """A lake revenue metric ({"value", "currency"}) in Plausible's shape: value, currency, long
+    ("$96,336,315.00") and short ("$96.3M": one decimal from a thousand up)."""
+    if metric is None:
+        return None
+    value, currency = metric["value"], metric["currency"]
+    symbol = _SYMBOLS.get(currency, currency + "\u00a0")
+    sign = "-" if value < 0 else ""
+    size = abs(value)
+    short = next((f"{sign}{symbol}{size / step:.1f}{suffix}" for step, suffix in _STEPS if size >= step),
+                 f"{sign}{symbol}{size:,.2f}")
+    return {"short": short, "long": f"{sign}{symbol}{size:,.2f}", "value": value, "currency": currency}

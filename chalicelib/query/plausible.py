@@ -16,16 +16,20 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 
 from chalicelib.core.errors import ApiError
+from chalicelib.core.goals import revenue_json
 from chalicelib.query import comparisons
 from chalicelib.query.description import (
     DAY_MS,
     EVENT_DIMENSIONS,
+    GOAL_DIMENSION,
+    GOAL_METRICS,
     LOGICAL,
     MAX_LIMIT,
     MAX_RANGE_DAYS,
     METRICS,
     OPERATORS,
     PROPS_PREFIX,
+    REVENUE_METRICS,
     TIME_DIMENSIONS,
     VISIT_DIMENSIONS,
 )
@@ -33,15 +37,10 @@ from chalicelib.query.description import (
 PERCENTAGE = "percentage"
 # Documented metrics LiveInsight cannot answer yet, and why (the error says so; nothing is guessed).
 NOT_YET_METRICS = {
-    "conversion_rate": "goals come in a later increment of issue 14",
-    "group_conversion_rate": "goals come in a later increment of issue 14",
-    "total_revenue": "revenue comes in a later increment of issue 14",
-    "average_revenue": "revenue comes in a later increment of issue 14",
     "time_on_page": "the lake does not measure time on page yet",
     "scroll_depth": "the lake does not record scroll depth",
 }
 NOT_YET_DIMENSIONS = {
-    "event:goal": "goals come in a later increment of issue 14",
     "visit:entry_page_hostname": "the lake keeps no entry page hostname yet",
     "visit:exit_page_hostname": "the lake keeps no exit page hostname yet",
     "visit:region": "the lake keeps the country only", "visit:city": "the lake keeps the country only",
@@ -109,6 +108,7 @@ def translate(body: object, sites, retention_days: int, now_ms: int) -> Translat
         raise invalid("filters", "must be a list of filters")
     for i, item in enumerate(filters):
         _check_filter(item, f"filters[{i}]")
+    _check_goal_use(metrics, dimensions, filters, site_goals(sites, site))
     order_by = _order_by(body.get("order_by"), metrics, dimensions)
     include = _include(body.get("include", {}), dimensions)
     limit, offset = _pagination(body.get("pagination", {}))
@@ -122,13 +122,16 @@ def translate(body: object, sites, retention_days: int, now_ms: int) -> Translat
             "limit": MAX_LIMIT if slice_here else limit, "offset": 0 if slice_here else offset}
     total = None
     if PERCENTAGE in metrics:
-        total = {"site": site, "time_range_ms": [start_ms, end_ms], "metrics": ["visitors"], "filters": filters}
+        total = {"site": site, "time_range_ms": [start_ms, end_ms], "metrics": ["visitors"], "filters": filters,
+                 **site_goals(sites, site)}
+    lake.update(site_goals(sites, site))  # the site's goals (settings): the lake knows none
     echo = {"site_id": site, "metrics": list(metrics), "date_range": [_iso(start_ms), _iso(end_ms - 1000)],
             "filters": filters, "dimensions": list(dimensions), "order_by": [list(o) for o in order_by],
             "include": body.get("include", {}), "pagination": {"offset": offset, "limit": limit}}
     times = tuple(d for d in dimensions if d in TIME_DIMENSIONS)
     labels = time_labels(times[0], start_ms, end_ms) if include.get("time_labels") else None
     compared = comparison_range(include.get("comparisons"), start_ms, end_ms, now_ms)
+    _no_revenue_comparison(compared, metrics)
     return Translated(lake=lake, total=total, echo=echo, metrics=metrics, lake_metrics=lake_metrics, limit=limit,
                       offset=offset, first_date=_date(start_ms), time_labels=labels,
                       total_rows=bool(include.get("total_rows")), slice_here=slice_here, time_dimensions=times,
@@ -226,8 +229,9 @@ def _metrics(value: object) -> tuple[str, ...]:
     for name in value:
         if name in NOT_YET_METRICS:
             raise invalid("metrics", f"{name!r} is not supported yet: {NOT_YET_METRICS[name]}")
-        if name not in METRICS and name != PERCENTAGE:
-            raise invalid("metrics", f"unknown metric {name!r} (known: {', '.join((*METRICS, PERCENTAGE))})")
+        if name not in METRICS and name not in GOAL_METRICS and name != PERCENTAGE:
+            known = ", ".join((*METRICS, *GOAL_METRICS, PERCENTAGE))
+            raise invalid("metrics", f"unknown metric {name!r} (known: {known})")
     if len(set(value)) != len(value):
         raise invalid("metrics", "names a metric twice")
     return tuple(value)
@@ -236,7 +240,7 @@ def _metrics(value: object) -> tuple[str, ...]:
 def _known_dimension(name: object, part: str, *, time_allowed: bool) -> str:
     if isinstance(name, str) and name in NOT_YET_DIMENSIONS:
         raise invalid(part, f"{name!r} is not supported yet: {NOT_YET_DIMENSIONS[name]}")
-    ok = isinstance(name, str) and (name in EVENT_DIMENSIONS or name in VISIT_DIMENSIONS
+    ok = isinstance(name, str) and (name in EVENT_DIMENSIONS or name in VISIT_DIMENSIONS or name == GOAL_DIMENSION
                                     or (name.startswith(PROPS_PREFIX) and len(name) > len(PROPS_PREFIX)))
     if isinstance(name, str) and (name in TIME_DIMENSIONS or name == AUTO_TIME):
         if not time_allowed:
@@ -475,7 +479,31 @@ def _metric_values(query: Translated, values: list, divisor: int) -> list:
     named = dict(zip(query.lake_metrics, values, strict=True))
     if PERCENTAGE in query.metrics:
         named[PERCENTAGE] = round(named["visitors"] * 100 / divisor, 1) if divisor else None
-    return [named[m] for m in query.metrics]
+    return [revenue_json(named[m]) if m in REVENUE_METRICS else named[m] for m in query.metrics]
+
+
+def _check_goal_use(metrics: tuple[str, ...], dimensions: tuple[str, ...], filters: list, goals: dict) -> None:
+    """Plausible's rules: goal metrics need an event:goal dimension or filter; goals need configuring."""
+    goal_filter = any(isinstance(f, list) and len(f) > 1 and f[1] == GOAL_DIMENSION for f in filters)
+    for name in metrics:
+        if name in GOAL_METRICS and GOAL_DIMENSION not in dimensions and not goal_filter:
+            raise invalid("metrics", f"{name!r} needs an event:goal dimension or filter (as in Plausible)")
+    if (GOAL_DIMENSION in dimensions or goal_filter) and not goals:
+        raise invalid("dimensions" if GOAL_DIMENSION in dimensions else "filters",
+                      "'event:goal' needs goals: this site has none (\"goals\" in LIVEINSIGHT_SITES)")
+
+
+def _no_revenue_comparison(compared, metrics: tuple[str, ...]) -> None:
+    if compared and any(m in REVENUE_METRICS for m in metrics):
+        raise invalid("include.comparisons", "is not supported yet with total_revenue or average_revenue")
+
+
+def site_goals(sites, site: str) -> dict:
+    """{"goals": [...]}: the goals LIVEINSIGHT_SITES configures for the site, as the lake request
+    carries them; {} for a site without goals."""
+    configured = sites.get(site) if sites else None
+    goals = [goal.as_json() for goal in getattr(configured, "goals", ())]
+    return {"goals": goals} if goals else {}
 
 
 def run(body: object, ask, sites, retention_days: int, now_ms: int) -> dict:

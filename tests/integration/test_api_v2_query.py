@@ -213,7 +213,7 @@ def test_the_token_the_error_shape_and_every_unsupported_part(wired):
         for headers in ({}, {"Authorization": "Bearer wrong"}):
             status, body = query(api, base, headers=headers)
             assert status == 401 and isinstance(body["error"], str)
-        for part, words in ((dict(metrics=["conversion_rate"]), "'conversion_rate' is not supported yet"),
+        for part, words in ((dict(metrics=["conversion_rate"]), "'conversion_rate' needs an event:goal"),
                             (dict(include={"comparisons": {"mode": "custom"}}), "is required with mode custom"),
                             (dict(filters=[["is", "visit:planet", ["Mars"]]]), "unknown dimension 'visit:planet'"),
                             (dict(filters=[["matches", "event:page", ["(?<=x)"]]]), "filters: the engine refused"),
