@@ -9,23 +9,16 @@ import csv
 import io
 import json
 import time
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-import boto3
 import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib.core.metrics import Metrics
-from chalicelib.core.settings import parse_sites
-from chalicelib.query import runner
-from chalicelib.schema.tables import EVENTS
-from chalicelib.services import Services, set_services
-from chalicelib.store.lake_duckdb import LakeCache
-from scripts.local_stream import StreamPoller
-from tests.integration.conftest import AUTH, STAGE, post
-from tests.integration.test_api_v2_query import BUCKET, SITE, STREAMS_ENDPOINT, query
+from chalicelib.services import set_services
+from tests.integration.conftest import AUTH, STAGE
+from tests.integration.lakepipe import lake_pipeline
+from tests.integration.test_api_v2_query import SITE, query
 
 # Per visitor: (day: 0 today / 1 yesterday, pages viewed in order). One visit each.
 VISITS = {"u-01": (0, ["/pricing", "/docs"]), "u-02": (0, ["/pricing"]), "u-03": (0, ["=cmd|' /C calc'!A0"]),
@@ -35,13 +28,7 @@ VISITS = {"u-01": (0, ["/pricing", "/docs"]), "u-02": (0, ["/pricing"]), "u-03":
 
 @pytest.fixture
 def posted(dynamodb, settings, no_sleep_backoff, tmp_path, monkeypatch):
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket=BUCKET)
-    lake_settings = replace(settings, lake_bucket=BUCKET, sites=parse_sites('{"demo": {"origins": []}}'))
-    monkeypatch.setattr(runner, "_CACHE", LakeCache(root=str(tmp_path / "cache")))
-    services = Services(lake_settings, dynamodb_client=dynamodb, backoff=no_sleep_backoff, s3_client=s3)
-    services.__dict__["metrics"] = Metrics(lake_settings.metrics_environment, write=lambda line: None)
-    set_services(services)
+    lake = lake_pipeline(dynamodb, settings, no_sleep_backoff, cache_dir=tmp_path / "cache", monkeypatch=monkeypatch)
     now_ms = int(time.time() * 1000)
     midnight_ms = now_ms - now_ms % 86_400_000
     # today's visits between midnight and now; yesterday's between now - 24 h (the collector's limit) and midnight
@@ -54,14 +41,7 @@ def posted(dynamodb, settings, no_sleep_backoff, tmp_path, monkeypatch):
                            "event_id": f"00000000-0000-4000-8000-{user[-2:]}00000000{n:02d}",
                            "page_url": f"https://shop.example{page}" if page.startswith("/") else
                            f"https://shop.example/?q={page}", "title": page})
-    arn = dynamodb.describe_table(TableName=EVENTS.name(STAGE))["Table"]["LatestStreamArn"]
-    streams = boto3.client("dynamodbstreams", region_name="us-east-1", endpoint_url=STREAMS_ENDPOINT)
-    with Client(app, stage_name=STAGE) as api:
-        for user in VISITS:
-            visit = [e for e in events if e["user_id"] == user]
-            response = post(api, {"events": visit})
-            assert response.status_code == 200 and json.loads(response.body)["accepted"] == len(visit)
-    assert StreamPoller(streams, arn, services.write_event_lake).poll_once() == len(events)
+    lake.post_visits(events)
     yield datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
     set_services(None)
 

