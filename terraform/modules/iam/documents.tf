@@ -78,6 +78,13 @@ locals {
     Resource  = [var.table_arns["Stats"]]
     Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["*#lake-lease"] } }
   }
+  # Compaction and erasure rewrite partitions: read, put and delete event objects, nothing else.
+  rewrite_events = {
+    Sid      = "RewriteEventObjects"
+    Effect   = "Allow"
+    Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    Resource = [local.lake_objects]
+  }
   own_logs = { for key in ["lake_writer", "lake_compaction", "lake_query", "lake_erasure"] : key => {
     Sid      = "WriteOwnLogGroup"
     Effect   = "Allow"
@@ -126,12 +133,7 @@ locals {
       local.own_logs.lake_compaction,
       local.list_events,
       local.partition_leases,
-      {
-        Sid      = "RewriteEventObjects"
-        Effect   = "Allow"
-        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-        Resource = [local.lake_objects]
-      },
+      local.rewrite_events,
       {
         Sid      = "DataKey"
         Effect   = "Allow"
@@ -203,12 +205,7 @@ locals {
       local.own_logs.lake_erasure,
       local.list_events,
       local.partition_leases,
-      {
-        Sid      = "RewriteEventObjects"
-        Effect   = "Allow"
-        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-        Resource = [local.lake_objects]
-      },
+      local.rewrite_events,
       {
         Sid    = "FindAndDeleteVisitorItems"
         Effect = "Allow"
