@@ -282,6 +282,49 @@ def post_api_v2_query() -> Response:
         return _answer(error.status_code, plausible.error_body(error), error.headers)
 
 
+def _stats_v1(endpoint: str) -> Response:
+    """Plausible's Stats API v1 (docs/api.md): GET parameters translated onto the v2 query; errors in
+    Plausible's shape, as v2's."""
+    from chalicelib.query import plausible, plausible_v1  # not on the collector's cold start
+
+    try:
+        _authorized()
+        given = params.only(_query(), *plausible_v1.PARAMETERS[endpoint])
+        services = get_services()
+        answer = plausible_v1.run(endpoint, given, services.request_query, services.settings.sites,
+                                  services.settings.event_retention_days, _now_ms())
+        # realtime/visitors answers a bare number, as Plausible's does
+        return Response(body=json.dumps(answer, separators=(",", ":")), status_code=200,
+                        headers={"Content-Type": JSON})
+    except (ApiError, StoreUnavailable) as exc:
+        error = answer_for(exc)
+        return _answer(error.status_code, plausible.error_body(error), error.headers)
+
+
+@app.route("/api/v1/stats/realtime/visitors", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
+def get_api_v1_realtime_visitors() -> Response:
+    return _stats_v1("realtime")
+
+
+@app.route("/api/v1/stats/aggregate", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
+def get_api_v1_aggregate() -> Response:
+    return _stats_v1("aggregate")
+
+
+@app.route("/api/v1/stats/breakdown", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
+def get_api_v1_breakdown() -> Response:
+    return _stats_v1("breakdown")
+
+
+@app.route("/api/v1/stats/timeseries", methods=["GET"], content_types=ANY_CONTENT)
+@answers_json
+def get_api_v1_timeseries() -> Response:
+    return _stats_v1("timeseries")
+
+
 DASHBOARD_FILES = {"dashboard.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
                    "app.css": "text/css; charset=utf-8"}
 DASHBOARD_HEADERS = {
