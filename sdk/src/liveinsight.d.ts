@@ -18,9 +18,22 @@ export interface LiveInsightOptions {
 
 export type PropertyValue = string | number | boolean | null;
 
+/** Money an event brought in; reported per goal in the goal's currency, never converted. */
+export interface Revenue {
+  /** A number or decimal text ("19.90" stays exact) below 10^14, negative for a refund. */
+  amount: number | string;
+  /** An ISO 4217 code in capitals: "EUR", "USD". */
+  currency: string;
+}
+
+export interface TrackOptions {
+  /** Left off (the event is still sent) unless it is as described: the server would refuse the event. */
+  revenue?: Revenue;
+}
+
 export interface LiveInsight {
   /** A custom event: a name of letters, digits, "_", "-", "." and up to 30 flat properties. */
-  track(name: string, properties?: Record<string, PropertyValue>): void;
+  track(name: string, properties?: Record<string, PropertyValue> | null, options?: TrackOptions): void;
   /** Attach later events to your own user id (null to forget it). */
   identify(userId: string | null): void;
   /** Stop sending, persistently (localStorage), and drop anything queued. */

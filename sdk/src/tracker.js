@@ -23,11 +23,15 @@ export function createTracker(config, win) {
   let failures = 0;
   let userId = null;
   let lastView = null;
-  let page = null; // the current page view: its url, visible time and scroll depth
+  // The current page view: its url (null before the first), deepest scroll, and since when it has
+  // been visible (0 while hidden). Engagement is sent at every hide, so no visible time is carried.
+  let pageUrl = null;
+  let scrollPct = 0;
+  let visibleSince = 0;
 
-  const guard = (fn) => function () {
+  const guard = (fn) => (...args) => {
     try {
-      return fn.apply(this, arguments);
+      return fn(...args);
     } catch (e) {
       /* never let an analytics error reach the page */
     }
@@ -36,23 +40,23 @@ export function createTracker(config, win) {
     try {
       return win.localStorage.getItem(key);
     } catch (e) {
-      return key in memory ? memory[key] : null;
+      return memory[key]; // undefined when never saved: every caller reads it as "not set"
     }
   };
   const save = (key, value) => {
     try {
-      value === null ? win.localStorage.removeItem(key) : win.localStorage.setItem(key, value);
+      value == null ? win.localStorage.removeItem(key) : win.localStorage.setItem(key, value);
     } catch (e) {
-      value === null ? delete memory[key] : (memory[key] = value);
+      memory[key] = value;
     }
   };
   // A v4 UUID from getRandomValues, which (unlike randomUUID) also works on plain http pages.
   const uuid = () => "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) =>
     (c ^ (win.crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16));
   const now = () => Date.now();
-  const visible = () => doc.visibilityState === "visible";
+  const visible = () => doc.visibilityState == "visible";
 
-  const disabled = () => load(OPT_OUT_KEY) === "1" || (config.respectDnt && (nav.doNotTrack || win.doNotTrack) == 1);
+  const disabled = () => load(OPT_OUT_KEY) == "1" || (config.respectDnt && (nav.doNotTrack || win.doNotTrack) == 1);
   const stored = () => {
     try {
       return JSON.parse(load(QUEUE_KEY)) || [];
@@ -75,9 +79,9 @@ export function createTracker(config, win) {
 
   // Per-event answers: `retry` is resent; accepted, duplicate, invalid and dropped are done.
   const settle = (events, statuses) => {
-    const again = events.filter((e, i) => (statuses[i] || {}).status == "retry");
-    forget(events.filter((e) => again.indexOf(e) < 0));
-    again.length ? retryLater() : (failures = 0);
+    const done = events.filter((e, i) => (statuses[i] || {}).status != "retry");
+    forget(done);
+    done.length < events.length ? retryLater() : (failures = 0);
   };
 
   const send = (events, leaving) => {
@@ -96,11 +100,12 @@ export function createTracker(config, win) {
     }
     request.then((response) => {
       const status = response.status;
-      if ((status > 199 && status < 300) || status === 503) {
+      // fetch resolves with a status from 200 (a network error rejects instead)
+      if (status < 300 || status == 503) {
         return response.json().then((answer) => settle(events, answer.events || []));
       }
       // Other 4xx answers say the events are wrong: resending cannot help. 408, 429, 5xx: retry.
-      status > 399 && status < 500 && status !== 408 && status !== 429 ? forget(events) : retryLater();
+      status > 399 && status < 500 && status != 408 && status != 429 ? forget(events) : retryLater();
     }).catch(retryLater);
   };
 
@@ -147,43 +152,54 @@ export function createTracker(config, win) {
     else timer = timer || win.setTimeout(guard(flush), FLUSH_MS);
   };
 
+  // Revenue as the server takes it: an ISO 4217 code and an amount below 10^14, sent as decimal text
+  // (19.90 stays exact; 32 characters at most). Anything else is left off: the server would refuse
+  // the whole event for it, and the event still counts without its revenue.
+  const revenue = (options) => {
+    const r = (options || {}).revenue || {};
+    const valid = /^([A-Z]{3}) (?=.{1,32}$)(-?\d{1,14}(\.\d+)?)$/.exec(r.currency + " " + r.amount);
+    return valid && { revenue: { amount: valid[2], currency: valid[1] } };
+  };
+
   // Time on page and scroll depth, sent when the page is hidden or left.
   const engagement = () => {
-    if (!page) return;
-    const ms = page.visible + (page.since ? now() - page.since : 0);
-    if (ms >= 1000 || page.scroll) enqueue("engagement", { engaged_ms: ms, scroll_pct: page.scroll }, { page_url: page.url });
-    page.visible = 0;
-    page.since = visible() ? now() : 0;
+    if (!pageUrl) return;
+    const ms = visibleSince ? now() - visibleSince : 0;
+    if (ms >= 1000 || scrollPct) enqueue("engagement", { engaged_ms: ms, scroll_pct: scrollPct }, { page_url: pageUrl });
+    visibleSince = visible() ? now() : 0;
   };
 
   const pageview = () => {
     const l = win.location;
     const key = l.pathname + l.search + (config.hash ? l.hash : "");
-    if (key === lastView) return; // one page view per view: replaceState or a repeated event is not a new one
-    const referrer = page ? page.url : doc.referrer;
+    if (key == lastView) return; // one page view per view: replaceState or a repeated event is not a new one
+    const referrer = pageUrl || doc.referrer;
     engagement();
     lastView = key;
-    page = { url: l.href, visible: 0, scroll: 0, since: visible() ? now() : 0 };
+    pageUrl = l.href;
+    scrollPct = 0;
+    visibleSince = visible() ? now() : 0;
     enqueue("page_view", null, referrer ? { title: doc.title, referrer } : { title: doc.title });
   };
 
   const onScroll = () => {
-    const depth = Math.round((((win.scrollY || 0) + win.innerHeight) / (doc.documentElement.scrollHeight || 1)) * 100);
-    if (page && depth > page.scroll) page.scroll = Math.min(depth, 100);
+    const depth = Math.round(((win.scrollY + win.innerHeight) / (doc.documentElement.scrollHeight || 1)) * 100);
+    if (pageUrl && depth > scrollPct) scrollPct = Math.min(depth, 100);
   };
 
   const onHide = (leaving) => {
     if (leaving === true || !visible()) {
       engagement();
       flush(true);
-    } else if (page && !page.since) {
-      page.since = now();
+    } else if (pageUrl && !visibleSince) {
+      visibleSince = now();
     }
   };
 
   const onClick = (event) => {
-    const link = event.target && event.target.closest && event.target.closest("a[href]");
-    if (link && link.host && link.host !== win.location.host) {
+    // A target without closest() (not an element) throws: guarded, it is simply not a link click.
+    const link = event.target.closest("a[href]");
+    if (link && link.host && link.host != win.location.host) {
       enqueue("outbound_click", { url: link.href.slice(0, 500) });
       flush(true);
     }
@@ -218,7 +234,7 @@ export function createTracker(config, win) {
   })();
 
   return {
-    track: guard((name, properties) => enqueue(String(name), properties || null)),
+    track: guard((name, properties, options) => enqueue(String(name), properties, revenue(options))),
     identify: guard((id) => (userId = id ? String(id) : null)),
     optOut: guard(() => {
       save(OPT_OUT_KEY, "1");

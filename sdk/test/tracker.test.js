@@ -247,3 +247,54 @@ test("User-Agent Client Hints ride along where the browser has them", async () =
   await safari.tick();
   assert.equal("client_hints" in JSON.parse(safari.requests[0].init.body), false);
 });
+
+test("revenue rides on a tracked event as decimal text in its ISO 4217 currency", async () => {
+  const fake = fakeWindow();
+  const tracker = start(fake, { auto: false });
+  tracker.track("purchase", { plan: "pro" }, { revenue: { amount: 19.9, currency: "EUR" } });
+  tracker.track("purchase", null, { revenue: { amount: "19.90", currency: "USD" } }); // text stays exact
+  tracker.track("refund", null, { revenue: { amount: -5, currency: "EUR" } });
+  tracker.track("purchase", null, { revenue: { amount: 0.1 * 3, currency: "EUR" } }); // a float's 17 decimals
+  tracker.track("purchase", null, { revenue: { amount: "99999999999999.9999", currency: "JPY" } }); // the lake's largest
+  tracker.track("signup", { plan: "pro" }); // no third argument: no revenue
+  await fake.tick();
+  const events = sent(fake);
+  assert.deepEqual(events.map((e) => e.revenue), [
+    { amount: "19.9", currency: "EUR" }, { amount: "19.90", currency: "USD" }, { amount: "-5", currency: "EUR" },
+    { amount: "0.30000000000000004", currency: "EUR" }, { amount: "99999999999999.9999", currency: "JPY" }, undefined]);
+  assert.deepEqual(events[0].properties, { plan: "pro" });
+  assert.equal("revenue" in events[5], false);
+});
+
+test("a revenue the server would refuse is left off: the event itself still counts", async () => {
+  // Each of these makes the server answer the event `invalid` (revenue.amount / revenue.currency), and
+  // a 4xx is final: sent as given, the purchase itself would be lost.
+  const refused = [
+    { amount: 5, currency: "eur" }, { amount: 5, currency: "EURO" }, { amount: 5, currency: "E1R" },
+    { amount: "12,50", currency: "EUR" }, { amount: "", currency: "EUR" },
+    { amount: NaN, currency: "EUR" }, { amount: Infinity, currency: "EUR" }, { amount: 1e14, currency: "EUR" },
+    { amount: "100000000000000", currency: "EUR" }, { amount: true, currency: "EUR" }, { amount: null, currency: "EUR" },
+    { amount: "1." + "5".repeat(31), currency: "EUR" }, // 33 characters: over the server's 32
+    { amount: 5 }, { currency: "EUR" }, "19.90 EUR", 19.9, null
+  ];
+  const fake = fakeWindow();
+  const tracker = start(fake, { auto: false });
+  refused.forEach((revenue, i) => tracker.track("purchase", { i }, { revenue }));
+  tracker.track("purchase", { i: "options not an object" }, "EUR");
+  await fake.tick();
+  const events = sent(fake);
+  assert.equal(events.length, refused.length + 1);
+  assert.deepEqual(events.filter((e) => "revenue" in e), []);
+  assert.deepEqual(events.slice(0, refused.length).map((e) => e.properties.i), refused.map((_, i) => i));
+});
+
+test("revenue waits in the retry queue with its event", async () => {
+  const storage = new Map();
+  const first = fakeWindow({ storage, responses: [{ error: true }] });
+  start(first, { auto: false }).track("purchase", null, { revenue: { amount: "42.00", currency: "EUR" } });
+  await first.tick(1);
+  const next = fakeWindow({ storage });
+  start(next, { auto: false });
+  await next.tick();
+  assert.deepEqual(next.requests[0].events[0].revenue, { amount: "42.00", currency: "EUR" });
+});
