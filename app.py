@@ -325,6 +325,25 @@ def get_api_v1_timeseries() -> Response:
     return _stats_v1("timeseries")
 
 
+@app.route("/api/v2/funnel", methods=["POST"], content_types=ANY_CONTENT)
+@answers_json
+def post_api_v2_funnel() -> Response:
+    """Funnels over the site's goals (docs/api.md "Funnels"), answered in Plausible's funnel shape;
+    errors as POST /api/v2/query's."""
+    from chalicelib.query import funnel, plausible  # not on the collector's cold start
+
+    try:
+        _authorized()
+        params.only(_query())
+        services = get_services()
+        body = plausible.request_body(app.current_request.raw_body)
+        return funnel.run(body, services.request_query, services.settings.sites,
+                          services.settings.event_retention_days, _now_ms())
+    except (ApiError, StoreUnavailable) as exc:
+        error = answer_for(exc)
+        return _answer(error.status_code, plausible.error_body(error), error.headers)
+
+
 DASHBOARD_FILES = {"dashboard.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
                    "app.css": "text/css; charset=utf-8"}
 DASHBOARD_HEADERS = {

@@ -155,6 +155,11 @@ class Services:
             from chalicelib.query.export import export
 
             return export(request, self.lake_objects, self.lake_exports, self.settings, self.metrics, now_ms=_now_ms())
+        if isinstance(request, dict) and "funnel" in request:  # POST /api/v2/funnel (query/funnel_sql.py)
+            from chalicelib.query.funnel_sql import answer as answer_funnel
+
+            return answer_funnel(request["funnel"], self.lake_objects, self.settings, self.metrics,
+                                 time_left_seconds=time_left_seconds)
         from chalicelib.query.runner import answer
 
         return answer(request, self.lake_objects, self.settings, self.metrics, time_left_seconds=time_left_seconds)
