@@ -24,7 +24,7 @@ from chalicelib.enrich.hints import HINT_HEADERS
 from chalicelib.http import params, reads
 from chalicelib.http.cors import answer_headers, preflight_headers
 from chalicelib.ingest import dialects
-from chalicelib.ingest.collector import IngestRequest, IngestResult
+from chalicelib.ingest.collector import REASON_OF_ERROR, IngestRequest, IngestResult
 from chalicelib.services import get_services
 from chalicelib.static import static_file, static_version
 
@@ -123,8 +123,9 @@ def _collect_dialect(dialect) -> Response:
         ))
         answer = dialect.answer(result, translation)
     except ApiError as err:  # the body itself is refused: nothing reached the collector
+        reason = REASON_OF_ERROR.get(err.code, RejectReason.INVALID)  # a 413 or 415 is counted as such
         get_services().metrics.request(events_processed=0, processing_ms=0, processing_errors=0,
-                                       rejected={RejectReason.INVALID: 1})
+                                       rejected={reason: 1})
         answer = dialect.refuse(dialects.refusal_of(err))
     except Exception as exc:  # noqa: BLE001 - the last line of defence must answer in the dialect's shape
         failed = _collector_failed(exc).body["error"]

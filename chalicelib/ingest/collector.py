@@ -41,9 +41,11 @@ RETRY_AFTER_SECONDS = 2
 RATE_LIMITED = "rate_limited"
 PREVIOUS_VISITOR = "_previous_visitor_id"  # carried on a record until sessionising, never stored
 
-_REASON_OF_ERROR = {
+REASON_OF_ERROR = {  # a body refused whole (decode_body) -> the Reason it is counted under
     "unsupported_media_type": RejectReason.UNSUPPORTED_MEDIA_TYPE,
     "payload_too_large": RejectReason.TOO_LARGE,
+    "malformed_json": RejectReason.MALFORMED,
+    "too_deep": RejectReason.MALFORMED,
     "forbidden_origin": RejectReason.FORBIDDEN_ORIGIN,
 }
 
@@ -106,7 +108,7 @@ class Collector:
                 statuses = self._process(request, tally)
         except ApiError as err:
             if err.code != RATE_LIMITED:  # counted per event where it was raised
-                tally.rejected[_REASON_OF_ERROR.get(err.code, RejectReason.MALFORMED)] += 1
+                tally.rejected[REASON_OF_ERROR.get(err.code, RejectReason.MALFORMED)] += 1
             result = IngestResult(err.status_code, err.body(), dict(err.headers))
             stored = errors = 0
         else:

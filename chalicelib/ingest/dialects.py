@@ -135,6 +135,28 @@ def _flat(value: Any, client_field: str) -> dict:
     return dict(value)
 
 
+def _umami_data(value: Any) -> dict:
+    """Umami's event data as Umami stores it (its src/lib/data.ts flattenJSON): a nested object's keys
+    joined with dots ({"cart": {"items": 2}} -> {"cart.items": 2}) and an array kept as its JSON text.
+    The property rules (count, key and value lengths) then apply to the flat keys."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _bad("payload.data", "must be an object", "wrong_type")
+    flat: dict = {}
+
+    def walk(node: dict, prefix: str) -> None:
+        for key, item in node.items():
+            name = f"{prefix}{key}"
+            if isinstance(item, dict):
+                walk(item, name + ".")
+            else:
+                flat[name] = json.dumps(item, separators=(",", ":")) if isinstance(item, list) else item
+
+    walk(value, "")  # the body's nesting depth is bounded where it is decoded (decode_body)
+    return flat
+
+
 def _refusal(result: IngestResult, fields: dict[str, str]) -> Refusal | None:
     """None when the event was stored; else why not, with the status the answer must have."""
     statuses = result.body.get("events")
@@ -307,7 +329,7 @@ class Umami:
         for name_, key in (("title", "title"), ("user_id", "id")):
             if payload.get(key) not in (None, ""):
                 event[name_] = payload[key]
-        properties = _flat(payload.get("data"), "payload.data")
+        properties = _umami_data(payload.get("data"))
         if properties:
             event["properties"] = properties
         if payload.get("timestamp") is not None:

@@ -201,7 +201,8 @@ def test_a_path_url_is_completed_with_the_hostname(api, dynamodb):
     ({"type": "performance", "payload": tracker_payload(lcp=1200)}, "type"),
     ({"type": "event", "payload": tracker_payload(tag="b")}, "payload.tag"),
     ({"type": "event", "payload": tracker_payload(name="Sign up")}, "payload.name"),
-    ({"type": "event", "payload": tracker_payload(data={"a": [1]})}, "payload.data.a"),
+    # nested data is flattened as Umami does ("cart.note"); the property rules then name the flat key
+    ({"type": "event", "payload": tracker_payload(data={"cart": {"note": "x" * 513}})}, "payload.data.cart.note"),
     ({"type": "event", "payload": {**tracker_payload(), "url": None}}, "payload.url"),
 ])
 def test_umami_refusals_name_the_field(api, dynamodb, document, field):
@@ -219,8 +220,12 @@ def test_an_umami_bot_is_not_answered_2xx(api, dynamodb):
     assert stored_events(dynamodb) == []
 
 
-def test_malformed_and_oversized_bodies_keep_the_collectors_status(api, dynamodb):
+def test_malformed_and_oversized_bodies_keep_the_collectors_status_and_reason(api, dynamodb, capsys):
+    capsys.readouterr()
     assert send(api, "/api/send", None, raw=b"{nope").status_code == 400
     assert send(api, "/api/event", None, raw=b"{}", content_type="application/xml").status_code == 415
     assert send(api, "/api/event", None, raw=b" " * (65 * 1024)).status_code == 413
     assert stored_events(dynamodb) == []
+    # counted under the reason POST /events would give them (the operations guide's rejected-events table)
+    rejected = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "EventsRejected" in line]
+    assert [r["Reason"] for r in rejected] == ["Malformed", "UnsupportedMediaType", "TooLarge"]
