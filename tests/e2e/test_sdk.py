@@ -1,15 +1,22 @@
 """The website SDK in Debian's headless Chromium against the local stack's demo site: what the
-server stores after real page views, SPA navigation, engagement, a cut network and a 503."""
+server stores after real page views, SPA navigation, engagement, a cut network and a 503; and
+revenue, from `track()` to the stored event and the lake's `total_revenue`."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from chalicelib.store import from_item
-from tests.e2e.conftest import start_stack
+from tests.e2e.conftest import VISITOR_UA, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -148,3 +155,104 @@ def test_a_503_is_retried_and_each_event_is_stored_once(stack, page):
     events = wait_for(stored_once, what="the retried purchase")
     assert len(events) == 1 and events[0]["properties"]["amount"] == 42
     assert answered and answered[0]["accepted"] >= 1  # the first attempt had stored it
+
+
+class ShopHandler(BaseHTTPRequestHandler):
+    """A shop's checkout page on its own loopback origin, installing the snippet from the stack as a
+    customer's site does (a page Playwright invents is not on loopback: Chromium's Local Network
+    Access would refuse it the stack's script)."""
+
+    snippet_url = ""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        body = (f'<!doctype html><title>Checkout</title><p>Thanks!</p>'
+                f'<script defer src="{self.snippet_url}" data-site="shop"></script>').encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_):
+        pass
+
+
+@pytest.fixture(scope="module")
+def shop():
+    """(stack, shop origin): the site 'shop' allows the shop's origin and has a revenue goal in EUR."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ShopHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    sites = {"shop": {"origins": [origin], "goals": [{"name": "Purchase", "event": "purchase", "currency": "EUR"}]}}
+    running = start_stack({"LIVEINSIGHT_SITES": json.dumps(sites), "LIVEINSIGHT_DEFAULT_SITE": "shop"})
+    ShopHandler.snippet_url = f"{running.base}/liveinsight.js"
+    yield running, origin
+    running.stop()
+    server.shutdown()
+    server.server_close()
+
+
+def post_json(url: str, body: dict, headers: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "User-Agent": VISITOR_UA, **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_a_bad_revenue_is_refused_by_the_server_with_its_event(shop):
+    """Why the SDK leaves a bad revenue off: the server refuses the whole event, and a 4xx is final."""
+    stack, origin = shop
+    event = {"event_type": "purchase", "page_url": f"{origin}/checkout",
+             "revenue": {"amount": "12,50", "currency": "EUR"}}
+    status, answer = post_json(f"{stack.base}/events", event, {"Origin": origin})
+    assert status == 400
+    assert answer["events"][0]["status"] == "invalid" and answer["events"][0]["field"] == "revenue.amount"
+
+
+def test_purchases_tracked_with_revenue_are_stored_and_summed_per_goal_currency(shop, browser):
+    stack, origin = shop
+    context = browser.new_context()
+    page = context.new_page()
+    sent = [({"plan": "pro"}, {"amount": 19.9, "currency": "EUR"}),
+            ({"plan": "team"}, {"amount": "30.10", "currency": "EUR"}),
+            ({"plan": "bad"}, {"amount": "12,50", "currency": "EUR"}),  # left off by the SDK: the event still counts
+            ({"plan": "us"}, {"amount": 8, "currency": "USD"})]  # another currency: a conversion, not EUR revenue
+    try:
+        page.goto(f"{origin}/checkout")
+        page.wait_for_function("() => window.liveinsight && window.liveinsight.identify")
+        page.evaluate("""sent => {
+            liveinsight.identify("revenue-visitor");
+            sent.forEach(([props, revenue]) => liveinsight.track("purchase", props, {revenue}));
+            liveinsight.flush();
+        }""", sent)
+
+        def purchases():
+            events = [e for e in of_visitor(stack, "revenue-visitor") if e["event_type"] == "purchase"]
+            return events if len(events) == len(sent) else None
+
+        stored = {e["properties"]["plan"]: e.get("revenue") for e in wait_for(purchases, what="the purchases")}
+    finally:
+        context.close()
+    assert stored == {"pro": {"amount": "19.9", "currency": "EUR"}, "team": {"amount": "30.10", "currency": "EUR"},
+                      "bad": None, "us": {"amount": "8", "currency": "USD"}}
+
+    # The lake's answer through Plausible's Stats API v2, against a plain sum of what the page sent.
+    expected_eur = sum(Decimal(str(r["amount"])) for p, r in sent if r["currency"] == "EUR" and p["plan"] != "bad")
+    today = datetime.now(timezone.utc).date().isoformat()
+    query = {"site_id": "shop", "metrics": ["events", "total_revenue"], "date_range": [today, today],
+             "filters": [["is", "event:goal", ["Purchase"]]]}
+
+    def answered():
+        status, answer = post_json(f"{stack.base}/api/v2/query", query,
+                                   {"Authorization": "Bearer local-dev-token"})
+        assert status == 200, answer
+        events, revenue = answer["results"][0]["metrics"] if answer["results"] else (0, None)
+        return (events, revenue) if events == len(sent) and revenue and revenue["value"] else None
+
+    events, revenue = wait_for(answered, timeout_seconds=60, what="the purchases in the lake")
+    print(f"\n/api/v2/query for goal Purchase: events={events}, total_revenue={revenue}")
+    assert revenue["currency"] == "EUR"
+    assert Decimal(str(revenue["value"])) == expected_eur == Decimal("50.00")
