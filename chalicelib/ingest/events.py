@@ -245,6 +245,9 @@ def _properties(raw: dict) -> dict:
     return dict(value)
 
 
+LAKE_REVENUE_STEP = Decimal("0.0001")
+
+
 def _revenue(raw: dict) -> dict[str, str] | None:
     """{amount, currency}: the amount a number or decimal text (kept as text, so 19.90 stays exact)."""
     value = raw.get("revenue")
@@ -261,7 +264,10 @@ def _revenue(raw: dict) -> dict[str, str] | None:
         number = Decimal(amount.strip() if isinstance(amount, str) else repr(amount))
     except InvalidOperation:
         number = None
-    if number is None or not number.is_finite() or abs(number) >= MAX_REVENUE_AMOUNT:
+    # The lake keeps 4 decimals (DECIMAL(18,4)): an amount that rounds up to the bound would be stored
+    # but could never become a lake row. `or` keeps quantize away from huge values (it would raise).
+    if number is None or not number.is_finite() or abs(number) >= MAX_REVENUE_AMOUNT \
+            or abs(number.quantize(LAKE_REVENUE_STEP)) >= MAX_REVENUE_AMOUNT:
         raise InvalidEvent("revenue.amount", "out_of_range", f"must be a finite amount below {MAX_REVENUE_AMOUNT:,}")
     return {"amount": format(number, "f"), "currency": currency}
 

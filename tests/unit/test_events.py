@@ -121,6 +121,10 @@ class TestValidateEvent:
         ({"properties": {"long": "v" * 513}}, "properties.long", "too_long"),
         ({"properties": {"big": 2**60}}, "properties.big", "out_of_range"),
         ({"ip": "1.2.3.4"}, "ip", "unknown_field"),
+        ({"revenue": {"amount": "1e14", "currency": "EUR"}}, "revenue.amount", "out_of_range"),
+        # below the bound, but 4 decimals (the lake's DECIMAL(18,4)) round it up to it: refused, not lost
+        ({"revenue": {"amount": "99999999999999.99999", "currency": "EUR"}}, "revenue.amount", "out_of_range"),
+        ({"revenue": {"amount": "19.90", "currency": "eur"}}, "revenue.currency", "invalid_format"),
     ])
     def test_invalid_fields_are_named(self, change, field, code):
         raw = {**GUIDE_EVENT, **change}
