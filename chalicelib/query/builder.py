@@ -18,6 +18,7 @@ from sqlglot import exp
 
 from chalicelib.core.goals import Goal, page_regex
 from chalicelib.query.description import (
+    ENGAGEMENT_METRICS,
     EVENT_DIMENSIONS,
     GOAL_DIMENSION,
     PROPS_PREFIX,
@@ -27,6 +28,7 @@ from chalicelib.query.description import (
     Filter,
     Query,
     default_order,
+    goals_named,
     revenue_goals,
 )
 from chalicelib.sessions.model import ENGAGED_AFTER_MS, ENGAGEMENT_EVENT, MAX_SESSION_MS, PAGE_VIEW
@@ -39,6 +41,8 @@ PARTS = ("visitors", "visits", "pageviews", "events", "bounces", "duration_ms", 
 # With revenue metrics: the DECIMAL sum of the goal's revenue in its currency and how many events had it.
 REVENUE_PARTS = ("revenue_sum", "revenue_count")
 REVENUE_COLUMNS = ("revenue_amount", "revenue_currency")
+# With time_on_page / scroll_depth: Plausible's totals over engagement events (scroll beyond 100 left out).
+ENGAGEMENT_PARTS = ("engaged_ms_sum", "engaged_visits", "scroll_sum", "scroll_visits")
 _BASE_COLUMNS = ("event_id", "received_time", "event_type", "time", "session_id", "visitor_id", "page_path",
                  "engaged_ms", "properties")
 _TIME_FORMATS = {"time:hour": ("HOUR", "%Y-%m-%d %H:00:00"), "time:day": ("DAY", "%Y-%m-%d"),
@@ -123,7 +127,35 @@ def _needed(query: Query) -> tuple[list[str], list[str]]:
             columns.append(column)
     if wants_revenue(query):
         columns.extend(REVENUE_COLUMNS)
+    if wants_engagement(query):
+        columns.append("scroll_pct")
     return columns, facts
+
+
+def wants_engagement(query: Query) -> bool:
+    return any(m in ENGAGEMENT_METRICS for m in query.metrics)
+
+
+def _engagement_per_visit() -> list[exp.Expression]:
+    """Per visit and group: its engaged time, whether it has an engagement event, and its deepest
+    scroll (Plausible: max scroll_depth per session, of engagement events up to 100)."""
+    is_engagement = exp.EQ(this=_col("event_type"), expression=_str(ENGAGEMENT_EVENT))
+    scroll = exp.If(this=exp.and_(is_engagement.copy(), exp.LTE(this=_col("scroll_pct"),
+                                                                 expression=exp.Literal.number(100))),
+                    true=_col("scroll_pct"))
+    return [exp.alias_(exp.Sum(this=exp.If(this=is_engagement, true=_col("engaged_ms"))), "engaged_ms_sum"),
+            exp.alias_(exp.Max(this=exp.If(this=is_engagement.copy(), true=exp.Literal.number(1),
+                                           false=exp.Literal.number(0))), "engaged_visits"),
+            exp.alias_(exp.Max(this=scroll), "scroll_max")]
+
+
+def _engagement_totals() -> list[exp.Expression]:
+    zero = exp.Literal.number(0)
+    return [exp.alias_(exp.Coalesce(this=exp.Sum(this=_col("engaged_ms_sum")), expressions=[zero]), "engaged_ms_sum"),
+            exp.alias_(exp.Coalesce(this=exp.Sum(this=_col("engaged_visits")), expressions=[zero.copy()]),
+                       "engaged_visits"),
+            exp.alias_(exp.Coalesce(this=exp.Sum(this=_col("scroll_max")), expressions=[zero.copy()]), "scroll_sum"),
+            exp.alias_(exp.Count(this=_col("scroll_max")), "scroll_visits")]
 
 
 def wants_revenue(query: Query) -> bool:
@@ -190,12 +222,16 @@ def dimension_expression(dimension: str) -> exp.Expression:
 
 
 def _goal_filter(node: Condition, query: Query) -> exp.Expression:
-    """By event:goal, the row's goal is (not) one of them; else the event converts (none of) them."""
-    if GOAL_DIMENSION in query.dimensions:
-        test: exp.Expression = exp.In(this=_col("goal"), expressions=[_str(v) for v in node.values])
+    """The goals the condition selects by name: by event:goal, the row's goal is (not) one of them;
+    else the event converts (none of) them. Selecting no goal is false (its `_not` true)."""
+    names = goals_named(node, query.goals)
+    if not names:
+        test: exp.Expression = exp.false()
+    elif GOAL_DIMENSION in query.dimensions:
+        test = exp.In(this=_col("goal"), expressions=[_str(v) for v in names])
     else:
-        test = _any([goal_condition(query.goal(name)) for name in node.values])
-    return exp.not_(exp.paren(test)) if node.operator == "is_not" else test
+        test = _any([goal_condition(query.goal(name)) for name in names])
+    return exp.not_(exp.paren(test)) if node.operator.endswith("_not") else test
 
 
 def _condition(node: Condition, query: Query) -> exp.Expression:
@@ -375,7 +411,8 @@ def _per_visit(query: Query, facts: list[str]) -> tuple[exp.Select, list[tuple[s
                             exp.alias_(_count_if(exp.NEQ(this=_col("event_type"), expression=_str(ENGAGEMENT_EVENT))),
                                        "events"),
                             *[exp.alias_(exp.Min(this=_col(c)), c) for c in ("bounce", "duration_ms",
-                                                                             "visit_pageviews")], *revenue)
+                                                                             "visit_pageviews")], *revenue,
+                            *(_engagement_per_visit() if wants_engagement(query) else []))
                  .from_("goal_events" if by_goal else "visit_events"))
     if query.filter is not None:
         per_visit = per_visit.where(filter_expression(query.filter, query), copy=False)
@@ -402,6 +439,8 @@ def _order_expression(name: str, query: Query) -> exp.Expression:
             # one divisor for every group: by visitors (group_conversion_rate too: its divisors differ
             # per group and come from a second query, so the engine orders by the converted visitors)
             "conversion_rate": lambda: _col("visitors"), "group_conversion_rate": lambda: _col("visitors"),
+            "time_on_page": lambda: ratio("engaged_ms_sum", "engaged_visits"),
+            "scroll_depth": lambda: ratio("scroll_sum", "scroll_visits"),
             "total_revenue": lambda: _col("revenue_sum") if revenue else _col("visitors"),
             "average_revenue": lambda: (exp.Div(this=_col("revenue_sum"), expression=exp.func(
                 "NULLIF", _col("revenue_count"), exp.Literal.number(0))) if revenue else _col("visitors")),
@@ -424,6 +463,7 @@ def build(query: Query, scan: Scan, table: str = DEFAULT_TABLE) -> exp.Expressio
         *[exp.alias_(exp.Coalesce(this=exp.Sum(this=_col(name)), expressions=[zero.copy()]), name)
           for name in ("duration_ms", "visit_pageviews")],
         *([exp.alias_(exp.Sum(this=_col(name)), name) for name in REVENUE_PARTS] if wants_revenue(query) else []),
+        *(_engagement_totals() if wants_engagement(query) else []),
     ).from_("per_visit")
     if dim_names:
         outer = outer.group_by(*[d.copy() for d in dim_names], copy=False)

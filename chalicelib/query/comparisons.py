@@ -10,7 +10,9 @@ compare.ex and query_runner.ex; the public docs do not describe comparisons):
 - match_day_of_week: the comparison's first day moved to the next day with the main range's first
   weekday, or to the previous one if the next is the main range's first day itself;
 - change: bounce_rate and conversion_rate in points (bounce_rate none when the old value is 0),
-  every other metric a whole percentage rounded half away from zero (0 -> n is 100, 0 -> 0 is 0).
+  every other metric a whole percentage rounded half away from zero (0 -> n is 100, 0 -> 0 is 0);
+  revenue metrics by their values (compare.ex percent_change of %{value: ...}), none when either is
+  null; a group missing from the comparison has 0 for every metric but revenue (null).
 Rows present only in the comparison are not added; a single time dimension gets a row for every
 time label, so every bucket has its comparison (query_runner.ex).
 """
@@ -24,6 +26,7 @@ MODES = ("previous_period", "year_over_year", "custom")
 OPTIONS = ("mode", "date_range", "match_day_of_week")
 POINT_CHANGES = ("conversion_rate",)  # Plausible's compare.ex: Float.round(new - old, 1)
 FLOAT_METRICS = ("views_per_visit", "percentage", "conversion_rate", "group_conversion_rate")
+NULL_WHEN_EMPTY = ("total_revenue", "average_revenue")  # query_runner.ex empty_metric_value
 
 
 def period(mode: str, first: date, last: date, today: date, match_day_of_week: bool = False) -> tuple[date, date]:
@@ -71,6 +74,10 @@ def elixir_round(value: float) -> int:
 
 def change(metric: str, old, new):
     """The comparison's `change` of one metric, as Plausible's compare.ex computes it."""
+    if isinstance(old, dict):  # a revenue metric: {"value", "currency", ...}
+        old = old.get("value")
+    if isinstance(new, dict):
+        new = new.get("value")
     if old is None or new is None:
         return None
     if metric == "bounce_rate":
@@ -83,7 +90,7 @@ def change(metric: str, old, new):
 
 
 def empty_metrics(metrics) -> list:
-    return [0.0 if m in FLOAT_METRICS else 0 for m in metrics]
+    return [None if m in NULL_WHEN_EMPTY else 0.0 if m in FLOAT_METRICS else 0 for m in metrics]
 
 
 def merge(results: list[dict], compared: list[dict], metrics, dimensions, labels=None, compared_labels=None,

@@ -21,12 +21,13 @@ MAX_VALUE_CHARS = 1_000
 
 # Metric -> what it counts (docs/lake.md "Queries").
 METRICS = ("visitors", "visits", "pageviews", "events", "views_per_visit", "bounce_rate", "visit_duration")
+# From engagement events (engaged_ms, scroll_pct): need an event:page dimension or filter (Plausible's rule).
+ENGAGEMENT_METRICS = ("time_on_page", "scroll_depth")
 # Metrics that need goals: an `event:goal` dimension or filter (Plausible's rule).
 GOAL_METRICS = ("conversion_rate", "group_conversion_rate", "total_revenue", "average_revenue")
-ALL_METRICS = METRICS + GOAL_METRICS
+ALL_METRICS = METRICS + ENGAGEMENT_METRICS + GOAL_METRICS
 REVENUE_METRICS = ("total_revenue", "average_revenue")
 GOAL_DIMENSION = "event:goal"
-GOAL_OPERATORS = ("is", "is_not")
 # Event-level dimensions: the event's own column.
 EVENT_DIMENSIONS = {"event:page": "page_path", "event:name": "event_type", "event:hostname": "page_host"}
 PROPS_PREFIX = "event:props:"
@@ -126,6 +127,7 @@ def parse_query(request: object) -> Query:
     combined = parsed[0] if len(parsed) == 1 else (Logical("and", parsed) if parsed else None)
     goals = _goals(request.get("goals", []))
     _check_goal_use(goals, metrics, dimensions, parsed)
+    _check_page_use(metrics, dimensions, parsed)
     return Query(site=site, start_ms=start_ms, end_ms=end_ms, metrics=metrics, dimensions=dimensions,
                  filter=combined, order_by=_order_by(request.get("order_by", []), metrics, dimensions),
                  limit=_whole(request.get("limit", MAX_LIMIT), "limit", 1, MAX_LIMIT),
@@ -140,6 +142,7 @@ def _goals(raw: object) -> tuple[Goal, ...]:
 
 
 def goal_conditions(node: Filter | None) -> list[Condition]:
+    """Every event:goal condition of the filter tree, at any depth."""
     if node is None:
         return []
     if isinstance(node, Condition):
@@ -147,26 +150,91 @@ def goal_conditions(node: Filter | None) -> list[Condition]:
     return [c for child in node.children for c in goal_conditions(child)]
 
 
+def goals_named(condition: Condition, goals: tuple[Goal, ...]) -> tuple[str, ...]:
+    """The names of the goals a goal condition's positive operator selects: `is` equal names,
+    `contains` a name containing a value, `matches` a name a regular expression finds (Plausible
+    matches goal NAMES; case_sensitive false folds both sides). `_not` is the negation of this set
+    (the builder's job: an event converting none of them)."""
+    positive = condition.operator.removesuffix("_not")
+    fold = (lambda text: text) if condition.case_sensitive else str.lower
+    values = [fold(v) for v in condition.values]
+
+    def selected(name: str) -> bool:
+        if positive == "is":
+            return fold(name) in values
+        if positive == "contains":
+            return any(v in fold(name) for v in values)
+        return any(re.search(v, name, 0 if condition.case_sensitive else re.IGNORECASE) for v in condition.values)
+
+    return tuple(g.name for g in goals if selected(g.name))
+
+
+def without_goal_conditions(node: Filter | None) -> Filter | None:
+    """The filter without the restriction of its event:goal conditions: each one is replaced by the
+    value that restricts least where it stands (true, or false under a `not`), so the divisor of a
+    conversion rate holds every visitor the filtered query counts. Top-level goal filters simply go,
+    as Plausible's remove_top_level_filters; ["or", [goal, X]] divides by every visitor."""
+    widened = _widen(node, True) if node is not None else True
+    return None if widened is True else widened  # never False: every constant is flipped back by its `not`
+
+
+def _widen(node: Filter, positive: bool):
+    if isinstance(node, Condition):
+        return positive if node.dimension == GOAL_DIMENSION else node
+    if node.operator == "not":
+        child = _widen(node.children[0], not positive)
+        return (not child) if isinstance(child, bool) else Logical("not", (child,))
+    children = [_widen(c, positive) for c in node.children]
+    absorbing = node.operator == "or"  # true absorbs an or, false an and
+    if absorbing in children:
+        return absorbing
+    kept = tuple(c for c in children if not isinstance(c, bool))
+    if not kept:
+        return not absorbing
+    return kept[0] if len(kept) == 1 else Logical(node.operator, kept)
+
+
+def _top_level(filters: tuple[Filter, ...], dimension: str) -> list[Condition]:
+    return [f for f in filters if isinstance(f, Condition) and f.dimension == dimension]
+
+
 def _check_goal_use(goals: tuple[Goal, ...], metrics: tuple[str, ...], dimensions: tuple[str, ...],
                     filters: tuple[Filter, ...]) -> None:
-    """Goal filters name configured goals and stand at the top level (so that the conversion rate's
-    divisor is the same query without them); goal metrics need a goal dimension or filter."""
+    """`is` goal filters name configured goals (as Plausible checks; contains and matches may match
+    none); goal metrics need a goal dimension or a goal filter at any depth."""
     names = {g.name for g in goals}
-    top_level = [f for f in filters if isinstance(f, Condition) and f.dimension == GOAL_DIMENSION]
-    for i, item in enumerate(filters):
-        if isinstance(item, Logical) and goal_conditions(item):
-            raise QueryError(f"filters[{i}]", "event:goal filters must stand at the top level, not inside "
-                                              "and/or/not")
-    for condition in top_level:
+    conditions = [c for f in filters for c in goal_conditions(f)]
+    for condition in conditions:
+        if condition.operator.removesuffix("_not") != "is":
+            continue
         for value in condition.values:
-            if value not in names:
+            known = names if condition.case_sensitive else {n.lower() for n in names}
+            if (value if condition.case_sensitive else value.lower()) not in known:
                 raise QueryError("filters", f"event:goal {value!r} is not a goal of this site (goals: "
                                             f"{', '.join(sorted(names)) or 'none configured'})")
-    if GOAL_DIMENSION in dimensions and not goals:
-        raise QueryError("dimensions", "event:goal needs goals: this site has none configured")
+    if (GOAL_DIMENSION in dimensions or conditions) and not goals:
+        raise QueryError("dimensions" if GOAL_DIMENSION in dimensions else "filters",
+                         "event:goal needs goals: this site has none configured")
     wanted = [m for m in metrics if m in GOAL_METRICS]
-    if wanted and GOAL_DIMENSION not in dimensions and not top_level:
+    if wanted and GOAL_DIMENSION not in dimensions and not conditions:
         raise QueryError("metrics", f"{wanted[0]} needs an event:goal dimension or filter")
+
+
+def _filter_dimensions(node: Filter) -> list[str]:
+    if isinstance(node, Condition):
+        return [node.dimension]
+    return [d for child in node.children for d in _filter_dimensions(child)]
+
+
+def _check_page_use(metrics: tuple[str, ...], dimensions: tuple[str, ...], filters: tuple[Filter, ...]) -> None:
+    """Plausible's rules: scroll_depth needs an event:page dimension or top-level filter;
+    time_on_page an event:page dimension or filter at any depth."""
+    page_dimension = "event:page" in dimensions
+    if "scroll_depth" in metrics and not page_dimension and not _top_level(filters, "event:page"):
+        raise QueryError("metrics", "scroll_depth needs an event:page dimension or a top-level event:page filter")
+    anywhere = any("event:page" in _filter_dimensions(f) for f in filters)
+    if "time_on_page" in metrics and not page_dimension and not anywhere:
+        raise QueryError("metrics", "time_on_page needs an event:page dimension or filter")
 
 
 def _whole(value: object, name: str, low: int, high: int) -> int:
@@ -230,8 +298,6 @@ def _filter(raw: object, where: str, depth: int) -> Filter:
         raise QueryError(where, 'must be [operator, dimension, [values]] or with options {"case_sensitive": false}')
     dimension, values = raw[1], raw[2]
     _check_operands(dimension, values, where)
-    if dimension == GOAL_DIMENSION and (operator not in GOAL_OPERATORS or len(raw) == 4):
-        raise QueryError(where, f"event:goal takes {' or '.join(GOAL_OPERATORS)} with goal names, no options")
     case_sensitive = _options(raw[3] if len(raw) == 4 else {}, where)
     if operator.startswith("matches"):
         _check_patterns(values, where)
@@ -305,9 +371,15 @@ def days(query: Query) -> list[date]:
 
 
 def revenue_goals(query: Query) -> tuple[tuple[Goal, ...], str | None]:
-    """Without an event:goal dimension: the revenue goals the filter names (`is`) and their one
-    currency; None when there is none or they differ (revenue is never converted, so not summed)."""
-    named = [v for c in goal_conditions(query.filter) if c.operator == "is" for v in c.values]
-    goals = tuple(g for g in query.goals if g.name in named and g.currency)
+    """Without an event:goal dimension: the revenue goals the top-level goal filters select (every
+    one of them, as Plausible's matching_toplevel_filters) and their one currency; None when there is
+    none or they differ (revenue is never converted, so not summed)."""
+    top = query.filter.children if isinstance(query.filter, Logical) and query.filter.operator == "and" else (
+        (query.filter,) if query.filter is not None else ())
+    conditions = [c for c in _top_level(tuple(top), GOAL_DIMENSION) if not c.operator.endswith("_not")]
+    if not conditions:
+        return (), None
+    selected = set.intersection(*(set(goals_named(c, query.goals)) for c in conditions))
+    goals = tuple(g for g in query.goals if g.name in selected and g.currency)
     currencies = {g.currency for g in goals}
     return goals, (currencies.pop() if len(currencies) == 1 else None)

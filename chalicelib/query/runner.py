@@ -15,16 +15,15 @@ from fractions import Fraction
 
 from chalicelib.core.metrics import LAKE_QUERY_BYTES
 from chalicelib.lake.layout import PartitionFiles, partitions_between
-from chalicelib.query.builder import DUCKDB, TRINO, Scan, build, build_rows, padded_dates
+from chalicelib.query.builder import DUCKDB, ENGAGEMENT_PARTS, TRINO, Scan, build, build_rows, padded_dates
 from chalicelib.query.description import (
     GOAL_DIMENSION,
     MAX_LIMIT,
-    Condition,
-    Logical,
     Query,
     QueryError,
     parse_query,
     revenue_goals,
+    without_goal_conditions,
 )
 
 ENGINE_DIMENSION = "Engine"
@@ -95,6 +94,14 @@ def metric_values(query: Query, parts: dict, dimensions: list | None = None, div
     if "group_conversion_rate" in query.metrics:
         key = tuple(v for d, v in zip(query.dimensions, dimensions or [], strict=True) if d != GOAL_DIMENSION)
         values["group_conversion_rate"] = _rate(parts["visitors"], divisors.get("groups", {}).get(key, 0))
+    if "time_on_page" in query.metrics:
+        engaged = parts.get("engaged_visits") or 0
+        # Plausible: whole seconds per visit with engagement (rounded half to even, as ClickHouse's
+        # round of a float), null without any
+        values["time_on_page"] = round(Fraction(parts["engaged_ms_sum"] or 0, 1000 * engaged)) if engaged else None
+    if "scroll_depth" in query.metrics:
+        scrolled = parts.get("scroll_visits") or 0
+        values["scroll_depth"] = round(Fraction(parts["scroll_sum"] or 0, scrolled)) if scrolled else None
     if "total_revenue" in query.metrics or "average_revenue" in query.metrics:
         goal = dimensions[query.dimensions.index(GOAL_DIMENSION)] if GOAL_DIMENSION in query.dimensions else None
         values.update(_revenue(query, parts, goal))
@@ -108,20 +115,16 @@ def results(query: Query, columns: list[str], rows: list[tuple], divisors: dict 
         parts = {k: int(named[k] or 0) for k in ("visitors", "visits", "pageviews", "events", "bounces",
                                                   "duration_ms", "visit_pageviews")}
         parts.update({k: named[k] for k in ("revenue_sum", "revenue_count") if k in named})
+        parts.update({k: int(named[k] or 0) for k in ENGAGEMENT_PARTS if k in named})
         dimensions = [named[f"d{i}"] for i in range(len(query.dimensions))]
         out.append({"dimensions": dimensions, "metrics": metric_values(query, parts, dimensions, divisors)})
     return out
 
 
 def without_goals(query: Query, dimensions: tuple[str, ...]) -> Query:
-    """The visitors a conversion rate divides by: the query without its goal filters (which stand
-    at the top level), grouped by `dimensions`."""
-    node = query.filter
-    if isinstance(node, Condition) and node.dimension == GOAL_DIMENSION:
-        node = None
-    elif isinstance(node, Logical) and node.operator == "and":
-        kept = tuple(c for c in node.children if not (isinstance(c, Condition) and c.dimension == GOAL_DIMENSION))
-        node = (kept[0] if len(kept) == 1 else Logical("and", kept)) if kept else None
+    """The visitors a conversion rate divides by: the query without its goal filters (at any depth),
+    grouped by `dimensions`."""
+    node = without_goal_conditions(query.filter)
     return replace(query, metrics=("visitors",), dimensions=dimensions, filter=node, order_by=(), limit=MAX_LIMIT,
                    offset=0)
 

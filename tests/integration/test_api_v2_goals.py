@@ -96,11 +96,20 @@ def test_goal_filters_and_group_conversion_rate(wired):
         assert status == 200 and body["results"] == [{"dimensions": [], "metrics": [3, None]}]  # two currencies
         status, body = query(api, {"metrics": ["visitors"], "filters": [["is_not", "event:goal", ["Signup"]]]})
         assert status == 200 and body["results"][0]["metrics"] == [5]  # every visitor has a non-signup event
+        # contains matches goal NAMES (Plausible): "sign" case-insensitively is Signup alone here
+        status, body = query(api, {"metrics": ["visitors", "conversion_rate"],
+                                   "filters": [["contains", "event:goal", ["sign"], {"case_sensitive": False}]]})
+        assert status == 200 and body["results"][0]["metrics"] == [3, 60.0], body
+        # inside or/not: visitors who signed up or saw /pricing exactly (u-01, u-02, u-03), and who did anything
+        # but sign up or look at a page whose goal name has "pricing" (every one)
+        status, body = query(api, {"metrics": ["visitors", "conversion_rate"], "filters": [
+            ["or", [["is", "event:goal", ["Signup"]], ["is", "event:page", ["/pricing"]]]]]})
+        assert status == 200 and body["results"][0]["metrics"] == [3, 60.0], body
         for part, words, field in (
                 ({"metrics": ["conversion_rate"]}, "needs an event:goal dimension or filter", "metrics"),
                 ({"metrics": ["visitors"], "filters": [["is", "event:goal", ["Nope"]]]}, "'Nope' is not a goal",
                  "filters"),
-                ({"metrics": ["visitors"], "filters": [["contains", "event:goal", ["Sign"]]]}, "takes is or is_not",
-                 "filters[0]")):
+                ({"metrics": ["visitors"], "filters": [["matches", "event:goal", ["Sign("]]]},
+                 "is not a regular expression", "filters[0]")):
             status, body = query(api, part)
             assert status == 400 and words in body["error"] and body["field"] == field, body

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from chalicelib.core.goals import Goal, event_converts, page_matches, page_regex, revenue_json
+from chalicelib.core.goals import Goal, event_converts, page_matches, page_regex, parse_goals, revenue_json
 from chalicelib.core.settings import SettingsError, parse_sites
 from chalicelib.query.description import QueryError, parse_query
 
@@ -81,10 +81,12 @@ def request(**changes) -> dict:
     ({"metrics": ["total_revenue"], "dimensions": ["event:page"]}, "metrics", "total_revenue needs an event:goal"),
     ({"dimensions": ["event:goal"], "goals": []}, "dimensions", "this site has none configured"),
     ({"filters": [["is", "event:goal", ["Nope"]]]}, "filters", "'Nope' is not a goal of this site"),
-    ({"filters": [["contains", "event:goal", ["Sign"]]]}, "filters[0]", "event:goal takes is or is_not"),
-    ({"filters": [["is", "event:goal", ["Signup"], {"case_sensitive": False}]]}, "filters[0]", "no options"),
-    ({"filters": [["or", [["is", "event:goal", ["Signup"]], ["is", "visit:country", ["US"]]]]]}, "filters[0]",
-     "must stand at the top level"),
+    ({"filters": [["matches", "event:goal", ["Sign("]]]}, "filters[0]", "is not a regular expression"),
+    ({"filters": [["or", [["is", "event:goal", ["Nope"]], ["is", "visit:country", ["US"]]]]]}, "filters",
+     "'Nope' is not a goal of this site"),
+    ({"metrics": ["scroll_depth"], "filters": [["not", ["is", "event:page", ["/"]]]]}, "metrics",
+     "scroll_depth needs an event:page dimension or a top-level event:page filter"),
+    ({"metrics": ["time_on_page"], "dimensions": ["visit:source"]}, "metrics", "time_on_page needs an event:page"),
     ({"goals": [{"name": "x", "event": "y", "currency": "eur"}]}, "goals", "goals[0] 'x'.currency"),
     ({"goals": "Signup"}, "goals", "goals must be a list"),
 ])
@@ -100,6 +102,20 @@ def test_the_lake_request_accepts_goals_in_plausibles_ways():
     assert by_goal.goal("Pro plan").currency == "USD"
     filtered = parse_query(request(metrics=["conversion_rate"], filters=[["is_not", "event:goal", ["Signup"]]]))
     assert filtered.filter.dimension == "event:goal"
+    nested = parse_query(request(metrics=["conversion_rate"], filters=[
+        ["or", [["contains", "event:goal", ["sign"], {"case_sensitive": False}], ["is", "visit:country", ["US"]]]]]))
+    assert nested.filter.operator == "or"
+
+
+def test_goal_filters_select_goals_by_name_as_plausible():
+    from chalicelib.query.description import Condition, goals_named
+    goals = parse_goals(GOALS)
+    assert goals_named(Condition("contains", "event:goal", ("Sign",)), goals) == tuple(
+        g.name for g in goals if "Sign" in g.name)
+    assert goals_named(Condition("contains", "event:goal", ("sign",), case_sensitive=False), goals) == tuple(
+        g.name for g in goals if "sign" in g.name.lower())
+    assert goals_named(Condition("matches_not", "event:goal", ("^S",)), goals) == tuple(
+        g.name for g in goals if g.name.startswith("S"))  # the positive set: the builder negates it
 
 
 def test_revenue_in_plausibles_shape():

@@ -1,0 +1,143 @@
+"""Plausible's date ranges in UTC (query_parser.ex): shortcuts and ISO ranges -> [start, end) in epoch
+ms, the automatic `time` dimension, meta.time_labels and include.comparisons' period."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date, datetime, timedelta, timezone
+
+from chalicelib.core.errors import ApiError
+from chalicelib.query import comparisons
+from chalicelib.query.description import DAY_MS, MAX_RANGE_DAYS
+from chalicelib.query.plausible_errors import invalid
+
+SHORTCUTS = ("day", "24h", "7d", "28d", "30d", "91d", "month", "6mo", "12mo", "year", "all", "<n>d", "<n>mo")
+_SHORTHAND = re.compile(r"^([1-9][0-9]{0,3})(d|mo)$")
+
+
+def _date(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).date()
+
+
+def _ms(day: date) -> int:
+    return calendar.timegm(day.timetuple()) * 1000
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms // 1000, tz=timezone.utc).isoformat()
+
+
+def _months_back(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def resolve_date_range(value: object, now_ms: int, retention_days: int) -> tuple[int, int]:
+    """[start, end) in epoch ms, as Plausible's parser resolves it (UTC). `<n>d` are the n whole days
+    before today, `<n>mo` the n whole months before this one; day, month and year are the whole
+    current day, month and year; all runs from the retention start to the end of today."""
+    today = _date(now_ms)
+    tomorrow = today + timedelta(days=1)
+    if isinstance(value, list):
+        return _explicit_range(value)
+    if value == "day":
+        first, end = today, tomorrow
+    elif value == "24h":
+        end_ms = now_ms - now_ms % 1000 + 1000  # to the current second, inclusive
+        return end_ms - DAY_MS, end_ms
+    elif value == "month":
+        first, end = today.replace(day=1), _months_back(today, -1)
+    elif value == "year":
+        first, end = date(today.year, 1, 1), date(today.year + 1, 1, 1)
+    elif value == "all":
+        first, end = today - timedelta(days=min(retention_days, MAX_RANGE_DAYS) - 1), tomorrow
+    elif isinstance(value, str) and _SHORTHAND.match(value):
+        n, unit = _SHORTHAND.match(value).groups()
+        if unit == "d":
+            first, end = today - timedelta(days=int(n)), today
+        else:
+            first, end = _months_back(today, int(n)), today.replace(day=1)
+    else:
+        raise invalid("date_range", f"{value!r} is not a date range (known: {', '.join(SHORTCUTS)}, "
+                                    "or [first, last] as ISO dates or ISO8601 timestamps with an offset)")
+    return _checked(_ms(first), _ms(end))
+
+
+def _explicit_range(pair: list) -> tuple[int, int]:
+    if len(pair) != 2 or not all(isinstance(v, str) for v in pair):
+        raise invalid("date_range", "must be a shortcut or [first, last]")
+    dates = [_parse_date(v) for v in pair]
+    if all(dates):
+        return _checked(_ms(dates[0]), _ms(dates[1]) + DAY_MS)
+    moments = [_parse_timestamp(v) for v in pair]
+    if not all(moments):
+        raise invalid("date_range", f"{pair!r}: give two ISO dates (2024-01-01) or two ISO8601 timestamps with "
+                                    "an offset (2024-01-01T12:00:00+02:00)")
+    start, last = (int(m.timestamp() * 1000) for m in moments)
+    return _checked(start, (last // 1000) * 1000 + 1000)  # the last second is in the range, as in Plausible
+
+
+def _parse_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        return None
+
+
+def _parse_timestamp(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _checked(start_ms: int, end_ms: int) -> tuple[int, int]:
+    if end_ms <= start_ms:
+        raise invalid("date_range", "the range ends before it starts")
+    if end_ms - start_ms > MAX_RANGE_DAYS * DAY_MS:
+        raise invalid("date_range", f"covers more than {MAX_RANGE_DAYS} days, the longest range the lake answers")
+    return start_ms, end_ms
+
+
+def auto_time_dimension(start_ms: int, end_ms: int) -> str:
+    """Plausible's `time`: hours up to 48 hours, days up to 40 days, weeks up to 52 weeks, else months."""
+    span_ms = end_ms - 1000 - start_ms  # Plausible measures from the first to the last second
+    if span_ms <= 48 * 3_600_000:
+        return "time:hour"
+    if span_ms <= 40 * DAY_MS + DAY_MS - 1000:
+        return "time:day"
+    return "time:week" if span_ms <= 52 * 7 * DAY_MS + DAY_MS - 1000 else "time:month"
+
+
+def time_labels(dimension: str, start_ms: int, end_ms: int) -> tuple[str, ...]:
+    """Every bucket of the range, as Plausible's meta.time_labels (weeks start on Monday, the first one
+    not before the range)."""
+    if dimension == "time:hour":
+        first = start_ms - start_ms % 3_600_000
+        return tuple(datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:00:00")
+                     for ms in range(first, end_ms, 3_600_000))
+    first, last = _date(start_ms), _date(end_ms - 1)
+    if dimension == "time:day":
+        return tuple((first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1))
+    if dimension == "time:week":
+        monday = first - timedelta(days=first.weekday())
+        starts = [monday + timedelta(weeks=n) for n in range((last - monday).days // 7 + 1)]
+        return tuple(max(s, first).isoformat() for s in starts)
+    months = (last.year - first.year) * 12 + last.month - first.month
+    return tuple(_months_back(last, months - n).isoformat() for n in range(months + 1))
+
+
+def comparison_range(value: dict | None, start_ms: int, end_ms: int, now_ms: int) -> tuple[int, int] | None:
+    """[start, end) of the comparison period in epoch ms (whole UTC days, as comparisons.ex), or None."""
+    if not value:
+        return None
+    if value["mode"] == "custom":
+        try:
+            return _explicit_range(value["date_range"] if isinstance(value["date_range"], list) else [])
+        except ApiError as exc:
+            raise invalid("include.comparisons.date_range", exc.message.split(": ", 1)[1]) from None
+    first, last = comparisons.period(value["mode"], _date(start_ms), _date(end_ms - 1), _date(now_ms),
+                                     bool(value.get("match_day_of_week")))
+    return _checked(_ms(first), _ms(last) + DAY_MS)
