@@ -1,13 +1,13 @@
 """A funnel on the lake: one sqlglot tree printed for DuckDB and for Athena (Trino), and the query
 function's use case that plans, picks the engine and runs it with runner.py's own runners.
 
-No self-join: the events of the range (filtered) become one row per visitor and millisecond, and
-step k is a window pass over step k-1's: `reach_k` of a moment matching step k is the LATEST step-1
-time of a chain of steps 1..k ending there (strictly increasing times, all within the window of that
-step-1 event), or NULL. The latest start is the best one to extend (it leaves the most window), so
-the max over earlier moments of reach_{k-1} is all step k needs: n steps cost n sorted passes, the
-same rows each time, and every CTE is read once (Trino inlines CTEs: a second reference would scan
-the lake again).
+No self-join: the events of the range (filtered) that match a step become one row per visitor and
+millisecond, and step k is a window pass over step k-1's: `reach_k` of a moment matching step k is
+the LATEST step-1 time of a chain of steps 1..k ending there (strictly increasing times, all within
+the window of that step-1 event), or NULL. The latest start is the best one to extend (it leaves the
+most window), so the max over earlier moments of reach_{k-1} is all step k needs: n steps cost n
+sorted passes over the same rows, and every CTE is read once (Trino inlines CTEs: a second
+reference would scan the lake again).
 """
 
 from __future__ import annotations
@@ -73,13 +73,17 @@ def _base(funnel: Funnel, scan: Scan, table: str) -> tuple[list[tuple[str, exp.E
 
 
 def _moments(funnel: Funnel, source: str) -> exp.Select:
-    """One row per visitor and millisecond of its filtered events in the range: `ms` since the range
-    start and, per step, whether an event of that moment matches it (events of one moment are not
-    ordered: a chain never uses two of them)."""
+    """One row per visitor and millisecond of its filtered events in the range that match a step:
+    `ms` since the range start and, per step, whether an event of that moment matches it (events of
+    one moment are not ordered: a chain never uses two of them). A visitor's events matching no step
+    only count it in all_visitors: they collapse into one row with `ms` NULL and no step."""
     query = funnel.query
-    ms = exp.DateDiff(this=_col("time"), expression=_timestamp(query.start_ms), unit=exp.var("MILLISECOND"))
-    flags = [exp.alias_(exp.Max(this=_flag(goal_condition(goal))), f"s{k}")
-             for k, goal in enumerate(funnel.steps, start=1)]
+    conditions = [goal_condition(goal) for goal in funnel.steps]
+    unique = {c.sql(): c for c in conditions}  # a repeated step tests its goal once
+    some_step = exp.Coalesce(this=exp.or_(*[c.copy() for c in unique.values()]), expressions=[exp.false()])
+    ms = exp.Case(ifs=[exp.If(this=some_step, true=exp.DateDiff(
+        this=_col("time"), expression=_timestamp(query.start_ms), unit=exp.var("MILLISECOND")))])
+    flags = [exp.alias_(exp.Max(this=_flag(condition)), f"s{k}") for k, condition in enumerate(conditions, start=1)]
     moments = exp.select(_col("visitor_id"), exp.alias_(ms, "ms"), *flags).from_(source)
     if query.filter is not None:
         moments = moments.where(filter_expression(query.filter, query), copy=False)
