@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import replace
 
 import pytest
 import sqlglot
@@ -22,6 +23,7 @@ from chalicelib.query import funnel as funnels
 from chalicelib.query.description import QueryError
 from chalicelib.query.funnel_sql import answer, build_funnel, counts_of
 from chalicelib.query.runner import athena_scan, plan
+from chalicelib.store.athena import AthenaResult
 from chalicelib.store.lake_duckdb import LakeCache, run_sql
 from tests import query_workload as workload
 from tests.lakefakes import MemoryLakeObjects
@@ -248,6 +250,31 @@ def test_ties_order_window_and_range_edges(events, lake, cache):
                                                                *time_range({}))
     repeated = ask(lake, cache, request(["Home", "Pricing", "Pricing"], 600, [], {}, site=CRAFTED_SITE))
     assert repeated["visitors"] == [9, 5, 1]  # only two-pricing has a second, later /pricing
+
+
+class TwinAthena:
+    """Athena's place in the runner: takes the Trino SQL the funnel sends and answers it with its
+    DuckDB twin over the same lake (moto's Athena runs no SQL)."""
+
+    def __init__(self, lake, cache, funnel_request: dict) -> None:
+        self.lake, self.cache, self.request, self.sent = lake, cache, funnel_request, []
+
+    def run(self, sql: str, time_left_seconds: float) -> AthenaResult:
+        self.sent.append(sql)
+        files = plan(funnels.parse_funnel(self.request).query, self.lake)
+        ran = run_sql(self.lake, files, sqlglot.parse_one(sql, read="trino").sql(dialect="duckdb"), cache=self.cache,
+                      bucket=SETTINGS.lake_bucket)
+        return AthenaResult(ran.columns, ran.rows, bytes_scanned=ran.bytes_read, execution_id="twin", elapsed_ms=1.0)
+
+
+def test_over_the_embedded_limit_the_funnel_runs_in_athena(events, lake, cache):
+    steps, window, filters, extra = CASES[4]
+    athena = TwinAthena(lake, cache, request(steps, window, filters, extra)["funnel"])
+    settings = replace(SETTINGS, lake_embedded_limit_bytes=0)
+    got = answer(athena.request, lake, settings, Metrics("test", lambda _: None), athena=athena, time_left_seconds=20)
+    assert got["meta"]["engine"] == "athena" and got["meta"]["execution_id"] == "twin"
+    assert (got["all_visitors"], got["visitors"]) == reference(events, SITE, steps, window, filters, *time_range(extra))
+    assert len(athena.sent) == 1 and '"$path" IN (' in athena.sent[0]
 
 
 # --- Plausible's shape ----------------------------------------------------------------------------------
