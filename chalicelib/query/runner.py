@@ -19,6 +19,9 @@ from chalicelib.query.builder import DUCKDB, ENGAGEMENT_PARTS, TRINO, Scan, buil
 from chalicelib.query.description import (
     GOAL_DIMENSION,
     MAX_LIMIT,
+    PROPS_PREFIX,
+    Condition,
+    Logical,
     Query,
     QueryError,
     parse_query,
@@ -57,8 +60,9 @@ def error_answer(exc: QueryError) -> dict:
 
 
 def _rate(numerator: int, divisor: int) -> float:
-    # Plausible's conversion rates: a percentage with two decimals, 0 when nobody could convert.
-    return float(round(Fraction(numerator * 100, divisor), 2)) if divisor else 0.0
+    # Plausible's conversion rates (special_metrics.ex: round(x / y * 100, 1), 0 without visitors): one
+    # decimal, half to even as ClickHouse rounds a float, here on the exact ratio.
+    return float(round(Fraction(numerator * 100, divisor), 1)) if divisor else 0.0
 
 
 def _revenue(query: Query, parts: dict, goal: str | None) -> dict:
@@ -122,11 +126,24 @@ def results(query: Query, columns: list[str], rows: list[tuple], divisors: dict 
 
 
 def without_goals(query: Query, dimensions: tuple[str, ...]) -> Query:
-    """The visitors a conversion rate divides by: the query without its goal filters (at any depth),
-    grouped by `dimensions`."""
-    node = without_goal_conditions(query.filter)
+    """The visitors a conversion rate divides by: the query without its goal filters (at any depth)
+    and its top-level property filters (Plausible's remove_top_level_filters(["event:goal",
+    "event:props"]): "signups with plan=pro" divide by every visitor), grouped by `dimensions`."""
+    node = without_goal_conditions(_without_top_level_props(query.filter))
     return replace(query, metrics=("visitors",), dimensions=dimensions, filter=node, order_by=(), limit=MAX_LIMIT,
                    offset=0)
+
+
+def _without_top_level_props(node):
+    def is_props(child) -> bool:
+        return isinstance(child, Condition) and child.dimension.startswith(PROPS_PREFIX)
+
+    if is_props(node):
+        return None
+    if isinstance(node, Logical) and node.operator == "and":
+        kept = tuple(c for c in node.children if not is_props(c))
+        return (kept[0] if len(kept) == 1 else Logical("and", kept)) if kept else None
+    return node
 
 
 def divisor_queries(query: Query) -> dict[str, Query]:

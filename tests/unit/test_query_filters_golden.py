@@ -51,6 +51,8 @@ FILTERS = [
     [["and", [["or", [["is", "event:goal", ["Blog"]], ["is", "event:goal", ["Pricing"]]]],
               ["not", ["is", "visit:device", ["desktop"]]]]]],
     [["is", "event:goal", ["Nobody"]]],
+    # a top-level property filter leaves the divisor of conversion_rate (Plausible's remove_top_level_filters)
+    [["contains", "event:goal", ["signup"], {"case_sensitive": False}], ["is", "event:props:plan", ["pro"]]],
 ]
 RANGE = ["2026-11-01", "2026-11-05"]
 ENGAGEMENT = ["time_on_page", "scroll_depth"]
@@ -120,7 +122,8 @@ def reference(events: list[dict], request: dict) -> dict[tuple, list]:
     first, last = request["date_range"]
     site = [e for e in events if e["site"] == SITE and first <= _day(e) <= last]
     visits = visits_of([e for e in events if e["site"] == SITE])
-    divisor_filters = [w for w in (widened(f) for f in filters) if w is not True]
+    divisor_filters = [w for w in (widened(f) for f in filters if not str(f[1]).startswith("event:props:"))
+                       if w is not True]
     top_goals = [goals_named(f, goals) for f in filters if f[1] == "event:goal" and not f[0].endswith("_not")]
     selected = set.intersection(*top_goals) if top_goals else set()
     revenue_goals = [g for g in goals if g.name in selected and g.currency]
@@ -176,7 +179,7 @@ def _metric(name: str, group: dict, visits: dict, everyone: int, currency):
         "visit_duration": lambda: float(round(ratio(sum(s.duration_ms for s in sessions)) / 1000, 1)),
         "time_on_page": lambda: round(Fraction(sum(engaged.values()), 1000 * len(engaged))) if engaged else None,
         "scroll_depth": lambda: round(Fraction(sum(scroll.values()), len(scroll))) if scroll else None,
-        "conversion_rate": lambda: (float(round(Fraction(len(group["visitors"]) * 100, everyone), 2))
+        "conversion_rate": lambda: (float(round(Fraction(len(group["visitors"]) * 100, everyone), 1))
                                     if everyone else 0.0),
         "total_revenue": lambda: {"value": float(round(total, 2)), "currency": currency} if currency else None,
         "average_revenue": lambda: ({"value": float(round(total / group["count"], 2)) if group["count"] else 0.0,

@@ -106,7 +106,7 @@ def reference(events: list[dict], request: dict) -> dict[tuple, list]:
         group_key = tuple(v for d, v in zip(query.dimensions, key, strict=True) if d != "event:goal")
 
         def rate(divisor: int, visitors=visitors) -> float:
-            return float(round(Fraction(visitors * 100, divisor), 2)) if divisor else 0.0
+            return float(round(Fraction(visitors * 100, divisor), 1)) if divisor else 0.0
 
         total = Fraction(group["sum"])
         revenue = ({"value": float(round(total, 2)), "currency": currency},
