@@ -290,6 +290,7 @@ def run(quick: bool) -> dict:
     from bench.flood_items import measure as measure_floods
     from bench.idle_cost import measure as measure_idle
     from bench.lake_cost import measure as measure_lake
+    from bench.query_latency import measure as measure_query_latency
     from bench.stalled_store import measure as measure_stalled
     from bench.user_agent_cost import measure as measure_user_agent
 
@@ -305,6 +306,7 @@ def run(quick: bool) -> dict:
     floods = measure_floods(quick)  # distinct paths, names, sources, visitors in one minute; then the jobs
     user_agent = measure_user_agent(quick)  # the User-Agent work of one request, 8 KB against normal
     lake = measure_lake(quick)  # stream writer, a replayed day of batches and compactions, a 30-day query
+    latency = measure_query_latency(quick)  # Stats API v2: filtered 30-day breakdowns and a 4-step funnel
     bills = {bill["page_views_per_month"]: bill for bill in lake["bills"]}
     days = {day["page_views_per_month"]: day for day in lake["replayed_days"]}
     results = {
@@ -340,8 +342,13 @@ def run(quick: bool) -> dict:
         "lake_query_30d_cold_seconds": lake["query_30_days"]["cold_seconds"],
         "lake_query_30d_peak_rss_mb": lake["query_30_days"]["peak_rss_mb"],
         "lake_query_30d_files_read": lake["query_30_days"]["files_read"],
+        "stats_api_breakdown_30d_p50_seconds": latency["breakdown"]["p50_seconds"],
+        "stats_api_breakdown_30d_p95_seconds": latency["breakdown"]["p95_seconds"],
+        "stats_api_funnel_4_steps_p50_seconds": latency["funnel"]["p50_seconds"],
+        "stats_api_funnel_4_steps_p95_seconds": latency["funnel"]["p95_seconds"],
         "details": {"single": single, "batch25": batch25, "processes": processes, "expiry": expiry, "idle": idle,
                     "stalled": stalled, "floods": floods, "user_agent": user_agent, "lake": lake,
+                    "query_latency": latency,
                     "baseline_own_ms_per_event": round(baseline_own_ms, 3), "lambda_memory_gb": LAMBDA_MEMORY_GB,
                     "prices_as_of": prices.PRICES_AS_OF, "quick": quick},
     }

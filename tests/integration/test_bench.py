@@ -14,6 +14,8 @@ KEYS = {
     "baseline_peak_rss_mb", "stalled_answer_seconds", "lake_writer_events_per_second",
     "lake_bytes_per_event_compacted_1m", "lake_s3_requests_per_1000_events_1m", "lake_usd_per_million_page_views",
     "lake_query_30d_seconds", "lake_query_30d_peak_rss_mb", "lake_query_30d_files_read",
+    "stats_api_breakdown_30d_p50_seconds", "stats_api_breakdown_30d_p95_seconds",
+    "stats_api_funnel_4_steps_p50_seconds", "stats_api_funnel_4_steps_p95_seconds",
 }
 
 
@@ -40,3 +42,8 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
     # reads one object a day
     assert details["lake"]["writer"]["puts_per_1000_events"] == 1.0
     assert last_line["lake_query_30d_files_read"] == 30
+    # the Stats API's latency bench answers every breakdown and a funnel whose steps only narrow
+    latency = details["query_latency"]
+    assert latency["breakdown"]["queries"] == 6 and latency["breakdown"]["rows_answered"] > 6
+    reached = latency["funnel"]["visitors_per_step"]
+    assert len(reached) == 4 and reached[0] > reached[1] and reached == sorted(reached, reverse=True)
