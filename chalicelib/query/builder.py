@@ -40,6 +40,7 @@ PATH_COLUMN = "$path"  # Athena's pseudo-column: the object a row was read from
 PARTS = ("visitors", "visits", "pageviews", "events", "bounces", "duration_ms", "visit_pageviews")
 # With revenue metrics: the DECIMAL sum of the goal's revenue in its currency and how many events had it.
 REVENUE_PARTS = ("revenue_sum", "revenue_count")
+TOTAL_VISITORS = "total_visitors"  # Query.with_total: the visitors of all groups, on every row
 REVENUE_COLUMNS = ("revenue_amount", "revenue_currency")
 # With time_on_page / scroll_depth: Plausible's totals over engagement events (scroll beyond 100 left out).
 ENGAGEMENT_PARTS = ("engaged_ms_sum", "engaged_visits", "scroll_sum", "scroll_visits")
@@ -465,6 +466,9 @@ def build(query: Query, scan: Scan, table: str = DEFAULT_TABLE) -> exp.Expressio
         *([exp.alias_(exp.Sum(this=_col(name)), name) for name in REVENUE_PARTS] if wants_revenue(query) else []),
         *(_engagement_totals() if wants_engagement(query) else []),
     ).from_("per_visit")
+    if query.with_total:  # every group's visitors together: a visitor in two groups counts once
+        outer = outer.select(exp.alias_(exp.Max(this=_col(TOTAL_VISITORS, "total")), TOTAL_VISITORS), copy=False)
+        outer = outer.join("total", join_type="CROSS", copy=False)
     if dim_names:
         outer = outer.group_by(*[d.copy() for d in dim_names], copy=False)
     order = [exp.Ordered(this=_order_expression(name, query), desc=direction == "desc", nulls_first=False)
@@ -474,7 +478,12 @@ def build(query: Query, scan: Scan, table: str = DEFAULT_TABLE) -> exp.Expressio
     outer = outer.with_("ev", as_=_events_cte(query, scan, table, columns), copy=False)
     for name, cte in ctes:
         outer = outer.with_(name, as_=cte, copy=False)
-    return outer.with_("per_visit", as_=per_visit, copy=False)
+    outer = outer.with_("per_visit", as_=per_visit, copy=False)
+    if query.with_total:
+        total = exp.select(exp.alias_(exp.Count(this=exp.Distinct(expressions=[_col("visitor_id")])),
+                                      TOTAL_VISITORS)).from_("per_visit")
+        outer = outer.with_("total", as_=total, copy=False)
+    return outer
 
 
 def build_rows(query: Query, scan: Scan, table: str = DEFAULT_TABLE, columns: tuple[str, ...] = ()) -> exp.Expression:

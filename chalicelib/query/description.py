@@ -46,7 +46,7 @@ LOGICAL = ("and", "or", "not")
 ORDER = ("asc", "desc")
 _PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _KNOWN_FIELDS = {"site", "date_range", "time_range_ms", "metrics", "dimensions", "filters", "order_by",
-                 "limit", "offset", "goals"}
+                 "limit", "offset", "goals", "with_total"}
 
 
 class QueryError(ValueError):
@@ -86,6 +86,9 @@ class Query:
     limit: int = MAX_LIMIT
     offset: int = 0
     goals: tuple[Goal, ...] = ()  # the site's goals (the API puts them in the request)
+    # Also answer the visitors of every group together (the divisor of Plausible's `percentage`),
+    # from the same pass over the lake instead of a second query.
+    with_total: bool = False
 
     def goal(self, name: str) -> Goal:
         return next(g for g in self.goals if g.name == name)
@@ -131,7 +134,17 @@ def parse_query(request: object) -> Query:
     return Query(site=site, start_ms=start_ms, end_ms=end_ms, metrics=metrics, dimensions=dimensions,
                  filter=combined, order_by=_order_by(request.get("order_by", []), metrics, dimensions),
                  limit=_whole(request.get("limit", MAX_LIMIT), "limit", 1, MAX_LIMIT),
-                 offset=_whole(request.get("offset", 0), "offset", 0, 10**9), goals=goals)
+                 offset=_whole(request.get("offset", 0), "offset", 0, 10**9), goals=goals,
+                 with_total=_with_total(request.get("with_total", False), dimensions))
+
+
+def _with_total(value: object, dimensions: tuple[str, ...]) -> bool:
+    if not isinstance(value, bool):
+        raise QueryError("with_total", "must be true or false")
+    if value and (not dimensions or GOAL_DIMENSION in dimensions):
+        # A goal row counts converting events only: the total of its rows is not every visitor.
+        raise QueryError("with_total", "needs dimensions, and none of them event:goal")
+    return value
 
 
 def _goals(raw: object) -> tuple[Goal, ...]:

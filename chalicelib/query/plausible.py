@@ -77,7 +77,10 @@ def respond(query: Translated, answer: dict, total: dict | None = None) -> dict:
         rows = rows[query.offset:query.offset + query.limit]
     if query.time_labels is not None:
         meta["time_labels"] = list(query.time_labels)
-    divisor = total["results"][0]["metrics"][0] if total and total["results"] else 0
+    if total is not None:
+        divisor = total["results"][0]["metrics"][0] if total["results"] else 0
+    else:
+        divisor = answer.get("total_visitors", 0)
     results = [{"dimensions": _dimension_values(query, row["dimensions"]),
                 "metrics": _metric_values(query, row["metrics"], divisor)} for row in rows]
     meta["liveinsight"] = [a["meta"] for a in (answer, total) if a]

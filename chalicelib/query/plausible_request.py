@@ -105,9 +105,11 @@ def translate(body: object, sites, retention_days: int, now_ms: int) -> Translat
             "order_by": [[_lake_order_name(n), d] for n, d in order_by],
             "limit": MAX_LIMIT if slice_here else limit, "offset": 0 if slice_here else offset}
     total = None
-    if PERCENTAGE in metrics:
+    if PERCENTAGE in metrics and GOAL_DIMENSION in dimensions:  # goal rows: the divisor needs its own query
         total = {"site": site, "time_range_ms": [start_ms, end_ms], "metrics": ["visitors"], "filters": filters,
                  **site_goals(sites, site)}
+    elif PERCENTAGE in metrics:
+        lake["with_total"] = True  # the divisor from the same pass over the lake
     lake.update(site_goals(sites, site))  # the site's goals (settings): the lake knows none
     echo = {"site_id": site, "metrics": list(metrics), "date_range": [_iso(start_ms), _iso(end_ms - 1000)],
             "filters": filters, "dimensions": list(dimensions), "order_by": [list(o) for o in order_by],

@@ -15,7 +15,16 @@ from fractions import Fraction
 
 from chalicelib.core.metrics import LAKE_QUERY_BYTES
 from chalicelib.lake.layout import PartitionFiles, partitions_between
-from chalicelib.query.builder import DUCKDB, ENGAGEMENT_PARTS, TRINO, Scan, build, build_rows, padded_dates
+from chalicelib.query.builder import (
+    DUCKDB,
+    ENGAGEMENT_PARTS,
+    TOTAL_VISITORS,
+    TRINO,
+    Scan,
+    build,
+    build_rows,
+    padded_dates,
+)
 from chalicelib.query.description import (
     GOAL_DIMENSION,
     MAX_LIMIT,
@@ -224,7 +233,10 @@ def answer(request: dict, objects, settings, metrics, *, time_left_seconds: floa
     if rows:
         return {"columns": columns, "rows": [list(r) for r in found], "meta": meta}
     divisors = divisors_of({name: (c, r) for name, (c, r, _) in extra.items()})
-    return {"results": results(query, columns, found, divisors), "meta": meta}
+    out = {"results": results(query, columns, found, divisors), "meta": meta}
+    if query.with_total:  # the same on every row; no row, no visitor
+        out[TOTAL_VISITORS] = int(found[0][columns.index(TOTAL_VISITORS)] or 0) if found else 0
+    return out
 
 
 def _run_duckdb(query, files, objects, settings, make, cache) -> tuple[list, list, dict]:

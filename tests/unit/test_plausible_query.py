@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 import pytest
 
 from chalicelib.core.errors import ApiError
+from chalicelib.core.goals import Goal
+from chalicelib.core.settings import Site
 from chalicelib.query import plausible
 from chalicelib.query.description import parse_query
 
@@ -66,12 +68,10 @@ def test_a_full_query_becomes_the_lake_request_the_lake_accepts():
         "site": "dummy-site", "time_range_ms": [start_ms, end_ms],
         "metrics": ["visitors", "pageviews", "bounce_rate"], "dimensions": ["visit:utm_medium", "visit:utm_source"],
         "filters": body["filters"], "order_by": [["visitors", "desc"], ["visit:utm_source", "asc"]],
-        "limit": 3, "offset": 1}
-    assert resolved.total == {"site": "dummy-site", "time_range_ms": [start_ms, end_ms], "metrics": ["visitors"],
-                              "filters": body["filters"]}
-    lake_query = parse_query(resolved.lake)  # the lake's own validation takes both as they are
-    assert lake_query.limit == 3 and lake_query.filter is not None
-    parse_query(resolved.total)
+        "limit": 3, "offset": 1, "with_total": True}
+    assert resolved.total is None  # percentage's divisor comes from the same lake pass (with_total)
+    lake_query = parse_query(resolved.lake)  # the lake's own validation takes it as it is
+    assert lake_query.limit == 3 and lake_query.filter is not None and lake_query.with_total
     assert resolved.echo == {
         "site_id": "dummy-site", "metrics": body["metrics"],
         "date_range": ["2024-09-03T00:00:00+00:00", "2024-09-09T23:59:59+00:00"], "filters": body["filters"],
@@ -103,20 +103,29 @@ def lake_answer(rows: list[tuple[list, list]], **meta) -> dict:
 
 def test_the_answer_has_plausibles_shape_with_percentage_of_the_total_visitors():
     asked = []
-    answers = [lake_answer([(["google"], [7, 3]), (["(none)"], [2, 2])]), lake_answer([([], [4])])]
 
     def ask(request: dict) -> dict:
         asked.append(request)
-        return answers[len(asked) - 1]
+        return {**lake_answer([(["google"], [7, 3]), (["(none)"], [2, 2])]), "total_visitors": 4}
 
     body = query(metrics=["pageviews", "percentage"], dimensions=["visit:source"])
     out = plausible.run(body, ask, SITES, 400, NOW_MS)
-    assert asked[0]["metrics"] == ["pageviews", "visitors"] and asked[1]["metrics"] == ["visitors"]
+    # one lake request: the groups and, from the same pass, their visitors together
+    assert [(a["metrics"], a["with_total"]) for a in asked] == [(["pageviews", "visitors"], True)]
     # 3 of 4 visitors and 2 of 4: a visitor can be in two groups, so the divisor is the total's own count.
     assert out["results"] == [{"dimensions": ["google"], "metrics": [7, 75.0]},
                               {"dimensions": ["(none)"], "metrics": [2, 50.0]}]
     assert out["query"]["metrics"] == ["pageviews", "percentage"]
-    assert [m["engine"] for m in out["meta"]["liveinsight"]] == ["duckdb", "duckdb"]
+    assert [m["engine"] for m in out["meta"]["liveinsight"]] == ["duckdb"]
+
+
+def test_percentage_by_goal_asks_its_divisor_apart():
+    # a goal row counts converting visitors only: the divisor is every visitor of the filters
+    sites = {"dummy-site": Site("dummy-site", frozenset(), goals=(Goal("Signup", event="signup"),))}
+    resolved = plausible.translate(query(metrics=["visitors", "percentage"], dimensions=["event:goal"]), sites,
+                                   400, NOW_MS)
+    assert "with_total" not in resolved.lake
+    assert resolved.total["metrics"] == ["visitors"] and "dimensions" not in resolved.total
 
 
 def test_total_rows_pages_here_from_every_group():

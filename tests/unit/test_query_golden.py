@@ -18,7 +18,7 @@ from chalicelib.core.metrics import Metrics
 from chalicelib.core.settings import Settings
 from chalicelib.lake.layout import Partition
 from chalicelib.query.builder import build
-from chalicelib.query.description import METRICS, parse_query
+from chalicelib.query.description import METRICS, QueryError, parse_query
 from chalicelib.query.runner import answer, athena_scan, plan, results
 from chalicelib.sessions.model import FIRST_EVENT_FIELDS, Session
 from chalicelib.store.lake_duckdb import LakeCache, run_sql
@@ -271,3 +271,34 @@ def test_without_the_path_restriction_athena_would_count_superseded_copies(event
     # rows read are more than the live objects hold.
     assert results(query, ran.columns, ran.rows)[0]["metrics"] == reference(events, request)[()]
     assert ran.files_read > sum(len(f.live) for f in files)
+
+
+def test_the_total_of_every_group_equals_plain_python_visitors_in_both_engines(events, compacted_lake, cache):
+    """`with_total` (Plausible's percentage divisor from the same pass): every group's visitors
+    together, a visitor in two groups once, equal to the same request without dimensions."""
+    checked = 0
+    for i, dims in enumerate(d for d in DIMENSIONS if d):
+        for filters in (FILTERS[0], FILTERS[1 + i % 11], FILTERS[1 + (i + 3) % 11]):
+            request = {"site": SITE, **RANGES[0], "metrics": ["visitors"], "dimensions": list(dims),
+                       "filters": filters, "limit": 3, "with_total": True}
+            whole = {k: v for k, v in request.items() if k not in ("dimensions", "limit", "with_total")}
+            expected = reference(events, whole)[()][0]
+            got = answer(request, compacted_lake, SETTINGS, Metrics("test", lambda _: None), cache=cache)
+            assert got["total_visitors"] == expected, request  # the limit cuts rows, not the total
+            query = parse_query(request)
+            files = plan(query, compacted_lake)
+            twin = sqlglot.parse_one(build(query, athena_scan(query, files, SETTINGS.lake_bucket)).sql(
+                dialect="trino"), read="trino").sql(dialect="duckdb")
+            ran = run_sql(compacted_lake, files, twin, cache=cache, bucket=SETTINGS.lake_bucket,
+                          include_superseded=True)
+            assert {row[ran.columns.index("total_visitors")] for row in ran.rows} == {expected}
+            checked += 1
+    assert checked == 3 * (len(DIMENSIONS) - 1)
+
+
+def test_with_total_is_refused_where_it_would_not_be_every_visitor():
+    for request in ({"dimensions": []}, {"dimensions": ["event:goal"], "goals": [{"name": "S", "event": "signup"}]},
+                    {"dimensions": ["event:page"], "with_total": "yes"}):
+        with pytest.raises(QueryError) as caught:
+            parse_query({"site": SITE, **RANGES[0], "metrics": ["visitors"], "with_total": True, **request})
+        assert caught.value.field == "with_total"
