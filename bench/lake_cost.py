@@ -186,20 +186,24 @@ QUERY = {"metrics": ["visitors", "visits", "pageviews", "bounce_rate", "visit_du
 class DirectoryLakeObjects:
     """A lake in a local directory (key = relative path), so a fresh process can query it."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, request_ms: float = 0.0) -> None:
         self.root = Path(root)
         self.gets = 0
+        self.request_seconds = request_ms / 1000  # S3's wait per LIST or GET, for latency figures
 
     def list(self, prefix: str):
         from chalicelib.lake.layout import LakeObject
 
+        time.sleep(self.request_seconds)
+        top = self.root / prefix.rsplit("/", 1)[0]  # the directory holding every key of the prefix
         return sorted((LakeObject(p.relative_to(self.root).as_posix(), p.stat().st_size)
-                       for p in self.root.rglob("*") if p.is_file()
+                       for p in top.rglob("*") if p.is_file()
                        and p.relative_to(self.root).as_posix().startswith(prefix)), key=lambda o: o.key)
 
     def get(self, key: str) -> bytes:
         from chalicelib.lake.ports import ObjectMissing
 
+        time.sleep(self.request_seconds)
         self.gets += 1
         try:
             return (self.root / key).read_bytes()

@@ -1,6 +1,7 @@
 """Stats API latency over the lake: p50/p95 of filtered 30-day breakdowns and of a 4-step funnel over
 1,000,000 events (compacted days, as compaction leaves them), answered by the API's own path
-(`plausible.run` over `runner.answer`: translation, DuckDB, response), warm, in a fresh process.
+(`plausible.run` over `runner.answer`: translation, DuckDB, response), warm, in a fresh process,
+each LIST and GET of the lake waiting S3's typical time (bench/prices.py S3_MS_PER_CALL).
 
 `.venv/bin/python -m bench.query_latency [--quick]`; part of `make bench` (bench/run.py).
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from bench import prices  # noqa: E402
 from bench.lake_cost import DAY0_MS, DAY_MS, DirectoryLakeObjects, Quiet, build_compacted_lake  # noqa: E402
 
 SITE = "shop"
@@ -77,7 +79,7 @@ def latency_child(lake_root: str, rounds: int) -> dict:
     from chalicelib.query.runner import answer
     from chalicelib.store.lake_duckdb import LakeCache
 
-    settings, lake = _settings(), DirectoryLakeObjects(lake_root)
+    settings, lake = _settings(), DirectoryLakeObjects(lake_root, request_ms=prices.S3_MS_PER_CALL)
     date_range = [_iso_day(DAY0_MS), _iso_day(DAY0_MS + (DAYS - 1) * DAY_MS)]
     now_ms = DAY0_MS + DAYS * DAY_MS + 3_600_000
     with tempfile.TemporaryDirectory() as cache_dir:
