@@ -41,6 +41,9 @@ def posted(now_ms: int) -> list[dict]:
 @pytest.fixture
 def wired(dynamodb, settings, no_sleep_backoff, tmp_path, monkeypatch):
     lake = lake_pipeline(dynamodb, settings, no_sleep_backoff, cache_dir=tmp_path / "cache", monkeypatch=monkeypatch)
+    since_midnight_s = time.time() % 86_400  # "day" must hold the newest events: not across midnight
+    if since_midnight_s < 120 or since_midnight_s > 86_400 - 60:
+        time.sleep((120 - since_midnight_s) % 86_400)
     now_ms = int(time.time() * 1000)
     events = posted(now_ms)
     lake.post_visits(events)
