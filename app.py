@@ -18,121 +18,26 @@ from chalicelib.access.auth import require_token
 from chalicelib.core.deadline import within
 from chalicelib.core.errors import ApiError, StoreUnavailable, answer_for
 from chalicelib.core.log import log, set_context
-from chalicelib.core.metrics import RejectReason
-from chalicelib.core.settings import SettingsError
-from chalicelib.enrich.hints import HINT_HEADERS
 from chalicelib.http import params, reads
-from chalicelib.http.cors import answer_headers, preflight_headers
-from chalicelib.ingest import dialects
-from chalicelib.ingest.collector import REASON_OF_ERROR, IngestRequest, IngestResult
+from chalicelib.routes import ingest
 from chalicelib.services import get_services
 from chalicelib.static import static_file, static_version
 
 app = Chalice(app_name="LiveInsight")
 
+
+def _services():
+    """The wired services for the routes, looked up in this module on every request."""
+    return get_services()
+
+
+ingest.bp.register_with(app, _services)
+
 JSON = "application/json"
-
-
-def _json(status_code: int, body: dict, headers: dict[str, str] | None = None) -> Response:
-    return Response(body=body, status_code=status_code, headers={"Content-Type": JSON, **(headers or {})})
 
 
 def _header(name: str) -> str | None:
     return app.current_request.headers.get(name)
-
-
-def _origin_allowed(origin: str) -> bool:
-    return get_services().settings.origin_allowed_anywhere(origin)
-
-
-# Chalice would answer other content types with its own 415; the collector answers in our format.
-@app.route("/events", methods=["POST"], content_types=["*/*"])
-def post_events() -> Response:
-    request = app.current_request
-    context = request.context or {}
-    set_context(request_id=context.get("requestId", ""))
-    origin = _header("origin")
-    try:
-        result = get_services().collector.collect(IngestRequest(
-            body=request.raw_body or b"",
-            content_type=_header("content-type"),
-            origin=origin,
-            user_agent=_header("user-agent") or "",
-            source_ip=(context.get("identity") or {}).get("sourceIp"),
-            country_header=_header("cloudfront-viewer-country"),
-            request_id=context.get("requestId"),
-            hint_headers={name: _header(name) or "" for name in HINT_HEADERS},
-        ))
-    except Exception as exc:  # noqa: BLE001 - the last line of defence must answer in JSON
-        result = _collector_failed(exc)
-    cors = answer_headers(origin, result.status_code, _origin_allowed)
-    return _json(result.status_code, result.body, {**result.headers, **cors})
-
-
-def _collector_failed(exc: Exception) -> IngestResult:
-    log("ERROR", "unhandled error in POST /events", error=type(exc).__name__, trace=traceback.format_exc(limit=5))
-    if not isinstance(exc, SettingsError):  # broken settings have no metrics either; the log says it
-        get_services().metrics.request(events_processed=0, processing_ms=0, processing_errors=1, rejected={})
-    return IngestResult(500, {"error": {"code": "internal_error",
-                                        "message": "the event collector failed; retry later"}})
-
-
-@app.route("/events", methods=["OPTIONS"])
-def preflight_events() -> Response:
-    return Response(body="", status_code=204, headers=preflight_headers(_header("origin")))
-
-
-# Plausible's Events API and Umami's collect API (ingest/dialects.py): their trackers pointed at
-# LiveInsight go through the same collector as POST /events.
-@app.route("/api/event", methods=["POST"], content_types=["*/*"])
-def post_plausible_event() -> Response:
-    return _collect_dialect(dialects.PLAUSIBLE)
-
-
-@app.route("/api/send", methods=["POST"], content_types=["*/*"])
-def post_umami_send() -> Response:
-    return _collect_dialect(dialects.UMAMI)
-
-
-@app.route("/api/event", methods=["OPTIONS"])
-def preflight_plausible_event() -> Response:
-    return preflight_events()
-
-
-@app.route("/api/send", methods=["OPTIONS"])
-def preflight_umami_send() -> Response:
-    return preflight_events()
-
-
-def _collect_dialect(dialect) -> Response:
-    request = app.current_request
-    context = request.context or {}
-    set_context(request_id=context.get("requestId", ""))
-    origin = _header("origin")
-    try:
-        translation = dialect.translate(request.raw_body or b"", _header("content-type"), get_services().settings)
-        result = get_services().collector.collect(IngestRequest(
-            body=translation.body,
-            content_type=JSON,
-            origin=origin,
-            user_agent=_header("user-agent") or "",
-            source_ip=(context.get("identity") or {}).get("sourceIp"),  # never X-Forwarded-For: clients set it
-            country_header=_header("cloudfront-viewer-country"),
-            request_id=context.get("requestId"),
-            hint_headers={name: _header(name) or "" for name in HINT_HEADERS},
-        ))
-        answer = dialect.answer(result, translation)
-    except ApiError as err:  # the body itself is refused: nothing reached the collector
-        reason = REASON_OF_ERROR.get(err.code, RejectReason.INVALID)  # a 413 or 415 is counted as such
-        get_services().metrics.request(events_processed=0, processing_ms=0, processing_errors=0,
-                                       rejected={reason: 1})
-        answer = dialect.refuse(dialects.refusal_of(err))
-    except Exception as exc:  # noqa: BLE001 - the last line of defence must answer in the dialect's shape
-        failed = _collector_failed(exc).body["error"]
-        answer = dialect.refuse(dialects.Refusal(500, failed["code"], failed["message"]))
-    cors = answer_headers(origin, answer.status_code, _origin_allowed)
-    return Response(body=answer.body, status_code=answer.status_code,
-                    headers={"Content-Type": answer.content_type, **answer.headers, **cors})
 
 
 # GET routes take any Content-Type: Chalice would answer a GET with an odd one by its own 415.
