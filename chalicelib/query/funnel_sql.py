@@ -17,19 +17,6 @@ import time
 from sqlglot import exp
 
 from chalicelib.core.metrics import LAKE_QUERY_BYTES
-from chalicelib.query.builder import (
-    DEFAULT_TABLE,
-    Scan,
-    _events_cte,  # private: the lake scan (dedupe of copies, Athena's planned objects), shared as is
-    _filter_dimensions,
-    _in_range,
-    _needed,
-    _timestamp,
-    _visit_events_cte,
-    _visits_cte,
-    filter_expression,
-    goal_condition,
-)
 from chalicelib.query.description import VISIT_DIMENSIONS, QueryError
 from chalicelib.query.funnel import Funnel, parse_funnel
 from chalicelib.query.runner import (
@@ -44,6 +31,11 @@ from chalicelib.query.runner import (
     error_answer,
     plan,
 )
+from chalicelib.query.sql_filters import filter_dimensions, filter_expression
+from chalicelib.query.sql_goals import goal_condition
+from chalicelib.query.sql_scan import DEFAULT_TABLE, Scan, events_cte, needed_columns
+from chalicelib.query.sql_terms import timestamp
+from chalicelib.query.sql_visits import in_range, visit_events_cte, visits_cte
 
 ALL_VISITORS = "all_visitors"
 
@@ -63,12 +55,12 @@ def _base(funnel: Funnel, scan: Scan, table: str) -> tuple[list[tuple[str, exp.E
     of the last one. Visit facts come from the whole visit, so they need the padded scan; event
     filters do not."""
     query = funnel.query
-    columns, facts = _needed(query)
-    ctes = [("ev", _events_cte(query, scan, table, columns))]
-    if any(d in VISIT_DIMENSIONS for d in _filter_dimensions(query.filter)):
-        ctes += [("visits", _visits_cte(query, facts)), ("visit_events", _visit_events_cte(query, facts))]
+    columns, facts = needed_columns(query)
+    ctes = [("ev", events_cte(query, scan, table, columns))]
+    if any(d in VISIT_DIMENSIONS for d in filter_dimensions(query.filter)):
+        ctes += [("visits", visits_cte(query, facts)), ("visit_events", visit_events_cte(query, facts))]
         return ctes, "visit_events"
-    ctes.append(("range_events", exp.select(exp.Star()).from_("ev").where(_in_range(query), copy=False)))
+    ctes.append(("range_events", exp.select(exp.Star()).from_("ev").where(in_range(query), copy=False)))
     return ctes, "range_events"
 
 
@@ -82,7 +74,7 @@ def _moments(funnel: Funnel, source: str) -> exp.Select:
     unique = {c.sql(): c for c in conditions}  # a repeated step tests its goal once
     some_step = exp.Coalesce(this=exp.or_(*[c.copy() for c in unique.values()]), expressions=[exp.false()])
     ms = exp.Case(ifs=[exp.If(this=some_step, true=exp.DateDiff(
-        this=_col("time"), expression=_timestamp(query.start_ms), unit=exp.var("MILLISECOND")))])
+        this=_col("time"), expression=timestamp(query.start_ms), unit=exp.var("MILLISECOND")))])
     flags = [exp.alias_(exp.Max(this=_flag(condition)), f"s{k}") for k, condition in enumerate(conditions, start=1)]
     moments = exp.select(_col("visitor_id"), exp.alias_(ms, "ms"), *flags).from_(source)
     if query.filter is not None:
