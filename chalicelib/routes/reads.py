@@ -1,0 +1,89 @@
+"""Read routes over the stores: health, sessions and visitors (and a visitor's erasure), the stats
+tables, and the lake's export; all but health need the API token."""
+
+from __future__ import annotations
+
+from chalice import Response
+
+from chalicelib import __version__
+from chalicelib.http import params, reads
+from chalicelib.routes.common import ANY_CONTENT, Routes, answer, now_ms
+
+bp = Routes(__name__)
+
+
+@bp.route("/health", methods=["GET"], content_types=ANY_CONTENT)
+@bp.answers_json
+def health() -> dict:
+    params.only(bp.query())
+    return {"status": "ok", "version": __version__, "stage": bp.services().settings.stage}
+
+
+@bp.route("/sessions/{session_id}", methods=["GET"], content_types=ANY_CONTENT)
+@bp.answers_json
+def get_session(session_id: str) -> dict:
+    bp.authorized()
+    services = bp.services()
+    return reads.session_with_events(params.session_query(session_id, bp.query()), services.sessions, services.events)
+
+
+@bp.route("/visitors/{visitor_id}/sessions", methods=["GET"], content_types=ANY_CONTENT)
+@bp.answers_json
+def get_visitor_sessions(visitor_id: str) -> dict:
+    bp.authorized()
+    services = bp.services()
+    return reads.visitor_sessions(params.visitor_sessions_query(visitor_id, bp.query(), services.settings),
+                                  services.sessions)
+
+
+@bp.route("/visitors/{visitor_id}", methods=["DELETE"], content_types=ANY_CONTENT)
+@bp.answers_json
+def delete_visitor(visitor_id: str) -> Response:
+    """Erasure (GDPR art. 17): 200 with what was removed per store, 202 with what is left (DELETE again)."""
+    bp.authorized()
+    query = params.only(bp.query(), "by", "site")
+    erasure = bp.services().request_erasure(params.visitor_id(visitor_id), query)
+    return answer(200 if erasure["complete"] else 202, erasure)
+
+
+@bp.route("/stats/sites", methods=["GET"], content_types=ANY_CONTENT)
+@bp.answers_json
+def get_stats_sites() -> dict:
+    bp.authorized()
+    params.only(bp.query())
+    settings = bp.services().settings
+    return {"sites": sorted(settings.sites), "default_site": settings.default_site_id}
+
+
+@bp.route("/stats/realtime", methods=["GET"], content_types=ANY_CONTENT)
+@bp.answers_json
+def get_realtime_stats() -> dict:
+    bp.authorized()
+    services = bp.services()
+    return services.stats_reader.realtime(params.realtime_query(bp.query(), services.settings, now_ms()))
+
+
+@bp.route("/stats", methods=["GET"], content_types=ANY_CONTENT)
+@bp.answers_json
+def get_stats() -> dict:
+    bp.authorized()
+    services = bp.services()
+    return services.stats_reader.summary(params.stats_query(bp.query(), services.settings, now_ms()))
+
+
+@bp.route("/stats/breakdown", methods=["GET"], content_types=ANY_CONTENT)
+@bp.answers_json
+def get_stats_breakdown() -> dict:
+    bp.authorized()
+    services = bp.services()
+    return services.stats_reader.breakdown(params.breakdown_query(bp.query(), services.settings, now_ms()))
+
+
+@bp.route("/export", methods=["GET"], content_types=ANY_CONTENT)
+@bp.answers_json
+def get_export() -> Response:
+    """The raw lake rows of a range as CSV or Parquet: 303 to a download link valid 15 minutes."""
+    bp.authorized()
+    services = bp.services()
+    export = services.request_export(params.export_query(bp.query(), services.settings, now_ms()))
+    return answer(303, export, {"Location": export["url"]})

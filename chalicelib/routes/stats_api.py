@@ -1,0 +1,101 @@
+"""Plausible's Stats API (docs/api.md): POST /api/v2/query, POST /api/v2/funnel and the v1 GET routes,
+errors in Plausible's shape. The query modules load inside each route, never on the collector's cold start."""
+
+from __future__ import annotations
+
+import json
+
+from chalice import Response
+
+from chalicelib.core.errors import ApiError, StoreUnavailable, answer_for
+from chalicelib.http import params
+from chalicelib.routes.common import ANY_CONTENT, JSON, Routes, answer, now_ms
+
+bp = Routes(__name__)
+
+
+@bp.route("/api/v2/query", methods=["POST"], content_types=ANY_CONTENT)
+@bp.answers_json
+def post_api_v2_query() -> Response:
+    """Plausible's Stats API v2 (docs/api.md). Errors in Plausible's shape, {"error": "<message>"}, which
+    its clients show; LiveInsight's code and field ride along."""
+    from chalicelib.query import plausible  # not on the collector's cold start
+
+    try:
+        bp.authorized()
+        params.only(bp.query())
+        services = bp.services()
+        body = plausible.request_body(bp.current_request.raw_body)
+        result = plausible.run(body, services.request_query, services.settings.sites,
+                               services.settings.event_retention_days, now_ms())
+        from chalicelib.query import plausible_csv
+
+        if plausible_csv.wants_csv(bp.current_request.headers.get("accept")):
+            return Response(body=plausible_csv.as_csv(result), status_code=200,
+                            headers={"Content-Type": plausible_csv.CONTENT_TYPE})
+        return result
+    except (ApiError, StoreUnavailable) as exc:
+        error = answer_for(exc)
+        return answer(error.status_code, plausible.error_body(error), error.headers)
+
+
+def _stats_v1(endpoint: str) -> Response:
+    """Plausible's Stats API v1 (docs/api.md): GET parameters translated onto the v2 query; errors in
+    Plausible's shape, as v2's."""
+    from chalicelib.query import plausible, plausible_v1  # not on the collector's cold start
+
+    try:
+        bp.authorized()
+        given = params.only(bp.query(), *plausible_v1.PARAMETERS[endpoint])
+        services = bp.services()
+        result = plausible_v1.run(endpoint, given, services.request_query, services.settings.sites,
+                                  services.settings.event_retention_days, now_ms())
+        # realtime/visitors answers a bare number, as Plausible's does
+        return Response(body=json.dumps(result, separators=(",", ":")), status_code=200,
+                        headers={"Content-Type": JSON})
+    except (ApiError, StoreUnavailable) as exc:
+        error = answer_for(exc)
+        return answer(error.status_code, plausible.error_body(error), error.headers)
+
+
+@bp.route("/api/v1/stats/realtime/visitors", methods=["GET"], content_types=ANY_CONTENT)
+@bp.answers_json
+def get_api_v1_realtime_visitors() -> Response:
+    return _stats_v1("realtime")
+
+
+@bp.route("/api/v1/stats/aggregate", methods=["GET"], content_types=ANY_CONTENT)
+@bp.answers_json
+def get_api_v1_aggregate() -> Response:
+    return _stats_v1("aggregate")
+
+
+@bp.route("/api/v1/stats/breakdown", methods=["GET"], content_types=ANY_CONTENT)
+@bp.answers_json
+def get_api_v1_breakdown() -> Response:
+    return _stats_v1("breakdown")
+
+
+@bp.route("/api/v1/stats/timeseries", methods=["GET"], content_types=ANY_CONTENT)
+@bp.answers_json
+def get_api_v1_timeseries() -> Response:
+    return _stats_v1("timeseries")
+
+
+@bp.route("/api/v2/funnel", methods=["POST"], content_types=ANY_CONTENT)
+@bp.answers_json
+def post_api_v2_funnel() -> Response:
+    """Funnels over the site's goals (docs/api.md "Funnels"), answered in Plausible's funnel shape;
+    errors as POST /api/v2/query's."""
+    from chalicelib.query import funnel, plausible  # not on the collector's cold start
+
+    try:
+        bp.authorized()
+        params.only(bp.query())
+        services = bp.services()
+        body = plausible.request_body(bp.current_request.raw_body)
+        return funnel.run(body, services.request_query, services.settings.sites,
+                          services.settings.event_retention_days, now_ms())
+    except (ApiError, StoreUnavailable) as exc:
+        error = answer_for(exc)
+        return answer(error.status_code, plausible.error_body(error), error.headers)
