@@ -8,10 +8,8 @@ Run alone: `.venv/bin/python -m bench.lake_cost [--quick]`.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -23,6 +21,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 from bench import prices  # noqa: E402
+from bench.cli import bench_main  # noqa: E402
 from bench.lake_workload import DAY_MS, day_rows  # noqa: E402
 
 DAY0_MS = 1_761_955_200_000  # 2025-11-01T00:00Z
@@ -313,20 +312,7 @@ def table(figures: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--query-child", nargs=2, metavar=("LAKE_DIR", "DAYS"))
-    args = parser.parse_args(argv)
-    for name, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")):
-        os.environ.setdefault(name, value)
-    if args.query_child:
-        print(json.dumps(query_child(args.query_child[0], int(args.query_child[1]))))
-        return 0
-    figures = measure(args.quick)
-    print(table(figures))
-    print(json.dumps(figures))
-    return 0
+    return bench_main(argv, __doc__, measure, table, ("query-child", ("LAKE_DIR", "DAYS"), query_child))
 
 
 if __name__ == "__main__":

@@ -8,9 +8,7 @@ each LIST and GET of the lake waiting S3's typical time (bench/prices.py S3_MS_P
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -22,6 +20,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 from bench import prices  # noqa: E402
+from bench.cli import bench_main  # noqa: E402
 from bench.lake_cost import DAY0_MS, DAY_MS, DirectoryLakeObjects, Quiet, build_compacted_lake  # noqa: E402
 
 SITE = "shop"
@@ -151,20 +150,7 @@ def table(figures: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--child", nargs=2, metavar=("LAKE_DIR", "ROUNDS"))
-    args = parser.parse_args(argv)
-    for name, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")):
-        os.environ.setdefault(name, value)
-    if args.child:
-        print(json.dumps(latency_child(args.child[0], int(args.child[1]))))
-        return 0
-    figures = measure(args.quick)
-    print(table(figures))
-    print(json.dumps(figures))
-    return 0
+    return bench_main(argv, __doc__, measure, table, ("child", ("LAKE_DIR", "ROUNDS"), latency_child))
 
 
 if __name__ == "__main__":

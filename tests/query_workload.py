@@ -105,6 +105,15 @@ def with_site(rows: list[dict], site: str) -> list[dict]:
     return [{**r, "site": site} for r in rows]
 
 
+def stream_lake(rows: list[dict]):
+    """A memory lake holding the rows as the stream writer leaves them (write_stream_layout)."""
+    from tests.lakefakes import MemoryLakeObjects
+
+    objects = MemoryLakeObjects()
+    write_stream_layout(objects, rows)
+    return objects
+
+
 def write_stream_layout(objects, rows: list[dict], seed: int = 7, duplicate_share: float = 0.02,
                         objects_per_partition: int = 3) -> None:
     """Each partition as several stream objects; a few events twice (in two objects)."""

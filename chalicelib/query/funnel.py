@@ -14,6 +14,7 @@ from chalicelib.core.errors import ApiError
 from chalicelib.core.goals import Goal, GoalError, parse_goals
 from chalicelib.query import plausible
 from chalicelib.query.description import Query, QueryError, goal_conditions, parse_query
+from chalicelib.query.plausible_request import known_site
 
 FIELDS = ("site_id", "date_range", "filters", "steps", "window")
 MIN_STEPS, MAX_STEPS = 2, 8
@@ -82,14 +83,7 @@ def invalid(part: str, message: str) -> ApiError:
 def translate(body: object, sites, retention_days: int, now_ms: int) -> tuple[dict, dict, list[str]]:
     """(the lake request, the query as executed, the steps' labels) of a Plausible-shaped funnel
     request, or a 400 ApiError naming the offending part."""
-    if not isinstance(body, dict):
-        raise invalid("query", "the request body must be a JSON object")
-    unknown = sorted(set(body) - set(FIELDS))
-    if unknown:
-        raise invalid(unknown[0], f"unknown field (known: {', '.join(FIELDS)})")
-    site = body.get("site_id")
-    if not isinstance(site, str) or (sites and site not in sites):
-        raise invalid("site_id", f"unknown site {site!r} (GET /stats/sites lists the configured sites)")
+    site = known_site(body, FIELDS, sites)
     start_ms, end_ms = plausible.resolve_date_range(body.get("date_range"), now_ms, retention_days)
     filters = _filters(body.get("filters", []))
     steps = _steps(body.get("steps"), plausible.site_goals(sites, site).get("goals", []))

@@ -26,22 +26,18 @@ from chalicelib.query.runner import (
     DUCKDB_ENGINE,
     ENGINE_DIMENSION,
     EngineFailed,
-    _run_athena,
-    _run_duckdb,
     error_answer,
     plan,
+    run_athena,
+    run_duckdb,
 )
 from chalicelib.query.sql_filters import filter_dimensions, filter_expression
 from chalicelib.query.sql_goals import goal_condition
 from chalicelib.query.sql_scan import DEFAULT_TABLE, Scan, events_cte, needed_columns
-from chalicelib.query.sql_terms import timestamp
+from chalicelib.query.sql_terms import col, timestamp
 from chalicelib.query.sql_visits import in_range, visit_events_cte, visits_cte
 
 ALL_VISITORS = "all_visitors"
-
-
-def _col(name: str, table: str | None = None) -> exp.Column:
-    return exp.column(name, table=table, quoted=True)
 
 
 def _flag(condition: exp.Expression) -> exp.Expression:
@@ -74,31 +70,31 @@ def _moments(funnel: Funnel, source: str) -> exp.Select:
     unique = {c.sql(): c for c in conditions}  # a repeated step tests its goal once
     some_step = exp.Coalesce(this=exp.or_(*[c.copy() for c in unique.values()]), expressions=[exp.false()])
     ms = exp.Case(ifs=[exp.If(this=some_step, true=exp.DateDiff(
-        this=_col("time"), expression=timestamp(query.start_ms), unit=exp.var("MILLISECOND")))])
+        this=col("time"), expression=timestamp(query.start_ms), unit=exp.var("MILLISECOND")))])
     flags = [exp.alias_(exp.Max(this=_flag(condition)), f"s{k}") for k, condition in enumerate(conditions, start=1)]
-    moments = exp.select(_col("visitor_id"), exp.alias_(ms, "ms"), *flags).from_(source)
+    moments = exp.select(col("visitor_id"), exp.alias_(ms, "ms"), *flags).from_(source)
     if query.filter is not None:
         moments = moments.where(filter_expression(query.filter, query), copy=False)
-    return moments.group_by(_col("visitor_id"), ms.copy(), copy=False)
+    return moments.group_by(col("visitor_id"), ms.copy(), copy=False)
 
 
 def _is_one(name: str) -> exp.Expression:
-    return exp.EQ(this=_col(name), expression=exp.Literal.number(1))
+    return exp.EQ(this=col(name), expression=exp.Literal.number(1))
 
 
 def _step(funnel: Funnel, k: int, previous: str) -> exp.Select:
     """Step k (k >= 2) over the CTE of step k-1: the latest start reaching k-1 strictly before each
     moment (a window), then reach_k where the moment matches step k within the window of that start."""
-    carried = [_col("visitor_id"), _col("ms"), *[_col(f"s{j}") for j in range(k, len(funnel.steps) + 1)],
-               *[_col(f"reach_{j}") for j in range(1, k)]]
-    before = exp.Window(this=exp.Max(this=_col(f"reach_{k - 1}")), partition_by=[_col("visitor_id")],
-                        order=exp.Order(expressions=[exp.Ordered(this=_col("ms"))]),
+    carried = [col("visitor_id"), col("ms"), *[col(f"s{j}") for j in range(k, len(funnel.steps) + 1)],
+               *[col(f"reach_{j}") for j in range(1, k)]]
+    before = exp.Window(this=exp.Max(this=col(f"reach_{k - 1}")), partition_by=[col("visitor_id")],
+                        order=exp.Order(expressions=[exp.Ordered(this=col("ms"))]),
                         spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING",
                                             end=exp.Literal.number(1), end_side="PRECEDING"))
     started = exp.select(*carried, exp.alias_(before, "start")).from_(previous)
-    within = exp.and_(_is_one(f"s{k}"), exp.LTE(this=exp.Sub(this=_col("ms"), expression=_col("start")),
+    within = exp.and_(_is_one(f"s{k}"), exp.LTE(this=exp.Sub(this=col("ms"), expression=col("start")),
                                                  expression=exp.Literal.number(funnel.window_ms)))
-    reach = exp.Case(ifs=[exp.If(this=within, true=_col("start"))])
+    reach = exp.Case(ifs=[exp.If(this=within, true=col("start"))])
     return exp.select(*[c.copy() for c in carried], exp.alias_(reach, f"reach_{k}")).from_(started.subquery("started"))
 
 
@@ -108,14 +104,14 @@ def build_funnel(funnel: Funnel, scan: Scan, table: str = DEFAULT_TABLE) -> exp.
     n = len(funnel.steps)
     ctes, source = _base(funnel, scan, table)
     ctes.append(("moments", _moments(funnel, source)))
-    first = exp.Case(ifs=[exp.If(this=_is_one("s1"), true=_col("ms"))])
-    ctes.append(("step_1", exp.select(_col("visitor_id"), _col("ms"), *[_col(f"s{j}") for j in range(2, n + 1)],
+    first = exp.Case(ifs=[exp.If(this=_is_one("s1"), true=col("ms"))])
+    ctes.append(("step_1", exp.select(col("visitor_id"), col("ms"), *[col(f"s{j}") for j in range(2, n + 1)],
                                       exp.alias_(first, "reach_1")).from_("moments")))
     for k in range(2, n + 1):
         ctes.append((f"step_{k}", _step(funnel, k, f"step_{k - 1}")))
-    counts = [exp.alias_(exp.Count(this=exp.Distinct(expressions=[_col("visitor_id")])), ALL_VISITORS)]
+    counts = [exp.alias_(exp.Count(this=exp.Distinct(expressions=[col("visitor_id")])), ALL_VISITORS)]
     counts += [exp.alias_(exp.Count(this=exp.Distinct(expressions=[exp.Case(ifs=[exp.If(
-        this=exp.not_(exp.Is(this=_col(f"reach_{k}"), expression=exp.null())), true=_col("visitor_id"))])])),
+        this=exp.not_(exp.Is(this=col(f"reach_{k}"), expression=exp.null())), true=col("visitor_id"))])])),
         f"reach_{k}") for k in range(1, n + 1)]
     outer = exp.select(*counts).from_(f"step_{n}")
     for name, cte in ctes:
@@ -145,9 +141,9 @@ def answer(request: dict, objects, settings, metrics, *, time_left_seconds: floa
 
     try:
         if engine == DUCKDB_ENGINE:
-            columns, rows, meta = _run_duckdb(query, files, objects, settings, make, cache)
+            columns, rows, meta = run_duckdb(query, files, objects, settings, make, cache)
         else:
-            columns, rows, meta = _run_athena(query, files, settings, make, athena,
+            columns, rows, meta = run_athena(query, files, settings, make, athena,
                                               time_left_seconds or DEFAULT_TIME_LEFT_SECONDS)
     except QueryError as exc:
         return error_answer(exc)

@@ -71,16 +71,23 @@ class Translated:
     comparison_range: tuple[int, int] | None = None  # include.comparisons: [start, end) in epoch ms
 
 
-def translate(body: object, sites, retention_days: int, now_ms: int) -> Translated:
-    """The Translated query of a Plausible request, or a 400 ApiError naming the offending part."""
+def known_site(body: object, fields: tuple[str, ...], sites) -> str:
+    """The site_id of a request body of these fields, or a 400 naming what is wrong (a body that is not
+    an object, an unknown field, an unknown site)."""
     if not isinstance(body, dict):
         raise invalid("query", "the request body must be a JSON object")
-    unknown = sorted(set(body) - set(FIELDS))
+    unknown = sorted(set(body) - set(fields))
     if unknown:
-        raise invalid(unknown[0], f"unknown field (known: {', '.join(FIELDS)})")
+        raise invalid(unknown[0], f"unknown field (known: {', '.join(fields)})")
     site = body.get("site_id")
     if not isinstance(site, str) or (sites and site not in sites):
         raise invalid("site_id", f"unknown site {site!r} (GET /stats/sites lists the configured sites)")
+    return site
+
+
+def translate(body: object, sites, retention_days: int, now_ms: int) -> Translated:
+    """The Translated query of a Plausible request, or a 400 ApiError naming the offending part."""
+    site = known_site(body, FIELDS, sites)
     start_ms, end_ms = resolve_date_range(body.get("date_range"), now_ms, retention_days)
     metrics = _metrics(body.get("metrics"))
     dimensions = _dimensions(body.get("dimensions", []), start_ms, end_ms)

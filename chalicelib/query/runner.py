@@ -215,8 +215,8 @@ def answer(request: dict, objects, settings, metrics, *, time_left_seconds: floa
 
     def run(one: Query) -> tuple[list, list, dict]:
         if engine == DUCKDB_ENGINE:
-            return _run_duckdb(one, files, objects, settings, make, cache)
-        return _run_athena(one, files, settings, make, athena, time_left_seconds or DEFAULT_TIME_LEFT_SECONDS)
+            return run_duckdb(one, files, objects, settings, make, cache)
+        return run_athena(one, files, settings, make, athena, time_left_seconds or DEFAULT_TIME_LEFT_SECONDS)
 
     try:
         columns, found, meta = run(query)
@@ -239,7 +239,7 @@ def answer(request: dict, objects, settings, metrics, *, time_left_seconds: floa
     return out
 
 
-def _run_duckdb(query, files, objects, settings, make, cache) -> tuple[list, list, dict]:
+def run_duckdb(query, files, objects, settings, make, cache) -> tuple[list, list, dict]:
     import duckdb
 
     from chalicelib.store.lake_duckdb import run_sql
@@ -259,7 +259,7 @@ def _run_duckdb(query, files, objects, settings, make, cache) -> tuple[list, lis
                                          "downloaded_bytes": result.downloaded_bytes}
 
 
-def _run_athena(query, files, settings, make, athena, time_left_seconds: float) -> tuple[list, list, dict]:
+def run_athena(query, files, settings, make, athena, time_left_seconds: float) -> tuple[list, list, dict]:
     from chalicelib.store.athena import AthenaError, AthenaRunner, create_athena_client
 
     runner = athena or AthenaRunner(create_athena_client(), settings.athena_workgroup, settings.athena_database)

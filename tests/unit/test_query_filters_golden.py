@@ -194,9 +194,7 @@ def events() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def lake(events) -> MemoryLakeObjects:
-    objects = MemoryLakeObjects()
-    workload.write_stream_layout(objects, events)
-    return objects
+    return workload.stream_lake(events)
 
 
 @pytest.fixture(scope="module")

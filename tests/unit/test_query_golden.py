@@ -160,9 +160,7 @@ def events() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def stream_lake(events) -> MemoryLakeObjects:
-    objects = MemoryLakeObjects()
-    workload.write_stream_layout(objects, events)
-    return objects
+    return workload.stream_lake(events)
 
 
 @pytest.fixture(scope="module")
