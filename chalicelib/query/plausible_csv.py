@@ -1,7 +1,8 @@
 """A Stats API v2 answer as CSV (`Accept: text/csv`): a header row of the dimension names then the
 metric names, one row per result; with include.comparisons, `comparison:<dimension>` for each time
 dimension, `comparison:<metric>` and `change:<metric>` appended. Text cells that a spreadsheet would
-run as a formula get a leading ' (export.formula_safe); an empty value is an empty cell."""
+run as a formula get a leading ' (export.formula_safe); an empty value is an empty cell. A funnel
+(POST /api/v2/funnel) is one row per step with its number and Plausible's step fields."""
 
 from __future__ import annotations
 
@@ -41,4 +42,16 @@ def as_csv(answer: dict) -> str:
             comparison = row["comparison"]
             cells += [comparison["dimensions"][i] for i in times] + comparison["metrics"] + comparison["change"]
         writer.writerow([_cell(c) for c in cells])
+    return out.getvalue()
+
+
+FUNNEL_COLUMNS = ("label", "visitors", "conversion_rate", "conversion_rate_step", "dropoff", "dropoff_percentage")
+
+
+def funnel_as_csv(answer: dict) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(("step", *FUNNEL_COLUMNS))
+    for number, step in enumerate(answer["results"]["steps"], start=1):
+        writer.writerow([number, *(_cell(step[c]) for c in FUNNEL_COLUMNS)])
     return out.getvalue()

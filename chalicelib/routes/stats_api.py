@@ -14,29 +14,34 @@ from chalicelib.routes.common import ANY_CONTENT, JSON, Routes, answer, now_ms
 bp = Routes(__name__)
 
 
-@bp.route("/api/v2/query", methods=["POST"], content_types=ANY_CONTENT)
-@bp.answers_json
-def post_api_v2_query() -> Response:
-    """Plausible's Stats API v2 (docs/api.md). Errors in Plausible's shape, {"error": "<message>"}, which
-    its clients show; LiveInsight's code and field ride along."""
-    from chalicelib.query import plausible  # not on the collector's cold start
+def _stats_v2(kind: str) -> Response:
+    """A POST body answered by query/plausible.py ("query") or query/funnel.py ("funnel"), as JSON or, on
+    `Accept: text/csv`, as CSV. Errors in Plausible's shape, {"error": "<message>"}, which its clients
+    show; LiveInsight's code and field ride along."""
+    from chalicelib.query import funnel, plausible, plausible_csv  # not on the collector's cold start
 
+    run, as_csv = {"query": (plausible.run, plausible_csv.as_csv),
+                   "funnel": (funnel.run, plausible_csv.funnel_as_csv)}[kind]
     try:
         bp.authorized()
         params.only(bp.query())
         services = bp.services()
         body = plausible.request_body(bp.current_request.raw_body)
-        result = plausible.run(body, services.request_query, services.settings.sites,
-                               services.settings.event_retention_days, now_ms())
-        from chalicelib.query import plausible_csv
-
+        result = run(body, services.request_query, services.settings.sites, services.settings.event_retention_days,
+                     now_ms())
         if plausible_csv.wants_csv(bp.current_request.headers.get("accept")):
-            return Response(body=plausible_csv.as_csv(result), status_code=200,
-                            headers={"Content-Type": plausible_csv.CONTENT_TYPE})
+            return Response(body=as_csv(result), status_code=200, headers={"Content-Type": plausible_csv.CONTENT_TYPE})
         return result
     except (ApiError, StoreUnavailable) as exc:
         error = answer_for(exc)
         return answer(error.status_code, plausible.error_body(error), error.headers)
+
+
+@bp.route("/api/v2/query", methods=["POST"], content_types=ANY_CONTENT)
+@bp.answers_json
+def post_api_v2_query() -> Response:
+    """Plausible's Stats API v2 (docs/api.md)."""
+    return _stats_v2("query")
 
 
 def _stats_v1(endpoint: str) -> Response:
@@ -85,17 +90,5 @@ def get_api_v1_timeseries() -> Response:
 @bp.route("/api/v2/funnel", methods=["POST"], content_types=ANY_CONTENT)
 @bp.answers_json
 def post_api_v2_funnel() -> Response:
-    """Funnels over the site's goals (docs/api.md "Funnels"), answered in Plausible's funnel shape;
-    errors as POST /api/v2/query's."""
-    from chalicelib.query import funnel, plausible  # not on the collector's cold start
-
-    try:
-        bp.authorized()
-        params.only(bp.query())
-        services = bp.services()
-        body = plausible.request_body(bp.current_request.raw_body)
-        return funnel.run(body, services.request_query, services.settings.sites,
-                          services.settings.event_retention_days, now_ms())
-    except (ApiError, StoreUnavailable) as exc:
-        error = answer_for(exc)
-        return answer(error.status_code, plausible.error_body(error), error.headers)
+    """Funnels over the site's goals (docs/api.md "Funnels"), answered in Plausible's funnel shape."""
+    return _stats_v2("funnel")

@@ -87,6 +87,18 @@ def test_funnel_in_plausibles_shape(wired):
     assert lake["engine"] == "duckdb" and lake["bytes_read"] > 0
 
 
+def test_a_funnel_as_csv_has_a_row_per_step(wired):
+    full = {"site_id": SITE, "date_range": [iso(wired - 7_200_000), iso(wired + 60_000)],
+            "steps": ["Home", "Pricing", "Signup"]}
+    with Client(app, stage_name=STAGE) as api:
+        response = api.http.post("/api/v2/funnel", body=json.dumps(full).encode(),
+                                 headers={"Content-Type": "application/json", "Accept": "text/csv", **AUTH})
+    assert response.status_code == 200 and response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.body.decode().splitlines() == [
+        "step,label,visitors,conversion_rate,conversion_rate_step,dropoff,dropoff_percentage",
+        "1,Home,5,100,0,0,0", "2,Pricing,2,40,40,3,60", "3,Signup,1,20,50,1,50"]
+
+
 def test_window_filters_and_inline_goals(wired):
     with Client(app, stage_name=STAGE) as api:
         # 60 s: u-01's and u-02's /pricing come 100 s after their /: nobody reaches step 2
