@@ -98,11 +98,16 @@ def test_sign_in_numbers_match_the_api_and_the_chart_moves(stack, browser):
 
 def test_the_page_loads_nothing_from_outside(stack, browser):
     page = browser.new_page()
-    requested = []
+    requested, failed = [], []
     page.on("request", lambda request: requested.append(request.url))
+    page.on("response", lambda response: failed.append((response.url, response.status)) if response.status >= 400
+            else None)
     page.goto(f"{stack.base}/dashboard")
     page.fill("#token", TOKEN)
     page.click("#signin button[type=submit]")
     page.wait_for_selector("#status:has-text('Updated')")
     assert requested and all(url.startswith(stack.base) for url in requested), requested
+    # its icon is inline: no request for /favicon.ico, which API Gateway answers 403 (outside the stage's path)
+    assert page.get_attribute("link[rel=icon]", "href").startswith("data:image/svg+xml,")
+    assert not [url for url in requested if "favicon" in url] and failed == [], failed
     page.close()
