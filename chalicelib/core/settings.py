@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib import __version__
 from chalicelib.core.goals import Goal, GoalError, parse_goals
@@ -28,6 +29,7 @@ MIN_EVENTS_PER_MINUTE_PER_SITE = 100
 MAX_EVENTS_PER_MINUTE_PER_SITE = 20_000
 ORIGIN_PATTERN = re.compile(r"^https?://[^/\s]+$")
 ANY_ORIGIN = "*"
+DEFAULT_TIMEZONE = "UTC"
 
 
 class SettingsError(ValueError):
@@ -45,6 +47,11 @@ class Site:
     events_per_minute: int | None = None
     # Goals ("goals" in LIVEINSIGHT_SITES; core/goals.py): conversions the Stats API v2 reports.
     goals: tuple[Goal, ...] = ()
+    # The IANA time zone ("timezone" in LIVEINSIGHT_SITES) that sets what today, days and hours mean in
+    # the Stats API and the dashboard. zoneinfo reads the system's tz files first and falls back to the
+    # `tzdata` wheel (requirements.txt): Lambda's python3.13 runs on the Amazon Linux 2023 *minimal*
+    # image, which AWS does not promise to carry /usr/share/zoneinfo (provided.al2023 shipped without it).
+    timezone: str = DEFAULT_TIMEZONE
 
     def allows_origin(self, origin: str) -> bool:
         return ANY_ORIGIN in self.origins or origin.lower().rstrip("/") in self.origins
@@ -65,6 +72,11 @@ class Settings:
     # The time one request may spend, all its DynamoDB calls and retries included: well below API
     # Gateway's 29 s, so a stalled DynamoDB is answered 503 + Retry-After, never a gateway timeout.
     request_deadline_seconds: int = 10
+    # How far behind the received time a client's `timestamp` may be (LIVEINSIGHT_MAX_EVENT_AGE_HOURS);
+    # an older one is replaced by the received time (enrich/record.py). 24 h for deployments: minute
+    # statistics buckets live 2 days (stats/buckets.py), and an hour recomputed from them after its
+    # earlier minutes expired would lose them. The local stage allows 35 days: `make traffic` backfills.
+    max_event_age_hours: int = 24
     # Bill protection: events one site may send in one minute (UTC clock minute), all Lambda
     # instances together; beyond it the collector answers 429 + Retry-After. A site may set its own.
     events_per_minute_per_site: int = DEFAULT_EVENTS_PER_MINUTE_PER_SITE
@@ -98,6 +110,10 @@ class Settings:
     @property
     def stats_table(self) -> str:
         return STATS.name(self.stage)
+
+    @property
+    def max_event_age_ms(self) -> int:
+        return self.max_event_age_hours * 3_600_000
 
     @property
     def event_retention_seconds(self) -> int:
@@ -136,8 +152,26 @@ def parse_sites(raw: str) -> dict[str, Site]:
                     "use scheme://host[:port] with no path, or '*'"
                 )
         sites[site_id] = Site(site_id, frozenset(o.lower().rstrip("/") for o in origins),
-                              _site_events_per_minute(site_id, conf), _site_goals(site_id, conf))
+                              _site_events_per_minute(site_id, conf), _site_goals(site_id, conf),
+                              _site_timezone(site_id, conf))
     return sites
+
+
+def _site_timezone(site_id: str, conf: dict) -> str:
+    name = conf.get("timezone", DEFAULT_TIMEZONE)
+    if not isinstance(name, str) or not is_timezone(name):
+        raise SettingsError(f"LIVEINSIGHT_SITES: {site_id}.timezone must be an IANA time zone name such as "
+                            f"\"Europe/Berlin\" or \"UTC\", got {name!r}")
+    return name
+
+
+def is_timezone(name: str) -> bool:
+    """Whether zoneinfo knows `name` as an IANA zone (a path, an empty name or a file it cannot read is not one)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 def _site_goals(site_id: str, conf: dict) -> tuple[Goal, ...]:
@@ -189,6 +223,14 @@ def _request_deadline(environ: Mapping[str, str]) -> int:
     return seconds
 
 
+def _max_event_age_hours(environ: Mapping[str, str], retention_days: int) -> int:
+    hours = _positive_int(environ, "LIVEINSIGHT_MAX_EVENT_AGE_HOURS", 24)
+    if hours > retention_days * 24:
+        raise SettingsError(f"LIVEINSIGHT_MAX_EVENT_AGE_HOURS must be at most the event retention "
+                            f"({retention_days} days = {retention_days * 24} hours), got {hours}")
+    return hours
+
+
 def _events_per_minute_per_site(environ: Mapping[str, str]) -> int:
     value = _positive_int(environ, EVENTS_PER_MINUTE_VARIABLE, DEFAULT_EVENTS_PER_MINUTE_PER_SITE)
     return _events_per_minute_in_bounds(EVENTS_PER_MINUTE_VARIABLE, value)
@@ -208,11 +250,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "LIVEINSIGHT_DEFAULT_SITE must name one of the sites in LIVEINSIGHT_SITES "
             f"({', '.join(sorted(sites))}), got {default_site_id!r}"
         )
+    retention_days = _positive_int(env, "LIVEINSIGHT_EVENT_RETENTION_DAYS", 400)
     return Settings(
         stage=stage,
         sites=sites,
         default_site_id=default_site_id,
-        event_retention_days=_positive_int(env, "LIVEINSIGHT_EVENT_RETENTION_DAYS", 400),
+        event_retention_days=retention_days,
+        max_event_age_hours=_max_event_age_hours(env, retention_days),
         session_timeout_seconds=_positive_int(env, "SESSION_TIMEOUT_SECONDS", 1800),
         active_session_shards=_positive_int(env, "LIVEINSIGHT_ACTIVE_SESSION_SHARDS", 8),
         expiry_budget_seconds=_positive_int(env, "LIVEINSIGHT_EXPIRY_BUDGET_SECONDS", 40),
