@@ -52,7 +52,10 @@ def get_stats_sites() -> dict:
     bp.authorized()
     params.only(bp.query())
     settings = bp.services().settings
-    return {"sites": sorted(settings.sites), "default_site": settings.default_site_id}
+    # site_details: what the dashboard needs of each site (its time zone, its goals in settings order)
+    details = {site_id: {"timezone": site.timezone, "goals": [goal.name for goal in site.goals]}
+               for site_id, site in sorted(settings.sites.items())}
+    return {"sites": sorted(settings.sites), "default_site": settings.default_site_id, "site_details": details}
 
 
 @bp.route("/stats/realtime", methods=["GET"], content_types=ANY_CONTENT)
