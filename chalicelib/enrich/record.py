@@ -20,6 +20,7 @@ MAX_UTM_CHARS = 256
 # Percent-decoding yields control characters (%00, %0A); a header holds none from a real client.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 FUTURE_TOLERANCE_MS = 5 * 60_000
+# The default of how far behind a client's timestamp may be (Settings.max_event_age_hours sets it).
 PAST_LIMIT_MS = 24 * 3_600_000
 COUNTRY_HEADER = "cloudfront-viewer-country"
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -44,13 +45,14 @@ def utm_params(page_url: str | None) -> dict[str, str]:
     return params
 
 
-def event_time_ms(client_time_ms: int | None, received_ms: int) -> tuple[int, str | None]:
+def event_time_ms(client_time_ms: int | None, received_ms: int,
+                  past_limit_ms: int = PAST_LIMIT_MS) -> tuple[int, str | None]:
     """The time the event is counted at, and why the client's time was not used (if it was not)."""
     if client_time_ms is None:
         return received_ms, None
     if client_time_ms > received_ms + FUTURE_TOLERANCE_MS:
         return received_ms, "future"
-    if client_time_ms < received_ms - PAST_LIMIT_MS:
+    if client_time_ms < received_ms - past_limit_ms:
         return received_ms, "past"
     return client_time_ms, None
 
@@ -90,9 +92,10 @@ def event_record(
     client: ClientInfo,
     country: str | None,
     retention_seconds: int,
+    past_limit_ms: int = PAST_LIMIT_MS,
 ) -> dict:
     """The stored event: what the client sent plus what the server knows. Never the IP."""
-    time_ms, time_adjusted = event_time_ms(event.client_time_ms, received_ms)
+    time_ms, time_adjusted = event_time_ms(event.client_time_ms, received_ms, past_limit_ms)
     page = urlsplit(event.page_url) if event.page_url else None
     utm = utm_params(event.page_url)
     origin = channels.classify(event.referrer, event.page_url)

@@ -232,6 +232,7 @@ class Collector:
             record = enrich.event_record(
                 event, event_id=event_id, received_ms=received_ms, visitor_id=visitor_id,
                 client=client, country=country, retention_seconds=self._settings.event_retention_seconds,
+                past_limit_ms=self._settings.max_event_age_ms,
             )
             records[key] = {"pk": key, **record, PREVIOUS_VISITOR: previous_visitor_id}
         return records
