@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib import __version__
 from chalicelib.core.goals import Goal, GoalError, parse_goals
@@ -28,6 +29,7 @@ MIN_EVENTS_PER_MINUTE_PER_SITE = 100
 MAX_EVENTS_PER_MINUTE_PER_SITE = 20_000
 ORIGIN_PATTERN = re.compile(r"^https?://[^/\s]+$")
 ANY_ORIGIN = "*"
+DEFAULT_TIMEZONE = "UTC"
 
 
 class SettingsError(ValueError):
@@ -45,6 +47,11 @@ class Site:
     events_per_minute: int | None = None
     # Goals ("goals" in LIVEINSIGHT_SITES; core/goals.py): conversions the Stats API v2 reports.
     goals: tuple[Goal, ...] = ()
+    # The IANA time zone ("timezone" in LIVEINSIGHT_SITES) that sets what today, days and hours mean in
+    # the Stats API and the dashboard. zoneinfo reads the system's tz files first and falls back to the
+    # `tzdata` wheel (requirements.txt): Lambda's python3.13 runs on the Amazon Linux 2023 *minimal*
+    # image, which AWS does not promise to carry /usr/share/zoneinfo (provided.al2023 shipped without it).
+    timezone: str = DEFAULT_TIMEZONE
 
     def allows_origin(self, origin: str) -> bool:
         return ANY_ORIGIN in self.origins or origin.lower().rstrip("/") in self.origins
@@ -145,8 +152,26 @@ def parse_sites(raw: str) -> dict[str, Site]:
                     "use scheme://host[:port] with no path, or '*'"
                 )
         sites[site_id] = Site(site_id, frozenset(o.lower().rstrip("/") for o in origins),
-                              _site_events_per_minute(site_id, conf), _site_goals(site_id, conf))
+                              _site_events_per_minute(site_id, conf), _site_goals(site_id, conf),
+                              _site_timezone(site_id, conf))
     return sites
+
+
+def _site_timezone(site_id: str, conf: dict) -> str:
+    name = conf.get("timezone", DEFAULT_TIMEZONE)
+    if not isinstance(name, str) or not is_timezone(name):
+        raise SettingsError(f"LIVEINSIGHT_SITES: {site_id}.timezone must be an IANA time zone name such as "
+                            f"\"Europe/Berlin\" or \"UTC\", got {name!r}")
+    return name
+
+
+def is_timezone(name: str) -> bool:
+    """Whether zoneinfo knows `name` as an IANA zone (a path, an empty name or a file it cannot read is not one)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 def _site_goals(site_id: str, conf: dict) -> tuple[Goal, ...]:
