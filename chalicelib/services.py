@@ -69,6 +69,14 @@ class Services:
         return StatsStore(self._client, self.settings.stats_table, self.backoff)
 
     @cached_property
+    def access_store(self):
+        """API keys and shared links (chalicelib/access/, docs/access.md)."""
+        from chalicelib.schema.tables import ACCESS
+        from chalicelib.store.access import AccessStore
+
+        return AccessStore(self._client, ACCESS.name(self.settings.stage), self.backoff)
+
+    @cached_property
     def rate_limiter(self) -> RateLimiter:
         """The per-site limit of events per minute; its counters live in the statistics table."""
         from chalicelib.store import LimitStore
