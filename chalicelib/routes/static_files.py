@@ -12,8 +12,10 @@ from chalicelib.static import static_file, static_version
 
 bp = Routes(__name__)
 
-DASHBOARD_FILES = {"dashboard.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
-                   "app.css": "text/css; charset=utf-8"}
+_JS, _CSS = "text/javascript; charset=utf-8", "text/css; charset=utf-8"
+# The shell (state, filters, tiles, chart: app.*, chart.js) and the cards (cards.*, contract C5 of issue 15).
+DASHBOARD_FILES = {"dashboard.html": "text/html; charset=utf-8", "app.js": _JS, "chart.js": _JS, "cards.js": _JS,
+                   "app.css": _CSS, "cards.css": _CSS}
 DASHBOARD_HEADERS = {
     # Everything the page needs comes from this API: no CDN, no external fonts or scripts.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
@@ -31,8 +33,9 @@ def _static(name: str) -> Response:
 @bp.route("/dashboard", methods=["GET"], content_types=ANY_CONTENT)
 @bp.answers_json
 def dashboard() -> Response:
-    """The live dashboard; it asks for the API token itself and keeps it in sessionStorage."""
-    params.only(bp.query())
+    """The analytics dashboard; it asks for a credential itself (kept in sessionStorage) or reads a shared
+    link's from the fragment. Its query string is the page's own state (site, period, filters...): a
+    bookmarked view, read by app.js, so the server leaves it alone."""
     return _static("dashboard.html")
 
 

@@ -49,7 +49,7 @@ ROUTES = (
     Route("/stats/realtime", None, ("site",), True),
     Route("/stats", None, ("site", "from", "to", "interval"), True),
     Route("/stats/breakdown", None, ("site", "from", "to", "interval", "by", "limit"), True),
-    Route("/dashboard", None, (), False),
+    Route("/dashboard", None, (), False, strict_query=False),  # the page's own state (site, period, filters)
     Route("/dashboard/{}", "asset", (), False),
     Route("/liveinsight.js", None, ("v",), False, strict_query=False),  # websites add cache busters
     Route("/demo", None, (), False, strict_query=False),

@@ -27,7 +27,7 @@ from tests.integration.conftest import AUTH, STAGE
 DAY_MS = 86_400_000
 # Every route whose query string is its own (not the SDK script's or the demo pages', which websites shape).
 STRICT_QUERY_ROUTES = ("/health", "/sessions/0123456789abcdef0123", "/visitors/ann/sessions", "/stats/sites",
-                       "/stats/realtime", "/stats", "/stats/breakdown?by=page", "/dashboard", "/dashboard/app.js")
+                       "/stats/realtime", "/stats", "/stats/breakdown?by=page", "/dashboard/app.js")
 
 
 @dataclass
@@ -269,6 +269,12 @@ def test_a_page_that_is_not_ours_is_a_json_404(api, path, field):
 
 def test_the_demo_keeps_its_query_string_for_the_page(api):
     assert api.http.get("/demo/pricing?utm_source=newsletter&utm_source=x").status_code == 200
+
+
+def test_the_dashboard_keeps_its_query_string_for_the_page(api):
+    # a bookmarked view: the page reads its own state; its assets stay strict
+    page = api.http.get("/dashboard?site=demo&period=custom&from=2026-01-01&to=2026-01-31&f=is,visit:country,DE&f=x")
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
 
 
 def test_the_sdk_takes_only_its_version(api):
