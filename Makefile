@@ -9,7 +9,7 @@ SDK_STAMP := sdk/node_modules/.installed
 CHECKOV_STAMP := .venv-checkov/.installed
 STAGE ?= prod
 
-.PHONY: local traffic sdk test test-unit lint venv clean package verify preflight plan deploy rollback destroy ops-check bench sql
+.PHONY: local traffic sdk test test-unit lint venv clean package verify preflight plan deploy rollback destroy ops-check bench sql key-create keys key-revoke share-create share-revoke
 
 $(STAMP): requirements.txt requirements-lake.txt requirements-dev.txt .python-version
 	@test -n "$(PYTHON)" || { echo "No Python $$(cat .python-version) found (see above)"; exit 1; }
@@ -64,6 +64,23 @@ bench: $(STAMP)
 ## is copied), or Athena for a deployed stage (make sql STAGE=prod, LIVEINSIGHT_ATHENA_WORKGROUP/DATABASE exported).
 sql: $(STAMP)
 	$(PY) scripts/lake_sql.py --stage $(if $(filter command line environment,$(origin STAGE)),$(STAGE),local) $(SQL_ARGS)
+
+## API keys and shared links of the read API (docs/access.md), in make local's DynamoDB (the default here) or a
+## deployed stage's (STAGE=prod, your AWS credentials). make key-create SITE=demo [SCOPES=stats,personal_data]
+## [LABEL=...] prints the key once; make keys lists them (no secrets); make key-revoke ID=...;
+## make share-create SITE=demo [PASSWORD=1 asks for one] prints the link once; make share-revoke ID=...
+ACCESS := $(PY) scripts/access.py --stage $(if $(filter command line environment,$(origin STAGE)),$(STAGE),local)
+quoted = '$(subst ','\'',$(1))'
+key-create: $(STAMP)
+	$(ACCESS) key-create --site $(call quoted,$(SITE)) --scopes $(call quoted,$(or $(SCOPES),stats)) --label $(call quoted,$(LABEL))
+keys: $(STAMP)
+	@$(ACCESS) keys
+key-revoke: $(STAMP)
+	$(ACCESS) key-revoke --id $(call quoted,$(ID))
+share-create: $(STAMP)
+	$(ACCESS) share-create --site $(call quoted,$(SITE)) --label $(call quoted,$(LABEL)) $(if $(PASSWORD),--password)
+share-revoke: $(STAMP)
+	$(ACCESS) share-revoke --id $(call quoted,$(ID))
 
 ## Terraform for a stage, ready to plan: build/terraform/$(STAGE) (Chalice's, fixed, and ours).
 package: $(STAMP)
