@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from chalice import Chalice, Rate
 
-from chalicelib.routes import ingest, reads, static_files, stats_api
+from chalicelib.routes import ingest, reads, share, static_files, stats_api
 from chalicelib.services import Services, get_services
 
 app = Chalice(app_name="LiveInsight")
@@ -21,7 +21,7 @@ def _services() -> Services:
 
 
 # In the order the routes were declared when they lived here, so the generated API reads the same.
-for blueprint in (ingest.bp, reads.bp, stats_api.bp, static_files.bp):
+for blueprint in (ingest.bp, reads.bp, stats_api.bp, static_files.bp, share.bp):
     blueprint.register_with(app, _services)
 
 

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Callable
 
 from chalice import Blueprint, Chalice, Response
 
-from chalicelib.access.auth import require_token
+from chalicelib.access.auth import authenticate
+from chalicelib.access.principal import STATS, Principal
 from chalicelib.core.deadline import within
 from chalicelib.core.errors import answer_for
 from chalicelib.core.log import log, set_context
@@ -63,8 +64,13 @@ class Routes(Blueprint):
         query = self.current_request.query_params
         return {name: query.getlist(name) for name in query} if query else {}
 
-    def authorized(self) -> None:
-        require_token(self.header("authorization"), self.services().settings.api_token)
+    def caller(self, scope: str = STATS) -> Principal:
+        """Who sends the request (a 401 if no one we know), with `scope` on some site (else a 403); the
+        route then asks caller.require(site, scope) of the site it reads, before it reads."""
+        services = self.services()
+        principal = authenticate(self.header("authorization"), services.settings.api_token, services.access_store,
+                                 now_ms())
+        return principal.require_scope(scope)
 
     def answers_json(self, view):
         """The one place a route's errors become answers, always in LiveInsight's JSON error shape: an

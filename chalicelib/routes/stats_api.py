@@ -7,6 +7,7 @@ import json
 
 from chalice import Response
 
+from chalicelib.access.principal import STATS, Principal
 from chalicelib.core.errors import ApiError, StoreUnavailable, answer_for
 from chalicelib.http import params
 from chalicelib.routes.common import ANY_CONTENT, JSON, Routes, answer, now_ms
@@ -23,10 +24,11 @@ def _stats_v2(kind: str) -> Response:
     run, as_csv = {"query": (plausible.run, plausible_csv.as_csv),
                    "funnel": (funnel.run, plausible_csv.funnel_as_csv)}[kind]
     try:
-        bp.authorized()
+        caller = bp.caller()
         params.only(bp.query())
         services = bp.services()
         body = plausible.request_body(bp.current_request.raw_body)
+        _may_read(caller, body.get("site_id") if isinstance(body, dict) else None, services.settings.sites)
         result = run(body, services.request_query, services.settings.sites, services.settings.event_retention_days,
                      now_ms())
         if plausible_csv.wants_csv(bp.current_request.headers.get("accept")):
@@ -35,6 +37,13 @@ def _stats_v2(kind: str) -> Response:
     except (ApiError, StoreUnavailable) as exc:
         error = answer_for(exc)
         return answer(error.status_code, plausible.error_body(error), error.headers)
+
+
+def _may_read(caller: Principal, site: object, sites) -> None:
+    """Before any query runs: a configured site the caller may not read is a 403; anything else that is not
+    a configured site is the query's own 400 (unknown site), which it answers without reading."""
+    if isinstance(site, str) and site in sites:
+        caller.require(site, STATS, field="site_id")
 
 
 @bp.route("/api/v2/query", methods=["POST"], content_types=ANY_CONTENT)
@@ -50,9 +59,10 @@ def _stats_v1(endpoint: str) -> Response:
     from chalicelib.query import plausible, plausible_v1  # not on the collector's cold start
 
     try:
-        bp.authorized()
+        caller = bp.caller()
         given = params.only(bp.query(), *plausible_v1.PARAMETERS[endpoint])
         services = bp.services()
+        _may_read(caller, given.get("site_id"), services.settings.sites)
         result = plausible_v1.run(endpoint, given, services.request_query, services.settings.sites,
                                   services.settings.event_retention_days, now_ms())
         # realtime/visitors answers a bare number, as Plausible's does

@@ -137,7 +137,13 @@ SESSIONS = TableSpec(
 # is one Query per key.
 STATS = TableSpec(base_name="Stats", hash_key=Key("pk"), range_key=Key("sk"), ttl_attribute="expires_at_s")
 
-TABLES: tuple[TableSpec, ...] = (EVENTS, SESSIONS, STATS)
+# Credentials of the read API (chalicelib/access/, docs/access.md): `pk` is "key#<id>" for an API key,
+# "link#<id>" for a shared link; only a SHA-256 of each secret is stored. A request reads its one
+# credential by key (strongly consistent GetItem) and may set its last use; only the operator's CLI
+# lists them (Scan of a table of a few items). No TTL: a revoked credential stays, marked, for the record.
+ACCESS = TableSpec(base_name="Access", hash_key=Key("pk"))
+
+TABLES: tuple[TableSpec, ...] = (EVENTS, SESSIONS, STATS, ACCESS)
 
 
 def event_key(site: str, event_id: str) -> str:

@@ -89,7 +89,8 @@ def test_the_dynamodb_policy_allows_exactly_the_calls_the_code_makes():
     # The shared role's code: every store module but the lake's (S3, Athena, DuckDB), the Lambda
     # invoker (InvokeLake-Policy), erasure's (its own role) and the export files' (S3, the query
     # function's role): tests/infrastructure/test_lake.py.
-    others = {"lake.py", "lake_duckdb.py", "athena.py", "functions.py", "erasure.py", "exports.py"}
+    # access.py: its own statement on the Access table (below); its create, list and revoke are the CLI's.
+    others = {"lake.py", "lake_duckdb.py", "athena.py", "functions.py", "erasure.py", "exports.py", "access.py"}
     source = "\n".join(p.read_text() for p in (PROJECT_DIR / "chalicelib" / "store").glob("*.py")
                         if p.name not in others)
     used = set(re.findall(r"self\._client\.(\w+)", source))
@@ -101,8 +102,14 @@ def test_the_dynamodb_policy_allows_exactly_the_calls_the_code_makes():
     statements = json.loads(render_prod("iam")["dynamodb_policy"])["Statement"]
     table_statement = next(s for s in statements if s["Sid"] == "LiveInsightTables")
     assert set(table_statement["Action"]) == expected
-    table_arns = INPUTS["iam"]["table_arns"].values()
+    table_arns = [arn for base, arn in INPUTS["iam"]["table_arns"].items() if base != "Access"]
     assert set(table_statement["Resource"]) == {*table_arns, *(f"{arn}/index/*" for arn in table_arns)}
+    # The API reads a credential by its key and notes its last use: what a request of store/access.py calls.
+    access = (PROJECT_DIR / "chalicelib" / "store" / "access.py").read_text().split("# --- the operator's CLI")[0]
+    assert set(re.findall(r"self\._client\.(\w+)", access)) == {"get_item", "update_item"}
+    credentials = next(s for s in statements if s["Sid"] == "ReadCredentials")
+    assert credentials["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    assert credentials["Resource"] == [INPUTS["iam"]["table_arns"]["Access"]]
 
 
 def test_every_table_is_encrypted_recoverable_and_protected():

@@ -46,7 +46,7 @@ def test_prints_the_daily_check_and_fails_when_an_alarm_fires(cloudwatch):
     assert figures["alarms"] == [("LiveInsight-Lambda-Duration", "OK"), ("LiveInsight-Lambda-ErrorRate", "ALARM")]
     assert (figures["invocations"], figures["errors"], figures["error_rate_percent"]) == (400, 6, 1.5)
     assert figures["dynamodb_throttles"] == {"LiveInsight-Events": 7, "LiveInsight-Sessions": 0,
-                                             "LiveInsight-Stats": 0}
+                                             "LiveInsight-Stats": 0, "LiveInsight-Access": 0}
     lines = []
     assert report(figures, lines.append) == 1
     text = "\n".join(lines)

@@ -10,6 +10,11 @@ locals {
     }]
   })
 
+  # The Access table (API keys, shared links: chalicelib/store/access.py) is not among the data tables:
+  # the functions read one credential by its key and note its last use, nothing more (no Scan, no Put).
+  # Creating, listing and revoking are the operator's CLI's, with the operator's own AWS credentials.
+  data_table_arns = [for base, arn in var.table_arns : arn if base != "Access"]
+
   # Exactly the calls chalicelib/store makes, on LiveInsight's tables and their indexes only.
   dynamodb_policy = jsonencode({
     Version = "2012-10-17"
@@ -25,7 +30,13 @@ locals {
           "dynamodb:Query",
           "dynamodb:UpdateItem",
         ]
-        Resource = concat(values(var.table_arns), [for arn in values(var.table_arns) : "${arn}/index/*"])
+        Resource = concat(local.data_table_arns, [for arn in local.data_table_arns : "${arn}/index/*"])
+      },
+      {
+        Sid      = "ReadCredentials"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+        Resource = [var.table_arns["Access"]]
       },
       {
         Sid      = "TableEncryptionKey"

@@ -1,5 +1,5 @@
 output "table_names" {
-  description = "Table names by base name (Events, Sessions, Stats)."
+  description = "Table names by base name (Events, Sessions, Stats, Access)."
   value       = { for base, table in aws_dynamodb_table.this : base => table.name }
 }
 
