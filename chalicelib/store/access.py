@@ -37,13 +37,13 @@ class AccessStore:
         return _record(item) if item else None
 
     def touch(self, kind: str, credential_id: str, now_ms: int, stale_before_ms: int) -> bool:
-        """Sets last_used_at_ms to now unless another request set it since stale_before_ms (the condition
+        """Sets last_used_at_ms to now unless another request set it after stale_before_ms (the condition
         makes concurrent requests write once); False when it was fresh, revoked or gone."""
         try:
             call(self._backoff, self._client.update_item, TableName=self._table, Key=_key(kind, credential_id),
                  UpdateExpression="SET last_used_at_ms = :now",
                  ConditionExpression="attribute_exists(pk) AND attribute_not_exists(revoked_at_ms) AND "
-                                     "(attribute_not_exists(last_used_at_ms) OR last_used_at_ms < :stale)",
+                                     "(attribute_not_exists(last_used_at_ms) OR last_used_at_ms <= :stale)",
                  ExpressionAttributeValues={":now": {"N": str(now_ms)}, ":stale": {"N": str(stale_before_ms)}})
         except ClientError as exc:
             if condition_failed(exc):
