@@ -51,7 +51,7 @@ def _visit_level(query: Query) -> bool:
 
 def _per_visit(query: Query, facts: list[str]) -> tuple[exp.Select, list[tuple[str, exp.Expression]]]:
     """One row per visit and combination of dimension values, and the CTEs it reads."""
-    dims = [exp.alias_(dimension_expression(d), f"d{i}") for i, d in enumerate(query.dimensions)]
+    dims = [exp.alias_(dimension_expression(d, query), f"d{i}") for i, d in enumerate(query.dimensions)]
     if _visit_level(query):
         per_visit = exp.select(*dims, *[col(c) for c in ("session_id", "visitor_id", "pageviews", "events",
                                                          "bounce", "duration_ms", "visit_pageviews")])
@@ -72,7 +72,7 @@ def _per_visit(query: Query, facts: list[str]) -> tuple[exp.Select, list[tuple[s
                  .from_("goal_events" if by_goal else "visit_events"))
     if query.filter is not None:
         per_visit = per_visit.where(filter_expression(query.filter, query), copy=False)
-    per_visit = per_visit.group_by(*[dimension_expression(d) for d in query.dimensions], col("session_id"),
+    per_visit = per_visit.group_by(*[dimension_expression(d, query) for d in query.dimensions], col("session_id"),
                                    copy=False)
     ctes = [("visits", visits_cte(query, facts)), ("visit_events", visit_events_cte(query, facts))]
     if by_goal:

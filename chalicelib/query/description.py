@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from chalicelib.core.goals import Goal, GoalError, parse_goals
-from chalicelib.core.settings import SITE_ID_PATTERN
+from chalicelib.core.settings import DEFAULT_TIMEZONE, SITE_ID_PATTERN, is_timezone
+from chalicelib.query.timezones import day_start_ms
 
 DAY_MS = 86_400_000
 MAX_RANGE_DAYS = 400
+# The longest range in ms: 400 days, and an hour more for 400 local days holding a DST fall-back (25 h).
+MAX_RANGE_MS = MAX_RANGE_DAYS * DAY_MS + 3_600_000
 MAX_LIMIT = 10_000
 MAX_FILTER_VALUES = 100
 MAX_FILTER_DEPTH = 8
@@ -46,7 +49,7 @@ LOGICAL = ("and", "or", "not")
 ORDER = ("asc", "desc")
 _PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _KNOWN_FIELDS = {"site", "date_range", "time_range_ms", "metrics", "dimensions", "filters", "order_by",
-                 "limit", "offset", "goals", "with_total"}
+                 "limit", "offset", "goals", "with_total", "timezone"}
 
 
 class QueryError(ValueError):
@@ -89,6 +92,9 @@ class Query:
     # Also answer the visitors of every group together (the divisor of Plausible's `percentage`),
     # from the same pass over the lake instead of a second query.
     with_total: bool = False
+    # The site's IANA time zone (the API puts it in the request): time:* buckets are its local wall
+    # clock. The range is already instants; first_date/last_date stay UTC dates: the lake's partitions.
+    timezone: str = DEFAULT_TIMEZONE
 
     def goal(self, name: str) -> Goal:
         return next(g for g in self.goals if g.name == name)
@@ -118,7 +124,10 @@ def parse_query(request: object) -> Query:
     site = request.get("site")
     if not isinstance(site, str) or not SITE_ID_PATTERN.match(site):
         raise QueryError("site", "must be a site id (1-64 lower-case letters, digits, '_' or '-')")
-    start_ms, end_ms = _time_range(request)
+    zone = request.get("timezone", DEFAULT_TIMEZONE)
+    if not isinstance(zone, str) or not is_timezone(zone):
+        raise QueryError("timezone", f"{zone!r} is not an IANA time zone name (such as \"Europe/Berlin\")")
+    start_ms, end_ms = _time_range(request, zone)
     metrics = _names(request.get("metrics"), "metrics", lambda m: m in ALL_METRICS, ALL_METRICS, required=True)
     dimensions = _names(request.get("dimensions", []), "dimensions", is_dimension,
                         (*EVENT_DIMENSIONS, GOAL_DIMENSION, *VISIT_DIMENSIONS, *TIME_DIMENSIONS,
@@ -135,7 +144,7 @@ def parse_query(request: object) -> Query:
                  filter=combined, order_by=_order_by(request.get("order_by", []), metrics, dimensions),
                  limit=_whole(request.get("limit", MAX_LIMIT), "limit", 1, MAX_LIMIT),
                  offset=_whole(request.get("offset", 0), "offset", 0, 10**9), goals=goals,
-                 with_total=_with_total(request.get("with_total", False), dimensions))
+                 with_total=_with_total(request.get("with_total", False), dimensions), timezone=zone)
 
 
 def _with_total(value: object, dimensions: tuple[str, ...]) -> bool:
@@ -256,9 +265,9 @@ def _whole(value: object, name: str, low: int, high: int) -> int:
     return value
 
 
-def _time_range(request: dict) -> tuple[int, int]:
+def _time_range(request: dict, zone: str) -> tuple[int, int]:
     if ("date_range" in request) == ("time_range_ms" in request):
-        raise QueryError("date_range", "give exactly one of date_range [first, last] (UTC dates, inclusive) "
+        raise QueryError("date_range", "give exactly one of date_range [first, last] (local dates, inclusive) "
                                        "or time_range_ms [start, end) (epoch milliseconds)")
     if "date_range" in request:
         pair = _pair(request["date_range"], "date_range")
@@ -268,14 +277,13 @@ def _time_range(request: dict) -> tuple[int, int]:
             first = last = None
         if first is None or last is None:
             raise QueryError("date_range", "must be two dates YYYY-MM-DD")
-        start_ms = int(datetime(first.year, first.month, first.day, tzinfo=timezone.utc).timestamp() * 1000)
-        end_ms = int(datetime(last.year, last.month, last.day, tzinfo=timezone.utc).timestamp() * 1000) + DAY_MS
+        start_ms, end_ms = day_start_ms(first, zone), day_start_ms(last + timedelta(days=1), zone)
     else:
         start_ms, end_ms = (_whole(v, "time_range_ms", 0, 253_402_300_799_999)
                             for v in _pair(request["time_range_ms"], "time_range_ms"))
     if end_ms <= start_ms:
         raise QueryError("date_range", "the range ends before it starts")
-    if end_ms - start_ms > MAX_RANGE_DAYS * DAY_MS:
+    if end_ms - start_ms > MAX_RANGE_MS:
         raise QueryError("date_range", f"covers more than {MAX_RANGE_DAYS} days")
     return start_ms, end_ms
 

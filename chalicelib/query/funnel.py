@@ -40,7 +40,8 @@ def funnel_request(site: str, steps: list[dict], date_range: list[str] | None = 
                    DEFAULT_WINDOW_SECONDS, *, filters: list | None = None,
                    time_range_ms: list[int] | None = None) -> dict:
     """The query function's request for a funnel (bench and tests call it): `steps` are goals in
-    core/goals.py's shape, `date_range` [first, last] UTC dates (or `time_range_ms` [start, end))."""
+    core/goals.py's shape, `date_range` [first, last] UTC dates (or `time_range_ms` [start, end): the API
+    sends the site's local days as instants)."""
     body: dict = {"site": site, "steps": steps, "window_seconds": window_seconds, "filters": filters or []}
     body.update({"date_range": date_range} if time_range_ms is None else {"time_range_ms": time_range_ms})
     return {FUNNEL: body}
@@ -84,7 +85,8 @@ def translate(body: object, sites, retention_days: int, now_ms: int) -> tuple[di
     """(the lake request, the query as executed, the steps' labels) of a Plausible-shaped funnel
     request, or a 400 ApiError naming the offending part."""
     site = known_site(body, FIELDS, sites)
-    start_ms, end_ms = plausible.resolve_date_range(body.get("date_range"), now_ms, retention_days)
+    tz = plausible.site_timezone(sites, site)
+    start_ms, end_ms = plausible.resolve_date_range(body.get("date_range"), now_ms, retention_days, tz)
     filters = _filters(body.get("filters", []))
     steps = _steps(body.get("steps"), plausible.site_goals(sites, site).get("goals", []))
     window = body.get("window", DEFAULT_WINDOW_SECONDS)
@@ -94,7 +96,7 @@ def translate(body: object, sites, retention_days: int, now_ms: int) -> tuple[di
                                 f"{MAX_WINDOW_SECONDS} (31 days), got {window!r}")
     lake = funnel_request(site, [g.as_json() for g in steps], window_seconds=window, filters=filters,
                           time_range_ms=[start_ms, end_ms])
-    echo = {"site_id": site, "date_range": [plausible._iso(start_ms), plausible._iso(end_ms - 1000)],
+    echo = {"site_id": site, "date_range": [plausible._iso(start_ms, tz), plausible._iso(end_ms - 1000, tz)],
             "filters": filters, "steps": body.get("steps"), "window": window}
     return lake, echo, [g.name for g in steps]
 

@@ -4,7 +4,8 @@ lake's answer in Plausible's response shape (respond) and with include.compariso
 Pure: the caller passes the clock (`now_ms`), the configured sites and a function that answers a lake
 request (in process, or the query function). The request side is plausible_request.py, date ranges
 plausible_dates.py, errors plausible_errors.py; their public names are importable from here too.
-docs/api.md lists what is supported and what is not yet. Ranges resolve in UTC (site time zones: issue 15).
+docs/api.md lists what is supported and what is not yet. Ranges, buckets and labels are in the site's
+time zone (plausible_dates.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from chalicelib.query.plausible_request import (  # noqa: F401 (re-exported)
     Translated,
     _check_filter,
     site_goals,
+    site_timezone,
     translate,
 )
 
@@ -43,7 +45,8 @@ def compare(query: Translated, main: dict, ask) -> dict:
     start_ms, end_ms = query.comparison_range
     within = {"time_range_ms": [start_ms, end_ms]}
     other = replace(query, lake={**query.lake, **within, "limit": MAX_LIMIT, "offset": 0},
-                    total={**query.total, **within} if query.total else None, first_date=_date(start_ms),
+                    total={**query.total, **within} if query.total else None,
+                    first_date=_date(start_ms, query.timezone),
                     time_labels=None, total_rows=False, slice_here=False)
     answer = checked(ask(other.lake))
     total = checked(ask(other.total)) if other.total else None
@@ -52,13 +55,14 @@ def compare(query: Translated, main: dict, ask) -> dict:
     times = [d for d in dimensions if d in TIME_DIMENSIONS]
     labels = compared_labels = descending = None
     if times:
-        labels = time_labels(times[0], *query.lake["time_range_ms"])
-        compared_labels = time_labels(times[0], start_ms, end_ms)
+        labels = time_labels(times[0], *query.lake["time_range_ms"], query.timezone)
+        compared_labels = time_labels(times[0], start_ms, end_ms, query.timezone)
         first_order = query.echo["order_by"][0]
         descending = first_order[1] == "desc" if first_order[0] == times[0] else None
     results = comparisons.merge(main["results"], compared["results"], query.metrics, dimensions, labels,
                                 compared_labels, descending)
-    meta = {**main["meta"], "comparison_date_range": [_iso(start_ms), _iso(end_ms - 1000)]}
+    meta = {**main["meta"], "comparison_date_range": [_iso(start_ms, query.timezone),
+                                                      _iso(end_ms - 1000, query.timezone)]}
     meta["liveinsight"] = main["meta"]["liveinsight"] + compared["meta"]["liveinsight"]
     if len(answer["results"]) >= MAX_LIMIT:  # the comparison has more groups than the lake answers
         meta["comparison_rows_capped"] = True

@@ -1,31 +1,35 @@
-"""Plausible's date ranges in UTC (query_parser.ex): shortcuts and ISO ranges -> [start, end) in epoch
-ms, the automatic `time` dimension, meta.time_labels and include.comparisons' period."""
+"""Plausible's date ranges in the site's time zone (query_parser.ex, datetime_range.ex): shortcuts and ISO
+ranges -> [start, end) in epoch ms, the automatic `time` dimension, meta.time_labels and
+include.comparisons' period. Days begin at local midnight (DST days are 23 or 25 hours long); ISO
+timestamps with an offset are exact instants whatever the zone."""
 
 from __future__ import annotations
 
-import calendar
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from chalicelib.core.errors import ApiError
 from chalicelib.query import comparisons
-from chalicelib.query.description import DAY_MS, MAX_RANGE_DAYS
+from chalicelib.query.description import DAY_MS, MAX_RANGE_DAYS, MAX_RANGE_MS
 from chalicelib.query.plausible_errors import invalid
+from chalicelib.query.timezones import UTC, day_start_ms, iso, local_date, wall_clock_hours
 
 SHORTCUTS = ("day", "24h", "7d", "28d", "30d", "91d", "month", "6mo", "12mo", "year", "all", "<n>d", "<n>mo")
 _SHORTHAND = re.compile(r"^([1-9][0-9]{0,3})(d|mo)$")
 
 
-def _date(ms: int) -> date:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).date()
+def _date(ms: int, tz: str = UTC) -> date:
+    """The local date of an instant in the zone `tz`."""
+    return local_date(ms, tz)
 
 
-def _ms(day: date) -> int:
-    return calendar.timegm(day.timetuple()) * 1000
+def _ms(day: date, tz: str = UTC) -> int:
+    """The instant the local day begins."""
+    return day_start_ms(day, tz)
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms // 1000, tz=timezone.utc).isoformat()
+def _iso(ms: int, tz: str = UTC) -> str:
+    return iso(ms, tz)
 
 
 def _months_back(day: date, months: int) -> date:
@@ -33,14 +37,14 @@ def _months_back(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def resolve_date_range(value: object, now_ms: int, retention_days: int) -> tuple[int, int]:
-    """[start, end) in epoch ms, as Plausible's parser resolves it (UTC). `<n>d` are the n whole days
-    before today, `<n>mo` the n whole months before this one; day, month and year are the whole
-    current day, month and year; all runs from the retention start to the end of today."""
-    today = _date(now_ms)
+def resolve_date_range(value: object, now_ms: int, retention_days: int, tz: str = UTC) -> tuple[int, int]:
+    """[start, end) in epoch ms, as Plausible's parser resolves it in the site's zone `tz`. `<n>d` are
+    the n whole days before today, `<n>mo` the n whole months before this one; day, month and year are
+    the whole current day, month and year; all runs from the retention start to the end of today."""
+    today = _date(now_ms, tz)
     tomorrow = today + timedelta(days=1)
     if isinstance(value, list):
-        return _explicit_range(value)
+        return _explicit_range(value, tz)
     if value == "day":
         first, end = today, tomorrow
     elif value == "24h":
@@ -61,15 +65,15 @@ def resolve_date_range(value: object, now_ms: int, retention_days: int) -> tuple
     else:
         raise invalid("date_range", f"{value!r} is not a date range (known: {', '.join(SHORTCUTS)}, "
                                     "or [first, last] as ISO dates or ISO8601 timestamps with an offset)")
-    return _checked(_ms(first), _ms(end))
+    return _checked(_ms(first, tz), _ms(end, tz))
 
 
-def _explicit_range(pair: list) -> tuple[int, int]:
+def _explicit_range(pair: list, tz: str = UTC) -> tuple[int, int]:
     if len(pair) != 2 or not all(isinstance(v, str) for v in pair):
         raise invalid("date_range", "must be a shortcut or [first, last]")
     dates = [_parse_date(v) for v in pair]
     if all(dates):
-        return _checked(_ms(dates[0]), _ms(dates[1]) + DAY_MS)
+        return _checked(_ms(dates[0], tz), _ms(dates[1] + timedelta(days=1), tz))
     moments = [_parse_timestamp(v) for v in pair]
     if not all(moments):
         raise invalid("date_range", f"{pair!r}: give two ISO dates (2024-01-01) or two ISO8601 timestamps with "
@@ -96,7 +100,7 @@ def _parse_timestamp(text: str) -> datetime | None:
 def _checked(start_ms: int, end_ms: int) -> tuple[int, int]:
     if end_ms <= start_ms:
         raise invalid("date_range", "the range ends before it starts")
-    if end_ms - start_ms > MAX_RANGE_DAYS * DAY_MS:
+    if end_ms - start_ms > MAX_RANGE_MS:
         raise invalid("date_range", f"covers more than {MAX_RANGE_DAYS} days, the longest range the lake answers")
     return start_ms, end_ms
 
@@ -111,14 +115,12 @@ def auto_time_dimension(start_ms: int, end_ms: int) -> str:
     return "time:week" if span_ms <= 52 * 7 * DAY_MS + DAY_MS - 1000 else "time:month"
 
 
-def time_labels(dimension: str, start_ms: int, end_ms: int) -> tuple[str, ...]:
-    """Every bucket of the range, as Plausible's meta.time_labels (weeks start on Monday, the first one
-    not before the range)."""
+def time_labels(dimension: str, start_ms: int, end_ms: int, tz: str = UTC) -> tuple[str, ...]:
+    """Every bucket of the range in the site's zone, as Plausible's meta.time_labels (hours on the local
+    wall clock; weeks start on Monday, the first one not before the range)."""
     if dimension == "time:hour":
-        first = start_ms - start_ms % 3_600_000
-        return tuple(datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:00:00")
-                     for ms in range(first, end_ms, 3_600_000))
-    first, last = _date(start_ms), _date(end_ms - 1)
+        return tuple(hour.strftime("%Y-%m-%d %H:00:00") for hour in wall_clock_hours(start_ms, end_ms, tz))
+    first, last = _date(start_ms, tz), _date(end_ms - 1, tz)
     if dimension == "time:day":
         return tuple((first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1))
     if dimension == "time:week":
@@ -129,15 +131,16 @@ def time_labels(dimension: str, start_ms: int, end_ms: int) -> tuple[str, ...]:
     return tuple(_months_back(last, months - n).isoformat() for n in range(months + 1))
 
 
-def comparison_range(value: dict | None, start_ms: int, end_ms: int, now_ms: int) -> tuple[int, int] | None:
-    """[start, end) of the comparison period in epoch ms (whole UTC days, as comparisons.ex), or None."""
+def comparison_range(value: dict | None, start_ms: int, end_ms: int, now_ms: int,
+                     tz: str = UTC) -> tuple[int, int] | None:
+    """[start, end) of the comparison period in epoch ms (whole local days, as comparisons.ex), or None."""
     if not value:
         return None
     if value["mode"] == "custom":
         try:
-            return _explicit_range(value["date_range"] if isinstance(value["date_range"], list) else [])
+            return _explicit_range(value["date_range"] if isinstance(value["date_range"], list) else [], tz)
         except ApiError as exc:
             raise invalid("include.comparisons.date_range", exc.message.split(": ", 1)[1]) from None
-    first, last = comparisons.period(value["mode"], _date(start_ms), _date(end_ms - 1), _date(now_ms),
+    first, last = comparisons.period(value["mode"], _date(start_ms, tz), _date(end_ms - 1, tz), _date(now_ms, tz),
                                      bool(value.get("match_day_of_week")))
-    return _checked(_ms(first), _ms(last) + DAY_MS)
+    return _checked(_ms(first, tz), _ms(last + timedelta(days=1), tz))

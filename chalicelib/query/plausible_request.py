@@ -69,6 +69,7 @@ class Translated:
     slice_here: bool = False  # pagination done here (total_rows needs every row)
     time_dimensions: tuple[str, ...] = field(default=())
     comparison_range: tuple[int, int] | None = None  # include.comparisons: [start, end) in epoch ms
+    timezone: str = "UTC"  # the site's: its local dates, hours and labels
 
 
 def known_site(body: object, fields: tuple[str, ...], sites) -> str:
@@ -88,7 +89,8 @@ def known_site(body: object, fields: tuple[str, ...], sites) -> str:
 def translate(body: object, sites, retention_days: int, now_ms: int) -> Translated:
     """The Translated query of a Plausible request, or a 400 ApiError naming the offending part."""
     site = known_site(body, FIELDS, sites)
-    start_ms, end_ms = resolve_date_range(body.get("date_range"), now_ms, retention_days)
+    tz = site_timezone(sites, site)
+    start_ms, end_ms = resolve_date_range(body.get("date_range"), now_ms, retention_days, tz)
     metrics = _metrics(body.get("metrics"))
     dimensions = _dimensions(body.get("dimensions", []), start_ms, end_ms)
     if PERCENTAGE in metrics and not dimensions:
@@ -118,16 +120,18 @@ def translate(body: object, sites, retention_days: int, now_ms: int) -> Translat
     elif PERCENTAGE in metrics:
         lake["with_total"] = True  # the divisor from the same pass over the lake
     lake.update(site_goals(sites, site))  # the site's goals (settings): the lake knows none
-    echo = {"site_id": site, "metrics": list(metrics), "date_range": [_iso(start_ms), _iso(end_ms - 1000)],
+    if tz != "UTC":  # the time buckets' wall clock (a UTC site's request is as it always was)
+        lake["timezone"] = tz
+    echo = {"site_id": site, "metrics": list(metrics), "date_range": [_iso(start_ms, tz), _iso(end_ms - 1000, tz)],
             "filters": filters, "dimensions": list(dimensions), "order_by": [list(o) for o in order_by],
             "include": body.get("include", {}), "pagination": {"offset": offset, "limit": limit}}
     times = tuple(d for d in dimensions if d in TIME_DIMENSIONS)
-    labels = time_labels(times[0], start_ms, end_ms) if include.get("time_labels") else None
-    compared = comparison_range(include.get("comparisons"), start_ms, end_ms, now_ms)
+    labels = time_labels(times[0], start_ms, end_ms, tz) if include.get("time_labels") else None
+    compared = comparison_range(include.get("comparisons"), start_ms, end_ms, now_ms, tz)
     return Translated(lake=lake, total=total, echo=echo, metrics=metrics, lake_metrics=lake_metrics, limit=limit,
-                      offset=offset, first_date=_date(start_ms), time_labels=labels,
+                      offset=offset, first_date=_date(start_ms, tz), time_labels=labels,
                       total_rows=bool(include.get("total_rows")), slice_here=slice_here, time_dimensions=times,
-                      comparison_range=compared)
+                      comparison_range=compared, timezone=tz)
 
 
 def _metrics(value: object) -> tuple[str, ...]:
@@ -296,6 +300,12 @@ def _check_goal_use(metrics: tuple[str, ...], dimensions: tuple[str, ...], filte
     if (GOAL_DIMENSION in dimensions or goal_filter) and not goals:
         raise invalid("dimensions" if GOAL_DIMENSION in dimensions else "filters",
                       "'event:goal' needs goals: this site has none (\"goals\" in LIVEINSIGHT_SITES)")
+
+
+def site_timezone(sites, site: str) -> str:
+    """The site's IANA time zone (LIVEINSIGHT_SITES "timezone"; UTC when not configured)."""
+    configured = sites.get(site) if sites else None
+    return getattr(configured, "timezone", "UTC")
 
 
 def site_goals(sites, site: str) -> dict:

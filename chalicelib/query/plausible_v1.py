@@ -3,7 +3,7 @@
 
 Pure: the caller passes the clock, the sites and the lake function, as for v2. The reference is
 plausible/docs `docs/stats-api-v1.md` and Plausible's v1 controller (external_stats_controller.ex,
-stats/legacy/*.ex, filters/stats_api_filter_parser.ex). Ranges resolve in UTC, as v2's do.
+stats/legacy/*.ex, filters/stats_api_filter_parser.ex). Ranges resolve in the site's time zone, as v2's do.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from chalicelib.core.errors import ApiError
 from chalicelib.core.goals import page_regex
 from chalicelib.query import plausible
+from chalicelib.query.timezones import local_date
 
 # Query parameters each endpoint takes (anything else is a 400 naming it).
 PARAMETERS = {
@@ -56,10 +57,10 @@ def _site(given: dict) -> str:
     return given["site_id"]
 
 
-def date_range(given: dict, now_ms: int) -> list[str]:
+def date_range(given: dict, now_ms: int, tz: str = "UTC") -> list[str]:
     """[first, last] ISO dates as Plausible's Legacy.QueryBuilder resolves `period` around `date`:
     7d is `date` and the 6 days before, 30d `date` and the 30 before, 6mo/12mo whole months to the end
-    of `date`'s month; `date` defaults to today (UTC)."""
+    of `date`'s month; `date` defaults to today in the site's zone `tz`."""
     period = given.get("period", "30d")
     if period not in PERIODS:
         raise invalid("period", f"invalid period {period!r} (known: {', '.join(PERIODS)})")
@@ -70,7 +71,7 @@ def date_range(given: dict, now_ms: int) -> list[str]:
             raise invalid("date", "with period=custom give two ISO-8601 dates joined by a comma "
                                   "(2021-01-01,2021-01-31)")
         return [d.isoformat() for d in days]
-    day = _day(given["date"]) if "date" in given else datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
+    day = _day(given["date"]) if "date" in given else local_date(now_ms, tz)
     if day is None:
         raise invalid("date", f"{given['date']!r} is not an ISO-8601 date (2021-01-31)")
     if period == "day":
@@ -161,13 +162,15 @@ def metrics(given: dict, dimensions: tuple[str, ...], v2_filters: list) -> list[
     return names
 
 
-def _common(given: dict, now_ms: int) -> dict:
+def _common(given: dict, now_ms: int, sites) -> dict:
     """The v2 body's site, range and filters; with_imported=true is refused as v2 refuses imports."""
     if given.get("with_imported", "false") not in ("true", "false"):
         raise invalid("with_imported", "must be true or false")
     if given.get("with_imported") == "true":
         raise invalid("with_imported", "is not supported yet: LiveInsight has no imported data")
-    return {"site_id": _site(given), "date_range": date_range(given, now_ms), "filters": filters(given.get("filters"))}
+    site = _site(given)
+    tz = plausible.site_timezone(sites, site) if isinstance(site, str) else "UTC"
+    return {"site_id": site, "date_range": date_range(given, now_ms, tz), "filters": filters(given.get("filters"))}
 
 
 def _compare(given: dict) -> dict:
@@ -192,7 +195,7 @@ def realtime_visitors(given: dict, ask, sites, retention_days: int, now_ms: int)
 
 def aggregate(given: dict, ask, sites, retention_days: int, now_ms: int) -> dict:
     """{"results": {metric: {"value": v}}}; with compare, also "comparison_value" and "change"."""
-    body = _common(given, now_ms)
+    body = _common(given, now_ms, sites)
     names = metrics(given, (), body["filters"])
     answer = plausible.run({**body, "metrics": names, **_compare(given)}, ask, sites, retention_days, now_ms)
     row = answer["results"][0] if answer["results"] else {"metrics": [_empty(m) for m in names]}
@@ -208,7 +211,7 @@ def aggregate(given: dict, ask, sites, retention_days: int, now_ms: int) -> dict
 def breakdown(given: dict, ask, sites, retention_days: int, now_ms: int) -> dict:
     """{"results": [{<property key>: value, metric: value, ...}]} ordered by the first metric, then the
     property (Legacy.Breakdown); rows without a value are left out for visit properties that can lack one."""
-    body = _common(given, now_ms)
+    body = _common(given, now_ms, sites)
     prop = _property(given.get("property"))
     dimensions = ("visit:browser", prop) if prop == "visit:browser_version" else (
         ("visit:os", prop) if prop == "visit:os_version" else (prop,))
@@ -234,7 +237,7 @@ def breakdown(given: dict, ask, sites, retention_days: int, now_ms: int) -> dict
 
 def timeseries(given: dict, ask, sites, retention_days: int, now_ms: int) -> dict:
     """{"results": [{"date": label, metric: value}]}, one row per bucket of the range (empty ones too)."""
-    body = _common(given, now_ms)
+    body = _common(given, now_ms, sites)
     interval = {"date": "day"}.get(given.get("interval", ""), given.get("interval"))
     if interval is not None and interval not in INTERVALS:
         raise invalid("interval", f"invalid interval {given['interval']!r} (known: day, month; date means day)")

@@ -1,12 +1,15 @@
 """A dimension of the query description as an expression over `visit_events` (events joined to their
-visit): event columns, custom properties, the visit's first-event facts, the goal, time buckets."""
+visit): event columns, custom properties, the visit's first-event facts, the goal, time buckets (on
+the site's local wall clock)."""
 
 from __future__ import annotations
 
 from sqlglot import exp
 
-from chalicelib.query.description import EVENT_DIMENSIONS, GOAL_DIMENSION, PROPS_PREFIX, VISIT_DIMENSIONS
-from chalicelib.query.sql_terms import col, string
+from chalicelib.query.description import EVENT_DIMENSIONS, GOAL_DIMENSION, PROPS_PREFIX, VISIT_DIMENSIONS, Query
+from chalicelib.query.sql_terms import col, string, timestamp
+from chalicelib.query.timezones import UTC, offsets
+from chalicelib.sessions.model import MAX_SESSION_MS
 
 _TIME_FORMATS = {"time:hour": ("HOUR", "%Y-%m-%d %H:00:00"), "time:day": ("DAY", "%Y-%m-%d"),
                  "time:week": ("WEEK", "%Y-%m-%d"), "time:month": ("MONTH", "%Y-%m-%d")}
@@ -16,7 +19,29 @@ def visit_column(dimension: str) -> str:
     return VISIT_DIMENSIONS[dimension]
 
 
-def dimension_expression(dimension: str) -> exp.Expression:
+def _shifted(seconds: int) -> exp.Expression:
+    if seconds == 0:
+        return col("time")
+    interval = exp.Interval(this=exp.Literal.string(str(abs(seconds))), unit=exp.var("SECOND"))
+    return (exp.Add if seconds > 0 else exp.Sub)(this=col("time"), expression=interval)
+
+
+def local_time(query: Query | None) -> exp.Expression:
+    """The event's time (a UTC timestamp) on the site's wall clock: `time` plus the zone's offset, as
+    a CASE over the offset changes (DST) of the scanned window. Python's zoneinfo decides the offsets,
+    as it decides the range's local midnights, so DuckDB and Athena bucket alike with no time zone
+    support of their own (and a UTC site's SQL is unchanged)."""
+    if query is None or query.timezone == UTC:
+        return col("time")
+    changes = offsets(query.timezone, query.start_ms - MAX_SESSION_MS, query.end_ms + MAX_SESSION_MS)
+    if len(changes) == 1:
+        return _shifted(changes[0][1])
+    ifs = [exp.If(this=exp.LT(this=col("time"), expression=timestamp(following_ms)), true=_shifted(seconds))
+           for (_, seconds), (following_ms, _) in zip(changes, changes[1:], strict=False)]
+    return exp.Case(ifs=ifs, default=_shifted(changes[-1][1]))
+
+
+def dimension_expression(dimension: str, query: Query | None = None) -> exp.Expression:
     if dimension in EVENT_DIMENSIONS:
         return col(EVENT_DIMENSIONS[dimension])
     if dimension.startswith(PROPS_PREFIX):
@@ -26,4 +51,5 @@ def dimension_expression(dimension: str) -> exp.Expression:
     if dimension == GOAL_DIMENSION:
         return col("goal")
     unit, text_format = _TIME_FORMATS[dimension]
-    return exp.TimeToStr(this=exp.TimestampTrunc(this=col("time"), unit=exp.var(unit)), format=string(text_format))
+    return exp.TimeToStr(this=exp.TimestampTrunc(this=local_time(query), unit=exp.var(unit)),
+                         format=string(text_format))
