@@ -1,35 +1,51 @@
-"""The dashboard in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)
-against the local stack: it signs in, shows the numbers the API gives, and moves with new events."""
+"""The dashboard shell (chalicelib/static/app.js, chart.js) in Debian's Chromium against the local stack: sign-in
+and shared links, every tile and the chart equal what POST /api/v2/query answers for the same view, the URL
+holds the view (filters, comparison, range) and the back button restores it, CSV export, phone width, axe-core.
+The cards are tested in test_dashboard_cards.py."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 import urllib.request
 import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import PROJECT_DIR, stage_environment
+from tests.conftest import PROJECT_DIR
+from tests.e2e import axe
 from tests.e2e.conftest import start_stack
 
 pytestmark = pytest.mark.e2e
-TOKEN = stage_environment("local")["LIVEINSIGHT_API_TOKEN"]
+TOKEN = "local-dev-token"  # the local stage's (.chalice/config.json)
+SITE = "demo"
+ZONE = "Europe/Berlin"
+METRICS = ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration", "events"]
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
 SAFARI = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
           "Version/18.1 Safari/605.1.15")
+ARRIVAL_TIMEOUT_SECONDS = 90
 
 
 @pytest.fixture(scope="module")
 def stack():
-    running = start_stack({"EXPIRY_INTERVAL_SECONDS": "2"})
+    sites = {SITE: {"origins": ["http://127.0.0.1:9"], "timezone": ZONE},
+             "other": {"origins": ["http://127.0.0.1:9"]}}
+    running = start_stack({"LIVEINSIGHT_SITES": json.dumps(sites), "LIVEINSIGHT_DEFAULT_SITE": SITE,
+                           "LAKE_POLL_INTERVAL_SECONDS": "1"})
     yield running
     running.stop()
 
 
-def post_visit(base: str, visitor: str, pages: list[str], country: str = "DE", referrer: str | None = None) -> None:
+def post_visit(base: str, visitor: str, pages: list[str], country: str, at: datetime | None = None,
+               seconds_apart: int = 40) -> None:
     events = [{"event_type": "page_view", "event_id": str(uuid.uuid4()), "user_id": visitor,
-               "page_url": f"https://shop.example{page}", **({"referrer": referrer} if referrer and i == 0 else {})}
+               "page_url": f"https://shop.example{page}", "site": SITE,
+               **({"timestamp": (at + timedelta(seconds=i * seconds_apart)).isoformat()} if at else {})}
               for i, page in enumerate(pages)]
     request = urllib.request.Request(f"{base}/events", data=json.dumps({"events": events}).encode(), method="POST",
                                      headers={"Content-Type": "text/plain", "User-Agent": SAFARI,
@@ -38,20 +54,67 @@ def post_visit(base: str, visitor: str, pages: list[str], country: str = "DE", r
         assert json.loads(response.read())["accepted"] == len(events)
 
 
-def api(base: str, path: str) -> dict:
-    request = urllib.request.Request(f"{base}/{path}", headers={"Authorization": f"Bearer {TOKEN}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+def api(base: str, path: str, body: dict | None = None, accept: str = "application/json",
+        credential: str = TOKEN):
+    request = urllib.request.Request(f"{base}/{path}", data=json.dumps(body).encode() if body is not None else None,
+                                     method="POST" if body is not None else "GET",
+                                     headers={"Authorization": f"Bearer {credential}", "Accept": accept,
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read().decode()
+    return text if accept == "text/csv" else json.loads(text)
 
 
-def test_sign_in_numbers_match_the_api_and_the_chart_moves(stack, browser):
+def aggregate(base: str, date_range, filters=(), comparison: str | None = None) -> dict:
+    body = {"site_id": SITE, "metrics": METRICS, "date_range": date_range, "filters": list(filters)}
+    if comparison:
+        body["include"] = {"comparisons": {"mode": comparison}}
+    return api(base, "api/v2/query", body)["results"][0]
+
+
+@pytest.fixture(scope="module")
+def visits(stack):
+    """Today: 6 visits (4 from Germany, 2 from Japan); yesterday (site time): 3, so comparisons have two sides."""
     for i in range(6):
-        post_visit(stack.base, f"reader-{i}", ["/", "/pricing"] if i % 2 else ["/docs"],
-                   country="DE" if i < 4 else "JP", referrer="https://www.google.com/" if i < 3 else None)
+        post_visit(stack.base, f"reader-{i}", ["/", "/pricing"] if i % 2 else ["/docs"], "DE" if i < 4 else "JP")
+    yesterday = datetime.now(ZoneInfo(ZONE)).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    for i in range(3):
+        post_visit(stack.base, f"earlier-{i}", ["/", "/docs", "/pricing"][: i + 1], "DE", at=yesterday)
+    deadline = time.monotonic() + ARRIVAL_TIMEOUT_SECONDS
+    while True:  # the lake has them when the API counts them
+        today, before = aggregate(stack.base, "day"), aggregate(stack.base, [yesterday.date().isoformat()] * 2)
+        if (today["metrics"][2], before["metrics"][2]) == (9, 6):
+            return {"yesterday": yesterday.date().isoformat()}
+        assert time.monotonic() < deadline, (today, before)
+        time.sleep(1)
+
+
+def open_dashboard(browser, base: str, query: str = "", width: int = 1280):
+    page = browser.new_page(viewport={"width": width, "height": 900}, accept_downloads=True)
+    page.goto(f"{base}/dashboard{query}")
+    page.fill("#token", TOKEN)
+    page.click("#signin button[type=submit]")
+    page.wait_for_selector("#status:has-text('Updated')")
+    return page
+
+
+def updated(page) -> None:
+    page.wait_for_selector("#status:has-text('Updated')")
+
+
+def tile_values(page) -> list[float | None]:
+    values = page.eval_on_selector_all("#tiles button.tile .value", "els => els.map(e => e.dataset.value)")
+    return [float(v) if v not in ("", None) else None for v in values]
+
+
+def query_of(page) -> str:
+    return page.evaluate("location.search")
+
+
+def test_sign_in_then_every_tile_and_the_chart_equal_the_api(stack, visits, browser, tmp_path_factory):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{stack.base}/dashboard")
-    assert page.is_visible("#signin") and not page.is_visible("#dashboard") and not page.is_visible("#controls")
-
+    assert page.is_visible("#signin") and not page.is_visible("#dashboard")
     page.fill("#token", "wrong-token")
     page.click("#signin button[type=submit]")
     page.wait_for_selector("#signin-error:has-text('not accepted')")
@@ -59,40 +122,202 @@ def test_sign_in_numbers_match_the_api_and_the_chart_moves(stack, browser):
 
     page.fill("#token", TOKEN)
     page.click("#signin button[type=submit]")
-    page.wait_for_selector("#status:has-text('Updated')")
-    assert not page.is_visible("#signin") and page.is_visible("#dashboard") and page.is_visible("#controls")
+    updated(page)
     assert page.evaluate("sessionStorage.getItem('liveinsight.token')") == TOKEN
+    assert query_of(page) == "?site=demo&period=day"  # the default view is in the URL at once
+    assert page.eval_on_selector_all("#site option", "els => els.map(e => e.value)") == ["demo", "other"]
+    assert page.inner_text("#timezone") == f"Times in {ZONE}"
 
-    realtime = api(stack.base, "stats/realtime?site=demo")
-    assert (realtime["current_visitors"], realtime["pageviews"]) == (6, 9)
-    assert page.inner_text("#tile-current") == "6"
-    assert page.inner_text("#tile-pageviews") == "9"
-    assert page.inner_text("#tile-sessions") == "6"
-    assert page.get_attribute("#chart", "data-total") == "9"
-    top_page = page.locator("#table-page tr").first.inner_text().split("\t")
-    assert [part.strip() for part in top_page] == ["/", "3"] or [part.strip() for part in top_page] == ["/docs", "3"]
-    countries = page.inner_text("#table-country")
-    assert "DE" in countries and "JP" in countries
+    expected = aggregate(stack.base, "day")["metrics"]
+    assert tile_values(page) == [float(v) for v in expected]
+    assert page.inner_text("#tile-pageviews .value") == "9"
+    assert page.inner_text("#tile-bounce_rate .value") == f"{expected[4]:g}%"
+    # today is not over: visit metrics are those of the visits so far, and say so
+    assert page.inner_text("#tile-visit_duration .hint") == "incl. visits in progress"
+    assert page.inner_text("#tile-pageviews .hint") == ""
+    live = api(stack.base, f"stats/realtime?site={SITE}")["current_visitors"]
+    assert page.get_attribute("#live-value", "data-value") == str(live) and live >= 6
 
-    for i in range(3):
-        post_visit(stack.base, f"late-{i}", ["/blog", "/signup"])
-    # No manual refresh: the page updates itself at most every 10 seconds.
-    deadline = time.monotonic() + 25
-    while page.get_attribute("#chart", "data-total") != "15" and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert page.get_attribute("#chart", "data-total") == "15"
-    assert page.inner_text("#tile-current") == "9"
+    page.click("#tile-pageviews")
+    updated(page)
+    assert "metric=pageviews" in query_of(page)
+    assert page.get_attribute("#tile-pageviews", "aria-pressed") == "true"
+    svg = page.locator("#chart svg")
+    assert svg.get_attribute("data-total") == "9" and svg.get_attribute("data-points") == "24"  # every hour
+    assert page.text_content("#chart .y-title") == "Page views"
+    assert page.text_content("#chart .x-title") == f"Hour ({ZONE})"
+    boxes = page.eval_on_selector_all("#chart .x-tick", "els => els.map(e => e.getBBox()).map(b => [b.x, b.width])")
+    assert len(boxes) >= 4 and all(a[0] + a[1] < b[0] for a, b in zip(boxes, boxes[1:], strict=False)), boxes
+    y_ticks = [float(t.replace(",", "")) for t in page.eval_on_selector_all("#chart .y-tick",
+                                                                            "e => e.map(x => x.textContent)")]
+    steps = {b - a for a, b in zip(y_ticks, y_ticks[1:], strict=False)}
+    assert y_ticks[0] == 0 and y_ticks[-1] >= 9 and len(steps) == 1, y_ticks
 
+    svg.focus()  # keyboard: the tooltip follows the arrow keys
+    page.keyboard.press("Home")
+    assert page.is_visible("#chart .chart-tip") and "Page views: 0" in page.inner_text("#chart .chart-tip")
+    page.keyboard.press("End")
+    page.keyboard.press("Escape")
+    assert not page.is_visible("#chart .chart-tip")
+
+    found = axe.violations(page, axe.install_axe(tmp_path_factory.mktemp("axe")))
+    assert axe.blocking(found) == [], found
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    page.close()
 
-    page.select_option("#range", "7d")
-    page.wait_for_selector("#range-card:not([hidden])")
 
-    page.set_viewport_size({"width": 390, "height": 844})  # a phone
-    time.sleep(0.3)
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+def test_filters_in_the_url_apply_round_trip_and_the_back_button_restores(stack, visits, browser):
+    query = "?site=demo&period=day&f=is,visit:country,JP&f=is,event:page,/docs"
+    page = open_dashboard(browser, stack.base, query)
+    both = [["is", "visit:country", ["JP"]], ["is", "event:page", ["/docs"]]]
+    assert query_of(page) == query  # readable and unchanged
+    chips = page.eval_on_selector_all("#chips .chip span", "els => els.map(e => e.textContent)")
+    assert chips[0].startswith("Country is ") and chips[0].endswith("Japan") and chips[1] == "Page is /docs"
+    assert tile_values(page) == [float(v) for v in aggregate(stack.base, "day", both)["metrics"]]
+    assert tile_values(page)[0] == 1
+
+    page.click("#chips li:nth-child(2) button")  # remove the page filter
+    updated(page)
+    assert query_of(page) == "?site=demo&period=day&f=is,visit:country,JP"
+    assert tile_values(page) == [float(v) for v in aggregate(stack.base, "day", both[:1])["metrics"]]
+    assert tile_values(page)[0] == 2
+
+    page.select_option("#comparison", "previous_period")
+    updated(page)
+    assert query_of(page).endswith("&comparison=previous_period")
+
+    page.go_back()
+    updated(page)
+    assert query_of(page) == "?site=demo&period=day&f=is,visit:country,JP"
+    assert page.input_value("#comparison") == "off" and page.inner_text("#tile-visitors .change") == ""
+    page.go_back()
+    updated(page)
+    assert query_of(page) == query and page.locator("#chips .chip").count() == 2
+    assert tile_values(page)[0] == 1
+
+    page.reload()  # a bookmark: the same view (the credential stays in this tab)
+    updated(page)
+    assert query_of(page) == query and page.locator("#chips .chip").count() == 2 and tile_values(page)[0] == 1
+
+    page.click("#clear-filters")
+    updated(page)
+    assert query_of(page) == "?site=demo&period=day" and tile_values(page)[0] == 6
+    page.close()
+
+
+def test_comparison_deltas_equal_the_api(stack, visits, browser):
+    page = open_dashboard(browser, stack.base, "?site=demo&period=day&comparison=previous_period")
+    expected = aggregate(stack.base, "day", comparison="previous_period")
+    assert expected["comparison"]["metrics"][2] == 6  # yesterday's page views: a real other side
+    changes = page.eval_on_selector_all("#tiles button.tile .change", "els => els.map(e => e.dataset.change)")
+    assert changes == ["" if c is None else f"{c:g}" for c in expected["comparison"]["change"]]
+    previous = page.eval_on_selector_all("#tiles button.tile .previous", "els => els.map(e => e.dataset.value)")
+    assert [float(v) for v in previous] == [float(v) for v in expected["comparison"]["metrics"]]
+    # direction in words beside the colour; page views 6 -> 9 is +50%
+    assert page.inner_text("#tile-pageviews .change").startswith("↑ +50%")
+    assert "better" in page.inner_text("#tile-pageviews .change .sr-only")
+    assert page.is_visible("#chart path.series.comparison") and page.is_visible("#chart .chart-legend .comparison")
+
+    page.select_option("#comparison", "year_over_year")
+    updated(page)
+    assert "comparison=year_over_year" in query_of(page)
+    expected = aggregate(stack.base, "day", comparison="year_over_year")
+    changes = page.eval_on_selector_all("#tiles button.tile .change", "els => els.map(e => e.dataset.change)")
+    assert changes == ["" if c is None else f"{c:g}" for c in expected["comparison"]["change"]]
+    page.close()
+
+
+def test_a_custom_range_and_the_csv_of_the_whole_view(stack, visits, browser):
+    page = open_dashboard(browser, stack.base, "?site=demo&period=day")
+    today = datetime.now(ZoneInfo(ZONE)).date()
+    page.select_option("#period", "custom")
+    updated(page)
+    assert page.input_value("#from") == (today - timedelta(days=6)).isoformat()
+    assert page.input_value("#to") == today.isoformat()
+    page.fill("#from", visits["yesterday"])
+    page.click("#custom button[type=submit]")
+    updated(page)
+    assert query_of(page) == f"?site=demo&period=custom&from={visits['yesterday']}&to={today.isoformat()}"
+    custom = [visits["yesterday"], today.isoformat()]
+    assert tile_values(page) == [float(v) for v in aggregate(stack.base, custom)["metrics"]]
+    assert tile_values(page)[2] == 15
+    assert page.eval_on_selector_all("#granularity option", "e => e.map(o => o.value)") == ["hour", "day"]
+
+    downloads = []
+    page.on("download", lambda download: downloads.append(download))
+    page.click("#export")
+    page.wait_for_selector("#status:has-text('Downloaded')")
+    names = {d.suggested_filename: d for d in downloads}
+    stem = f"liveinsight-demo-{custom[0]}_{custom[1]}"
+    totals = open(names[f"{stem}-totals.csv"].path(), newline="").read()
+    assert totals == api(stack.base, "api/v2/query", {"site_id": SITE, "metrics": METRICS, "date_range": custom,
+                                                      "filters": []}, accept="text/csv")
+    assert next(csv.DictReader(io.StringIO(totals)))["pageviews"] == "15"
+    series = list(csv.DictReader(io.StringIO(open(names[f"{stem}-visitors-by-hour.csv"].path()).read())))
+    assert sum(int(row["visitors"]) for row in series) >= 9 and "time:hour" in series[0]
+    # the cards' CSVs come along (LI.cards.exportAll): a file per card tab
+    assert any(name.startswith("demo-top-pages") for name in names), sorted(names)
+    page.close()
+
+
+def test_phone_width_has_no_horizontal_scrolling(stack, visits, browser):
+    page = open_dashboard(browser, stack.base, "?site=demo&period=day&f=is,visit:country,DE&comparison=previous_period",
+                          width=360)
+    page.wait_for_timeout(1500)  # the cards fill in
+    assert page.evaluate("document.scrollingElement.scrollWidth <= innerWidth")
+    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
+    page.close()
+
+
+def test_realtime_refreshes_itself_without_comparison(stack, visits, browser):
+    page = open_dashboard(browser, stack.base, "?site=demo&period=realtime&comparison=previous_period")
+    assert query_of(page) == "?site=demo&period=realtime"  # a comparison of 30 minutes is not offered
+    assert page.is_disabled("#comparison")
+    before = tile_values(page)[2]
+    post_visit(stack.base, "late-reader", ["/blog", "/signup"], "FR")
+    deadline = time.monotonic() + 45  # the lake's lag plus one 15 s refresh
+    while tile_values(page)[2] != before + 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert tile_values(page)[2] == before + 2
+    page.close()
+
+
+def create_link(stack, password: str | None) -> str:
+    from chalicelib.access import admin
+    from chalicelib.schema.tables import ACCESS
+    from chalicelib.store.access import AccessStore
+
+    store = AccessStore(stack.dynamodb, ACCESS.name("local"))
+    return admin.create_link(store, SITE, "e2e", int(time.time() * 1000), password=password)[1]
+
+
+def test_a_shared_link_shows_its_one_site_and_asks_for_its_password(stack, visits, browser):
+    link = create_link(stack, "open sesame")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{stack.base}/dashboard?site=demo&period=day#share={link}")
+    page.wait_for_selector("#unlock:not([hidden])")
+    page.fill("#unlock-password", "wrong")
+    page.click("#unlock button[type=submit]")
+    page.wait_for_selector("#unlock-error:has-text('not right')")
+    page.fill("#unlock-password", "open sesame")
+    page.click("#unlock button[type=submit]")
+    updated(page)
+    assert not page.is_visible("#site-field") and not page.is_visible("#signout")
+    assert page.inner_text("#shared-site") == SITE
+    assert tile_values(page) == [float(v) for v in aggregate(stack.base, "day")["metrics"]]
+    page.select_option("#period", "month")
+    updated(page)
+    assert page.evaluate("location.search + location.hash") == f"?site=demo&period=month#share={link}"
+    assert page.evaluate("sessionStorage.getItem('liveinsight.token')") is None  # nothing of an operator's
+    page.close()
+
+    public = create_link(stack, None)
+    page = browser.new_page()
+    page.goto(f"{stack.base}/dashboard#share={public}")
+    updated(page)
+    assert query_of(page) == "?site=demo&period=day" and not page.is_visible("#signin")
     page.close()
 
 
@@ -105,9 +330,20 @@ def test_the_page_loads_nothing_from_outside(stack, browser):
     page.goto(f"{stack.base}/dashboard")
     page.fill("#token", TOKEN)
     page.click("#signin button[type=submit]")
-    page.wait_for_selector("#status:has-text('Updated')")
+    updated(page)
     assert requested and all(url.startswith(stack.base) for url in requested), requested
     # its icon is inline: no request for /favicon.ico, which API Gateway answers 403 (outside the stage's path)
     assert page.get_attribute("link[rel=icon]", "href").startswith("data:image/svg+xml,")
     assert not [url for url in requested if "favicon" in url] and failed == [], failed
     page.close()
+
+
+def test_the_page_stays_within_its_weight():
+    import gzip
+
+    from chalicelib.static import static_file
+
+    shell = sum(len(gzip.compress(static_file(name).encode(), 9))
+                for name in ("app.js", "chart.js", "app.css", "dashboard.html"))
+    page = shell + sum(len(gzip.compress(static_file(name).encode(), 9)) for name in ("cards.js", "cards.css"))
+    assert shell <= 30 * 1024 and page <= 60 * 1024, (shell, page)

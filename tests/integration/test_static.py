@@ -46,6 +46,10 @@ def test_the_demo_site_installs_the_sdk_with_one_line(api):
 def test_dashboard_files(api):
     page = api.http.get("/dashboard")
     assert page.status_code == 200 and "default-src 'self'" in page.headers["Content-Security-Policy"]
-    assert api.http.get("/dashboard/app.js").headers["Content-Type"].startswith("text/javascript")
+    for asset, kind in (("app.js", "text/javascript"), ("chart.js", "text/javascript"), ("app.css", "text/css")):
+        served = api.http.get(f"/dashboard/{asset}")
+        assert served.headers["Content-Type"].startswith(kind) and served.body.decode() == static_file(asset)
+    # a bookmarked view's query string is the page's own (site, period, filters)
+    assert api.http.get("/dashboard?site=demo&period=7d&f=is,visit:country,DE").status_code == 200
     missing = api.http.get("/dashboard/secrets.txt")
     assert missing.status_code == 404 and json.loads(missing.body)["error"]["code"] == "not_found"
