@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import boto3
 import pytest
@@ -51,6 +53,11 @@ class Stack:
     api_port: int
     process: subprocess.Popen
     dynamodb: object
+    # The stack's last log lines: its output is read all the time, or a full pipe would block the server.
+    log_tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=300))
+
+    def __post_init__(self) -> None:
+        threading.Thread(target=lambda: self.log_tail.extend(self.process.stdout), daemon=True).start()
 
     def stop(self) -> None:
         if self.process.poll() is None:

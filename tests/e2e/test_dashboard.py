@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 import time
 import urllib.request
 import uuid
@@ -38,9 +37,6 @@ def stack():
              "other": {"origins": ["http://127.0.0.1:9"]}}
     running = start_stack({"LIVEINSIGHT_SITES": json.dumps(sites), "LIVEINSIGHT_DEFAULT_SITE": SITE,
                            "LAKE_POLL_INTERVAL_SECONDS": "1"})
-    # start_stack pipes the stack's log and nobody reads it: past ~64 KB (a few hundred requests; the cards
-    # send many) the server blocks on its next log line. Drain it.
-    threading.Thread(target=lambda: [None for _ in running.process.stdout], daemon=True).start()
     yield running
     running.stop()
 
