@@ -1,7 +1,7 @@
-"""Plausible's date ranges in the site's time zone (query_parser.ex, datetime_range.ex): shortcuts and ISO
-ranges -> [start, end) in epoch ms, the automatic `time` dimension, meta.time_labels and
-include.comparisons' period. Days begin at local midnight (DST days are 23 or 25 hours long); ISO
-timestamps with an offset are exact instants whatever the zone."""
+"""Plausible's date ranges in the site's time zone (query_parser.ex, datetime_range.ex): shortcuts (the minute
+ones "realtime" and "30m" too) and ISO ranges -> [start, end) in epoch ms, the automatic `time` dimension,
+meta.time_labels and include.comparisons' period. Days begin at local midnight (DST days are 23 or 25 hours
+long); ISO timestamps with an offset are exact instants whatever the zone."""
 
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ from chalicelib.core.errors import ApiError
 from chalicelib.query import comparisons
 from chalicelib.query.description import DAY_MS, MAX_RANGE_DAYS, MAX_RANGE_MS
 from chalicelib.query.plausible_errors import invalid
-from chalicelib.query.timezones import UTC, day_start_ms, iso, local_date, wall_clock_hours
+from chalicelib.query.timezones import UTC, day_start_ms, iso, local_date, local_datetime, wall_clock_hours
 
-SHORTCUTS = ("day", "24h", "7d", "28d", "30d", "91d", "month", "6mo", "12mo", "year", "all", "<n>d", "<n>mo")
+SHORTCUTS = ("realtime", "30m", "day", "24h", "7d", "28d", "30d", "91d", "month", "6mo", "12mo", "year", "all",
+             "<n>d", "<n>mo")
+# Plausible's minute ranges (its dashboard's; LiveInsight extensions of the public v2 API): the last 5
+# ("realtime", the current visitors' window) or 30 ("30m", its realtime graph) minutes up to now.
+REALTIME_MINUTES = {"realtime": 5, "30m": 30}
 _SHORTHAND = re.compile(r"^([1-9][0-9]{0,3})(d|mo)$")
 
 
@@ -50,6 +54,9 @@ def resolve_date_range(value: object, now_ms: int, retention_days: int, tz: str 
     elif value == "24h":
         end_ms = now_ms - now_ms % 1000 + 1000  # to the current second, inclusive
         return end_ms - DAY_MS, end_ms
+    elif value in REALTIME_MINUTES:  # from now - n minutes to the current second, to the second as Plausible
+        end_ms = now_ms - now_ms % 1000 + 1000
+        return end_ms - 1000 - REALTIME_MINUTES[value] * 60_000, end_ms
     elif value == "month":
         first, end = today.replace(day=1), _months_back(today, -1)
     elif value == "year":
@@ -120,6 +127,8 @@ def time_labels(dimension: str, start_ms: int, end_ms: int, tz: str = UTC) -> tu
     wall clock; weeks start on Monday, the first one not before the range)."""
     if dimension == "time:hour":
         return tuple(hour.strftime("%Y-%m-%d %H:00:00") for hour in wall_clock_hours(start_ms, end_ms, tz))
+    if dimension == "time:minute":
+        return tuple(minute.strftime("%Y-%m-%d %H:%M:00") for minute in wall_clock_minutes(start_ms, end_ms, tz))
     first, last = _date(start_ms, tz), _date(end_ms - 1, tz)
     if dimension == "time:day":
         return tuple((first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1))
@@ -129,6 +138,14 @@ def time_labels(dimension: str, start_ms: int, end_ms: int, tz: str = UTC) -> tu
         return tuple(max(s, first).isoformat() for s in starts)
     months = (last.year - first.year) * 12 + last.month - first.month
     return tuple(_months_back(last, months - n).isoformat() for n in range(months + 1))
+
+
+def wall_clock_minutes(start_ms: int, end_ms: int, tz: str = UTC) -> list[datetime]:
+    """Every local wall-clock minute from the one holding start_ms to the one holding end_ms - 1, stepped on
+    the naive clock as the hours are (a DST gap's minutes listed and empty, a repeated hour's minutes once)."""
+    first = local_datetime(start_ms, tz).replace(second=0, microsecond=0, tzinfo=None)
+    last = local_datetime(end_ms - 1, tz).replace(second=0, microsecond=0, tzinfo=None)
+    return [first + timedelta(minutes=n) for n in range(int((last - first).total_seconds() // 60) + 1)]
 
 
 def comparison_range(value: dict | None, start_ms: int, end_ms: int, now_ms: int,

@@ -15,13 +15,17 @@ from chalicelib.query.description import (
     GOAL_METRICS,
     LOGICAL,
     MAX_LIMIT,
+    MAX_MINUTE_RANGE_MS,
     METRICS,
+    MINUTE_DIMENSION,
     OPERATORS,
     PROPS_PREFIX,
     TIME_DIMENSIONS,
     VISIT_DIMENSIONS,
+    minute_range_problem,
 )
 from chalicelib.query.plausible_dates import (
+    REALTIME_MINUTES,
     _date,
     _iso,
     auto_time_dimension,
@@ -104,6 +108,7 @@ def translate(body: object, sites, retention_days: int, now_ms: int) -> Translat
     _check_page_use(metrics, dimensions, filters)
     order_by = _order_by(body.get("order_by"), metrics, dimensions)
     include = _include(body.get("include", {}), dimensions)
+    _check_minute_range_comparison(body.get("date_range"), include)
     limit, offset = _pagination(body.get("pagination", {}))
     lake_metrics = tuple(m for m in metrics if m != PERCENTAGE) or ("visitors",)
     if PERCENTAGE in metrics and "visitors" not in lake_metrics:
@@ -172,6 +177,8 @@ def _dimensions(value: object, start_ms: int, end_ms: int) -> tuple[str, ...]:
         raise invalid("dimensions", "names a dimension twice")
     if sum(d in TIME_DIMENSIONS for d in names) > 1:
         raise invalid("dimensions", "at most one time dimension")
+    if MINUTE_DIMENSION in names and end_ms - start_ms > MAX_MINUTE_RANGE_MS:
+        raise invalid("dimensions", minute_range_problem(start_ms, end_ms))
     return tuple(names)
 
 
@@ -234,6 +241,14 @@ def _include(value: object, dimensions: tuple[str, ...]) -> dict:
     if value.get("time_labels") and not any(d in TIME_DIMENSIONS for d in dimensions):
         raise invalid("include.time_labels", "needs a time dimension")
     return value
+
+
+def _check_minute_range_comparison(date_range: object, include: dict) -> None:
+    """Comparisons are of whole days (comparisons.ex), and Plausible's dashboard offers none for realtime:
+    a minute range has nothing to compare with."""
+    if include.get("comparisons") and isinstance(date_range, str) and date_range in REALTIME_MINUTES:
+        raise invalid("include.comparisons", f"not available with date_range {date_range!r}: comparisons are of "
+                                             "whole days; compare a day or a timestamp range instead")
 
 
 def _check_comparisons(value: object) -> None:

@@ -1,6 +1,6 @@
 """A dimension of the query description as an expression over `visit_events` (events joined to their
 visit): event columns, custom properties, the visit's first-event facts, the goal, time buckets (on
-the site's local wall clock)."""
+the site's local wall clock, time:minute included)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from chalicelib.query.sql_terms import col, string, timestamp
 from chalicelib.query.timezones import UTC, offsets
 from chalicelib.sessions.model import MAX_SESSION_MS
 
-_TIME_FORMATS = {"time:hour": ("HOUR", "%Y-%m-%d %H:00:00"), "time:day": ("DAY", "%Y-%m-%d"),
-                 "time:week": ("WEEK", "%Y-%m-%d"), "time:month": ("MONTH", "%Y-%m-%d")}
+_TIME_FORMATS = {"time:minute": ("MINUTE", "%Y-%m-%d %H:%M:00"), "time:hour": ("HOUR", "%Y-%m-%d %H:00:00"),
+                 "time:day": ("DAY", "%Y-%m-%d"), "time:week": ("WEEK", "%Y-%m-%d"),
+                 "time:month": ("MONTH", "%Y-%m-%d")}
 
 
 def visit_column(dimension: str) -> str:
