@@ -211,6 +211,7 @@
     const mine = generation;
     const ticket = panel.dataset.ticket = String(Number(panel.dataset.ticket || 0) + 1);
     panel.setAttribute("aria-busy", "true");
+    panel.setAttribute("data-keep", view.slug);
     const fresh = () => mine === generation && panel.dataset.ticket === ticket;
     return query(ctx, { metrics: view.metrics, dimensions: [view.dimension], pagination: { limit: ROWS, offset: 0 } })
       .then((answer) => {
@@ -317,6 +318,7 @@
     const ticket = result.dataset.ticket = String(Number(result.dataset.ticket || 0) + 1);
     const fresh = () => mine === generation && result.dataset.ticket === ticket;
     result.setAttribute("aria-busy", "true");
+    result.setAttribute("data-keep", "funnel:" + steps.join("\n"));
     return funnel(ctx, { steps }).then((answer) => {
       if (!fresh()) return;
       const r = answer.results;
@@ -440,14 +442,20 @@
     if (focused && container.contains(focused) && focused.getAttribute("data-focus")) focusKey = focused.getAttribute("data-focus");
     current = { container, ctx };
     container.classList.add("li-cards");
+    const before = {};  // the rows on screen, kept in place until the new answer replaces them (no flicker)
+    container.querySelectorAll("[data-keep]").forEach((node) => { before[node.getAttribute("data-keep")] = node; });
     container.replaceChildren.apply(container, CARDS.map((def) => buildCard(def, ctx)));
+    container.querySelectorAll("[data-keep]").forEach((node) => {
+      const old = before[node.getAttribute("data-keep")];
+      if (old && node.getAttribute("aria-busy") && !node.firstChild) node.replaceChildren.apply(node, Array.from(old.childNodes));
+    });
     restoreFocus(container);
   }
 
   // Every tab of every card (and the current property and funnel) as the API's CSV, for "export the view".
-  function exportAll() {
-    if (!current) return Promise.resolve([]);
-    const ctx = current.ctx;
+  function exportAll(given) {
+    const ctx = given || (current && current.ctx);
+    if (!ctx) return Promise.resolve([]);
     const jobs = [];
     CARDS.forEach((def) => {
       let views = def.views;

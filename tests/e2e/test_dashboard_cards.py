@@ -2,15 +2,15 @@
 a card shows, its details view (search, sort, pages, CSV), goals with revenue and the funnel equal what
 POST /api/v2/query and /api/v2/funnel answer for the same question.
 
-Until the dashboard shell (app.js) builds the cards' ctx, tests/e2e/cards_fixture/ stands in for it: the
-page, cards.js and cards.css are served on the stack's own origin (Playwright routes that one path) under
-the dashboard's Content-Security-Policy, and every query goes to the real API.
+Most tests use tests/e2e/cards_fixture/, a stand-in for the dashboard shell's ctx (contract C5): the page,
+cards.js and cards.css are served on the stack's own origin (Playwright routes that one path) under the
+dashboard's Content-Security-Policy, and every query goes to the real API, so each card is checked alone
+and addFilter's arguments are seen. The last tests drive the real /dashboard (app.js + cards.js).
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +22,7 @@ import pytest
 
 from chalicelib.routes.static_files import DASHBOARD_HEADERS
 from tests.conftest import PROJECT_DIR
+from tests.e2e import axe
 from tests.e2e.conftest import VISITOR_UA, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -45,8 +46,6 @@ def stack():
     sites = {SITE: {"origins": ["http://127.0.0.1:9"], "goals": GOALS}}
     running = start_stack({"LIVEINSIGHT_SITES": json.dumps(sites), "LIVEINSIGHT_DEFAULT_SITE": SITE,
                            "LAKE_POLL_INTERVAL_SECONDS": "1"})
-    # The stack logs every request to a pipe: unread, it fills (64 KB, ~200 requests) and the server blocks.
-    threading.Thread(target=lambda: [None for _ in running.process.stdout], daemon=True).start()
     yield running
     running.stop()
 
@@ -385,4 +384,54 @@ def test_phone_width_has_no_horizontal_scroll(stack, traffic, browser):
     settle(page, "dialog")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert violations == []
+    page.close()
+
+
+def open_dashboard(stack, browser, width: int = 1280):
+    first, last = date_range()
+    page = browser.new_page(viewport={"width": width, "height": 900}, accept_downloads=True)
+    page.goto(f"{stack.base}/dashboard?site={SITE}&period=custom&from={first}&to={last}")
+    page.fill("#token", TOKEN)
+    page.click("#signin button[type=submit]")
+    page.wait_for_selector("#status:has-text('Updated')")
+    settle(page)
+    return page
+
+
+TILE_METRICS = ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration", "events"]
+
+
+def test_in_the_dashboard_a_country_row_filters_every_tile_and_card(stack, traffic, browser):
+    page = open_dashboard(stack, browser)
+    page.click("#cards #card-locations tr[data-value=JP] button")
+    page.wait_for_function("() => decodeURIComponent(location.search).includes('visit:country')")
+    page.wait_for_selector("#status:has-text('Updated')")
+    settle(page)
+    assert "JP" in page.evaluate("decodeURIComponent(location.search)")
+    japan = [["is", "visit:country", ["JP"]]]
+    totals = v2(stack.base, {"metrics": TILE_METRICS}, filters=japan)["results"][0]["metrics"]
+    tiles = page.eval_on_selector_all("#tiles button.tile .value", "els => els.map(e => e.dataset.value)")
+    assert [float(t) if t else None for t in tiles] == [float(t) if t is not None else None for t in totals]
+    assert totals[0] == 1  # one visitor from Japan
+    pages = v2(stack.base, {"metrics": ["visitors", "pageviews"], "dimensions": ["event:page"],
+                            "pagination": {"limit": 9}}, filters=japan)
+    assert shown_rows(page, "#card-pages") == expected_rows(pages, ["visitors", "pageviews"])
+    page.go_back()  # the filter goes with the back button, and the cards follow
+    page.wait_for_function("() => !decodeURIComponent(location.search).includes('visit:country')")
+    page.wait_for_function("() => document.querySelectorAll('#card-locations tbody tr').length > 1")
+    page.close()
+
+
+def test_axe_finds_nothing_serious_in_the_cards_and_the_details_dialog(stack, traffic, browser, tmp_path_factory):
+    page = open_dashboard(stack, browser)
+    page.fill("#card-properties input.li-key", "plan")
+    page.click("#card-properties button[type=submit]")
+    settle(page)
+    source = axe.install_axe(tmp_path_factory.mktemp("axe"))
+    found = axe.violations(page, source)
+    assert axe.blocking(found) == [], found
+    page.click("#card-goals .li-details-btn")
+    settle(page, "dialog")
+    found = axe.violations(page, source)
+    assert axe.blocking(found) == [], found
     page.close()
