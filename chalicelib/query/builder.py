@@ -125,11 +125,13 @@ def build(query: Query, scan: Scan, table: str = DEFAULT_TABLE) -> exp.Expressio
         outer = outer.select(exp.alias_(exp.Max(this=col(TOTAL_VISITORS, "total")), TOTAL_VISITORS), copy=False)
         outer = outer.join("total", join_type="CROSS", copy=False)
     if dim_names:
-        outer = outer.group_by(*[d.copy() for d in dim_names], copy=False)
-    order = [exp.Ordered(this=_order_expression(name, query), desc=direction == "desc", nulls_first=False)
-             for name, direction in default_order(query)]
-    if dim_names:
-        outer = outer.order_by(*order, copy=False).limit(query.limit, copy=False).offset(query.offset, copy=False)
+        # Ordered outside the grouping: there a name such as engaged_ms_sum is only the group's total; inside it
+        # the engine would read it as the per-visit column of the same name (not grouped: an error).
+        order = [exp.Ordered(this=_order_expression(name, query), desc=direction == "desc", nulls_first=False)
+                 for name, direction in default_order(query)]
+        grouped = outer.group_by(*[d.copy() for d in dim_names], copy=False).subquery("grouped")
+        outer = exp.select("*").from_(grouped).order_by(*order, copy=False)
+        outer = outer.limit(query.limit, copy=False).offset(query.offset, copy=False)
     outer = outer.with_("ev", as_=events_cte(query, scan, table, columns), copy=False)
     for name, cte in ctes:
         outer = outer.with_(name, as_=cte, copy=False)

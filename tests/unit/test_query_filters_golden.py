@@ -14,12 +14,14 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+import sqlglot
 
 from chalicelib.core.goals import event_converts, parse_goals
 from chalicelib.core.metrics import Metrics
-from chalicelib.query.description import METRICS
-from chalicelib.query.runner import answer
-from chalicelib.store.lake_duckdb import LakeCache
+from chalicelib.query.builder import build
+from chalicelib.query.description import METRICS, parse_query
+from chalicelib.query.runner import answer, athena_scan, plan, results
+from chalicelib.store.lake_duckdb import LakeCache, run_sql
 from tests import query_workload as workload
 from tests.lakefakes import MemoryLakeObjects
 from tests.unit.test_query_goals_golden import GOALS, with_revenue
@@ -251,3 +253,29 @@ def test_the_numbers_are_not_trivial(events, lake, cache):
                       "metrics": ["visitors", "time_on_page", "scroll_depth"]}, lake, SETTINGS,
                      Metrics("test", lambda _: None), cache=cache)
     assert any(r["metrics"][1] and r["metrics"][1] > 0 and 0 < r["metrics"][2] <= 100 for r in by_page["results"])
+
+
+@pytest.mark.parametrize("metric", [*METRICS, *ENGAGEMENT, *REVENUE])
+def test_ordered_by_any_metric_every_row_is_answered_in_that_order_in_both_engines(metric, events, lake, cache):
+    """order_by on a ratio of totals (time_on_page: engaged_ms_sum / engaged_visits) orders by the group's
+    totals, never by the per-visit columns of the same names (a DuckDB binder error, answered 503, before)."""
+    revenue = metric in REVENUE  # revenue needs a goal filter, under which no engagement event is left
+    metrics = [*METRICS, *(REVENUE if revenue else ENGAGEMENT)]
+    request = {"site": SITE, "date_range": RANGE, "goals": GOALS, "metrics": metrics, "dimensions": ["event:page"],
+               "filters": [["contains", "event:goal", ["plan"]]] if revenue else [],
+               "order_by": [[metric, "desc"]]}
+    expected = reference(events, request)
+    query = parse_query(request)
+    files = plan(query, lake)
+    twin = sqlglot.parse_one(build(query, athena_scan(query, files, SETTINGS.lake_bucket)).sql(dialect="trino"),
+                             read="trino").sql(dialect="duckdb")
+    ran = run_sql(lake, files, twin, cache=cache, bucket=SETTINGS.lake_bucket, include_superseded=True)
+    sort_value = {"total_revenue": lambda v: v and v["value"], "average_revenue": lambda v: v and v["value"]}.get(
+        metric, lambda v: v)
+    for rows in (answer(request, lake, SETTINGS, Metrics("test", lambda _: None), cache=cache)["results"],
+                 results(query, ran.columns, ran.rows)):
+        assert {tuple(r["dimensions"]): r["metrics"] for r in rows} == expected
+        values = [sort_value(r["metrics"][metrics.index(metric)]) for r in rows]
+        known = [v for v in values if v is not None]
+        assert len(known) > 1 and values == known + [None] * (len(values) - len(known)), values  # none: last
+        assert known == sorted(known, reverse=True), known
