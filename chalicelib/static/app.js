@@ -6,9 +6,10 @@
   var LI = window.LI = window.LI || {};
   var TOKEN_KEY = "liveinsight.token", SHARE_KEY = "liveinsight.share:";
   var REFRESH_MS = 15000;
-  var REALTIME_MS = 30 * 60000;
-  // The Stats API has no time:minute dimension (docs/api.md): realtime and "today" chart by the hour.
-  var MINUTE_BUCKETS = false;
+  // time:minute and date_range "30m" (LiveInsight extensions, docs/api.md): realtime charts the last 30 minutes
+  // minute by minute, and "today" may too; as Plausible's dashboard, whose realtime graph asks for "30m".
+  var MINUTE_BUCKETS = true;
+  var REALTIME_RANGE = "30m";
   var PERIODS = {
     realtime: { label: "Realtime (30 min)", granularities: MINUTE_BUCKETS ? ["minute"] : ["hour"] },
     day: { label: "Today", granularities: MINUTE_BUCKETS ? ["hour", "minute"] : ["hour"] },
@@ -91,7 +92,6 @@
     return d.toISOString().slice(0, 10);
   }
   function daysBetween(from, to) { return Math.round((Date.parse(to) - Date.parse(from)) / 86400000) + 1; }
-  function instant(ms) { return new Date(ms).toISOString().slice(0, 19) + "+00:00"; }
   function isDate(text) { return /^\d{4}-\d{2}-\d{2}$/.test(text || "") && !isNaN(Date.parse(text)); }
 
   function granularities(view) {
@@ -188,7 +188,7 @@
     });
   }
   function dateRange(view) {
-    if (view.period === "realtime") { var now = Date.now(); return [instant(now - REALTIME_MS), instant(now)]; }
+    if (view.period === "realtime") return REALTIME_RANGE;
     if (view.period === "custom") return [view.from, view.to];
     return view.period;
   }

@@ -275,12 +275,40 @@ def test_realtime_refreshes_itself_without_comparison(stack, visits, browser):
     page = open_dashboard(browser, stack.base, "?site=demo&period=realtime&comparison=previous_period")
     assert query_of(page) == "?site=demo&period=realtime"  # a comparison of 30 minutes is not offered
     assert page.is_disabled("#comparison")
+    # the last 30 minutes minute by minute (date_range "30m", time:minute): every local minute up to now
+    assert page.eval_on_selector_all("#granularity option", "e => e.map(o => o.value)") == ["minute"]
+    svg = page.locator("#chart svg")
+    assert svg.get_attribute("data-points") == "31"
+    assert page.text_content("#chart .x-title") == f"Minute ({ZONE})"
+    assert tile_values(page)[2] == aggregate(stack.base, "30m")["metrics"][2] >= 9  # the visits of a minute ago
     before = tile_values(page)[2]
     post_visit(stack.base, "late-reader", ["/blog", "/signup"], "FR")
     deadline = time.monotonic() + 45  # the lake's lag plus one 15 s refresh
     while tile_values(page)[2] != before + 2 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert tile_values(page)[2] == before + 2
+    page.click("#tile-pageviews")  # the minutes partition the 30 minutes: their sum is the tile
+    updated(page)
+    assert svg.get_attribute("data-total") == str(int(tile_values(page)[2]))
+    svg.focus()
+    page.keyboard.press("End")  # the current minute, on the site's wall clock
+    now = datetime.now(ZoneInfo(ZONE))
+    tip = page.inner_text("#chart .chart-tip")
+    minutes = [now - timedelta(minutes=m) for m in (0, 1)]  # the locale may write 14:05 or 02:05 PM
+    assert any(f"{t:%H:%M}" in tip or f"{t:%I:%M}" in tip for t in minutes), tip
+    page.close()
+
+
+def test_today_by_the_minute(stack, visits, browser):
+    page = open_dashboard(browser, stack.base, "?site=demo&period=day&granularity=minute&metric=pageviews")
+    assert query_of(page) == "?site=demo&period=day&granularity=minute&metric=pageviews"
+    assert page.eval_on_selector_all("#granularity option", "e => e.map(o => o.value)") == ["hour", "minute"]
+    svg = page.locator("#chart svg")
+    assert svg.get_attribute("data-points") == "1440"  # every wall-clock minute of the day
+    assert svg.get_attribute("data-total") == str(int(aggregate(stack.base, "day")["metrics"][2]))
+    page.select_option("#granularity", "hour")
+    updated(page)
+    assert svg.get_attribute("data-points") == "24" and query_of(page) == "?site=demo&period=day&metric=pageviews"
     page.close()
 
 
