@@ -118,7 +118,7 @@
       .concat(shown.map((m) => el("th", { scope: "col", class: "li-num", "data-metric": m, text: headerOf(view, m) }))));
     const body = el("tbody");
     appendRows(ctx, view, body, results, shown, options);
-    return el("table", { class: "li-table" }, [
+    return el("table", { class: shown.length > 3 ? "li-table li-wide" : "li-table" }, [
       options.caption ? el("caption", { class: "li-sr", text: options.caption }) : null, el("thead", {}, [head]), body]);
   }
   function appendRows(ctx, view, body, results, shown, options) {
@@ -325,7 +325,7 @@
       result.textContent = "";
       if (!r.all_visitors) { result.appendChild(message("No data for this range", "empty")); return; }
       const view = v("funnel", "Funnel", "Step", "event:goal", ["visitors", "conversion_rate", "dropoff"],
-        { headers: { visitors: "Visitors", conversion_rate: "Conversion", dropoff: "Drop-off" } });
+        { headers: { visitors: "Visitors", conversion_rate: "Conv. rate", dropoff: "Drop-off" } });
       const rows = r.steps.map((s) => ({ dimensions: [s.label], metrics: [s.visitors, s.conversion_rate, s.dropoff] }));
       const t = table(ctx, view, rows, { caption: "Funnel: " + steps.join(", "), max: Math.max(r.steps[0].visitors, 1) });
       Array.prototype.forEach.call(t.tBodies[0].rows, (tr, i) => {
