@@ -278,7 +278,7 @@ def measure_realtime_items() -> dict:
             rollup.add_events({"site": "demo", "visitor_id": f"v{i % 2000}", "time_ms": now - (i % 30) * MIN,
                                "event_type": "page_view", "page_path": f"/p{i % 50}", "event_id": str(i)}
                               for i in range(events))
-            write_rollup(services.stats, rollup, now)
+            write_rollup(services.stats, rollup, now, services.settings.max_event_age_ms)
             before = services.stats.items_read
             services.stats_reader.realtime({"site": "demo"}, now)
             found[label] = services.stats.items_read - before

@@ -114,7 +114,7 @@ class Services:
             rollup = Rollup(self.settings.stats_shards)
             rollup.add_ended(Session.from_record(r) for r in records)
             try:
-                write_rollup(self.stats, rollup, now_ms)
+                write_rollup(self.stats, rollup, now_ms, self.settings.max_event_age_ms)
             except StoreUnavailable as exc:  # the sessions did end; only their statistics are late
                 log("ERROR", "statistics of ended sessions not updated", sessions=len(records), error=str(exc))
 

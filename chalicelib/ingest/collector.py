@@ -262,7 +262,7 @@ class Collector:
         (and answered 2xx); the loss is logged and counted as a ProcessingError, never doubled."""
         tally.pageviews_by_site.update(rollup.pageviews_by_site())
         try:
-            write_rollup(self._stats, rollup, now_ms)
+            write_rollup(self._stats, rollup, now_ms, self._settings.max_event_age_ms)
         except StoreUnavailable as exc:
             log("ERROR", "statistics not updated: DynamoDB unavailable", error=str(exc))
             tally.aggregate_errors += 1

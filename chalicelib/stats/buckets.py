@@ -35,9 +35,12 @@ _LABEL_FORMATS = {MINUTE: "%Y-%m-%dT%H:%M", HOUR: "%Y-%m-%dT%H", DAY: "%Y-%m-%d"
 _KEY_LETTER = {MINUTE: "m", HOUR: "h", DAY: "d"}
 MAX_VALUE_BYTES = 200  # a breakdown value is cut to this many UTF-8 bytes: part of the item size bound
 NONE = "(none)"
-# How long buckets are kept: minutes feed the realtime view and the hour rollups (late events are
-# at most 24 hours old); hours serve ranges up to a month; days live as long as events.
+# How long buckets are kept: minutes feed the realtime view and the hour rollups; hours serve ranges up
+# to a month; days live as long as events. A minute bucket also outlives, by a day, the last moment an
+# event of its minute may still arrive (LIVEINSIGHT_MAX_EVENT_AGE_HOURS): a late event makes the rollup
+# rebuild its hour from the hour's minute buckets, which must all still be there.
 MINUTE_BUCKET_TTL_SECONDS = 2 * 86_400
+LATE_EVENT_MARGIN_SECONDS = 86_400
 HOUR_BUCKET_TTL_SECONDS = 35 * 86_400
 
 # Plain counters of a bucket.
@@ -185,7 +188,12 @@ def dirty_pk(site: str) -> str:
     return f"{site}#dirty"
 
 
-def write_rollup(store: StatsStore, rollup: Rollup, now_ms: int,
+def minute_bucket_ttl_s(minute_ms: int, now_ms: int, max_event_age_ms: int) -> int:
+    return max(now_ms // 1000 + MINUTE_BUCKET_TTL_SECONDS,
+               (minute_ms + max_event_age_ms) // 1000 + LATE_EVENT_MARGIN_SECONDS)
+
+
+def write_rollup(store: StatsStore, rollup: Rollup, now_ms: int, max_event_age_ms: int,
                  new_token: Callable[[], bytes] = lambda: secrets.token_bytes(8)) -> None:
     """One update per bucket, each with its own token (resends of it are applied once). A bucket of
     an earlier hour than the current one (late events, sessions ending) also leaves a marker, so the
@@ -193,13 +201,12 @@ def write_rollup(store: StatsStore, rollup: Rollup, now_ms: int,
     from chalicelib.store.stats import BucketUpdate  # the store loads botocore: not on the cold-start path
 
     settled_before_ms = bucket_start_ms(HOUR, now_ms)
-    ttl_s = now_ms // 1000 + MINUTE_BUCKET_TTL_SECONDS
     late_hours = set()
     for key, delta in rollup.buckets.items():
         update = BucketUpdate(dict(delta.counters), {name: dict(values) for name, values in delta.values.items()},
-                              delta.visitors, new_token(), ttl_s)
+                              delta.visitors, new_token(), minute_bucket_ttl_s(key.minute_ms, now_ms, max_event_age_ms))
         store.add(bucket_pk(key.site, MINUTE, key.shard), label(MINUTE, key.minute_ms), update)
         if key.minute_ms < settled_before_ms:
             late_hours.add((key.site, label(HOUR, key.minute_ms)))
     for site, hour in sorted(late_hours):  # one marker per hour, however many buckets
-        store.mark(dirty_pk(site), hour, ttl_s)
+        store.mark(dirty_pk(site), hour, now_ms // 1000 + MINUTE_BUCKET_TTL_SECONDS)

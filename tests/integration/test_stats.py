@@ -120,7 +120,7 @@ def test_realtime_reads_the_same_number_of_items_after_10k_and_100k_events(wire)
         rollup.add_events({"site": "demo", "visitor_id": f"v{i % 1000}", "time_ms": now - (i % 30) * MIN,
                            "event_type": "page_view", "page_path": f"/p{i % 50}", "event_id": str(i)}
                           for i in range(events))
-        write_rollup(store, rollup, now)
+        write_rollup(store, rollup, now, services.settings.max_event_age_ms)
 
     def items_read() -> int:
         before = store.items_read
@@ -142,7 +142,7 @@ def test_unique_visitors_of_100000_are_within_2_percent_at_hour_and_day(api, wir
     rollup = Rollup(services.settings.stats_shards)
     rollup.add_events({"site": "demo", "visitor_id": f"visitor-{i}", "time_ms": hour_start + (i % 60) * MIN,
                        "event_type": "page_view", "page_path": "/", "event_id": str(i)} for i in range(100_000))
-    write_rollup(services.stats, rollup, now)
+    write_rollup(services.stats, rollup, now, services.settings.max_event_age_ms)
     services.roll_up_stats(now_ms=now)
     for interval in ("hour", "day"):
         query = f"from={hour_start}&to={hour_start + 3_600_000}&interval={interval}"

@@ -117,7 +117,7 @@ def test_buckets_of_any_earlier_hour_are_marked_for_the_rollup_job():
     rollup = Rollup(shards=1)
     rollup.add_events([record("a", 0), record("b", -40), record("c", -120)])  # 13:33, 12:53, 11:33
     store = Store()
-    write_rollup(store, rollup, now)
+    write_rollup(store, rollup, now, 24 * 3_600_000)
     assert sorted(store.added) == ["2026-11-26T11:33", "2026-11-26T12:53", "2026-11-26T13:33"]
     assert sorted(store.marked) == ["2026-11-26T11", "2026-11-26T12"]  # the job recomputes only 13 itself
 
@@ -137,5 +137,34 @@ def test_one_marker_per_late_hour_however_many_buckets():
     rollup = Rollup(shards=4)
     rollup.add_events([record(f"v{i}", -120 + i % 3) for i in range(40)])  # 11:33-11:35, all shards
     store = Store()
-    write_rollup(store, rollup, T0)
+    write_rollup(store, rollup, T0, 24 * 3_600_000)
     assert store.marked == ["2026-11-26T11"]
+
+
+def test_minute_buckets_outlive_the_latest_event_that_may_still_arrive_for_their_hour():
+    """A late event makes the rollup rebuild its hour from every minute bucket of that hour: each must
+    still exist then, however long ago it was last written (LIVEINSIGHT_MAX_EVENT_AGE_HOURS)."""
+    from chalicelib.stats.buckets import write_rollup
+
+    class Store:
+        def __init__(self):
+            self.ttl_by_minute = {}
+
+        def add(self, pk, sk, update):
+            self.ttl_by_minute[sk] = update.expires_at_s
+
+        def mark(self, pk, sk, ttl):
+            pass
+
+    day_s, day_ms = 86_400, 86_400_000
+    for max_age_days in (1, 35):
+        rollup = Rollup(shards=1)
+        rollup.add_events([record("now", 0)])  # written as it happens; its hour may get late events for days
+        store = Store()
+        write_rollup(store, rollup, T0, max_age_days * day_ms)
+        expires_s = store.ttl_by_minute["2026-11-26T13:33"]
+        assert expires_s >= T0 // 1000 + 2 * day_s  # realtime and the current hour's rollup, as before
+        # still there a day after the last moment an event of its hour may arrive
+        minute_s = (T0 - T0 % 60_000) // 1000
+        assert expires_s >= minute_s + max_age_days * day_s + day_s
+        assert expires_s <= T0 // 1000 + max(2, max_age_days + 1) * day_s  # and not kept longer
