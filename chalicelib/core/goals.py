@@ -18,7 +18,7 @@ MAX_GOALS = 100
 MAX_NAME_CHARS = 120
 MAX_PROPS = 10
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-_PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")  # a custom property's name: in events, goals and site settings
 _GOAL_KEYS = {"name", "event", "page", "props", "currency"}
 _REGEX_SPECIAL = set(r"\.^$|?*+()[]{}")
 
@@ -104,7 +104,7 @@ def _props(raw: object, where: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(raw, dict) or len(raw) > MAX_PROPS:
         raise GoalError(f"{where}.props: must be an object of at most {MAX_PROPS} property names and text values")
     for key, value in raw.items():
-        if not _PROPERTY_KEY.match(key) or not isinstance(value, str) or len(value) > 1000:
+        if not PROPERTY_KEY.match(key) or not isinstance(value, str) or len(value) > 1000:
             raise GoalError(f"{where}.props: {key!r} must be a property name (letters, digits, _ . : -) with a "
                             "text value of at most 1,000 characters")
     return tuple(sorted(raw.items()))

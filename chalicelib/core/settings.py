@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib import __version__
-from chalicelib.core.goals import Goal, GoalError, parse_goals
+from chalicelib.core.goals import PROPERTY_KEY, Goal, GoalError, parse_goals
 from chalicelib.schema.tables import EVENTS, PRODUCTION_STAGE, SESSIONS, STATS
 
 SITE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -29,6 +29,7 @@ MIN_EVENTS_PER_MINUTE_PER_SITE = 100
 MAX_EVENTS_PER_MINUTE_PER_SITE = 20_000
 ORIGIN_PATTERN = re.compile(r"^https?://[^/\s]+$")
 ANY_ORIGIN = "*"
+MAX_SITE_PROPERTIES = 50
 DEFAULT_TIMEZONE = "UTC"
 
 
@@ -52,6 +53,9 @@ class Site:
     # `tzdata` wheel (requirements.txt): Lambda's python3.13 runs on the Amazon Linux 2023 *minimal*
     # image, which AWS does not promise to carry /usr/share/zoneinfo (provided.al2023 shipped without it).
     timezone: str = DEFAULT_TIMEZONE
+    # Custom property keys the dashboard offers ("properties" in LIVEINSIGHT_SITES), as Plausible's
+    # site setting of custom properties: the Stats API answers any key; this only names the useful ones.
+    properties: tuple[str, ...] = ()
 
     def allows_origin(self, origin: str) -> bool:
         return ANY_ORIGIN in self.origins or origin.lower().rstrip("/") in self.origins
@@ -153,8 +157,17 @@ def parse_sites(raw: str) -> dict[str, Site]:
                 )
         sites[site_id] = Site(site_id, frozenset(o.lower().rstrip("/") for o in origins),
                               _site_events_per_minute(site_id, conf), _site_goals(site_id, conf),
-                              _site_timezone(site_id, conf))
+                              _site_timezone(site_id, conf), _site_properties(site_id, conf))
     return sites
+
+
+def _site_properties(site_id: str, conf: dict) -> tuple[str, ...]:
+    keys = conf.get("properties", [])
+    if not isinstance(keys, list) or len(keys) > MAX_SITE_PROPERTIES or len(set(map(repr, keys))) != len(keys) \
+            or not all(isinstance(k, str) and PROPERTY_KEY.match(k) for k in keys):
+        raise SettingsError(f"LIVEINSIGHT_SITES: {site_id}.properties must be a list of at most {MAX_SITE_PROPERTIES} "
+                            f"distinct property keys (1-64 letters, digits, '_', '.', ':' or '-'), got {keys!r:.200}")
+    return tuple(keys)
 
 
 def _site_timezone(site_id: str, conf: dict) -> str:

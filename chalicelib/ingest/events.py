@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from chalicelib.core.errors import ApiError, InvalidEvent
+from chalicelib.core.goals import PROPERTY_KEY
 from chalicelib.core.settings import Settings
 
 MAX_BODY_BYTES = 64 * 1024
@@ -33,7 +34,7 @@ MAX_URL_CHARS = 2048
 MAX_USER_ID_CHARS = 128
 MAX_TITLE_CHARS = 512
 MAX_PROPERTIES = 30
-PROPERTY_KEY_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+PROPERTY_KEY_PATTERN = PROPERTY_KEY  # core/goals.py: goals and the site settings name keys too
 MAX_PROPERTY_VALUE_CHARS = 512
 # Numbers DynamoDB stores exactly and JavaScript can represent; DynamoDB stores no non-zero number
 # smaller than 1e-130 (chalicelib/store/storable.py has all its rules).

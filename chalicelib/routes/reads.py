@@ -57,9 +57,11 @@ def get_stats_sites() -> dict:
     params.only(bp.query())
     settings = bp.services().settings
     readable = sorted(site_id for site_id in settings.sites if caller.may_read(site_id))  # the caller's only
-    # site_details: what the dashboard needs of each site (its time zone, its goals in settings order)
+    # site_details: what the dashboard needs of each site (its time zone, its goals in settings order, the
+    # custom property keys it names)
     details = {site_id: {"timezone": settings.sites[site_id].timezone,
-                         "goals": [goal.name for goal in settings.sites[site_id].goals]} for site_id in readable}
+                         "goals": [goal.name for goal in settings.sites[site_id].goals],
+                         "properties": list(settings.sites[site_id].properties)} for site_id in readable}
     default_site = settings.default_site_id if settings.default_site_id in readable else next(iter(readable), None)
     return {"sites": readable, "default_site": default_site, "site_details": details}
 

@@ -206,7 +206,7 @@
   function context(view, range) {
     var site = sites[view.site] || { timezone: "UTC", goals: [] };
     return {
-      site: view.site, timezone: site.timezone, goals: site.goals, dateRange: range,
+      site: view.site, timezone: site.timezone, goals: site.goals, propertyKeys: site.properties || [], dateRange: range,
       filters: view.filters.slice(), comparison: view.comparison, period: view.period,
       query: function (body) { return api("api/v2/query", { body: scoped(body, view, range) }); },
       queryCsv: function (body) { return api("api/v2/query", { body: scoped(body, view, range), accept: "text/csv" }); },
@@ -451,7 +451,7 @@
       sites = {};
       body.sites.forEach(function (site) {
         var details = (body.site_details || {})[site] || {};
-        sites[site] = { timezone: details.timezone || "UTC", goals: details.goals || [] };
+        sites[site] = { timezone: details.timezone || "UTC", goals: details.goals || [], properties: details.properties || [] };
       });
       return body.default_site;
     }, function (error) {

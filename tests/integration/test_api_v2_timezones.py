@@ -63,8 +63,8 @@ def local_hour(ms: int, zone: str) -> str:
 def test_stats_sites_answers_each_sites_timezone_and_goals(wired):
     with Client(app, stage_name=STAGE) as api:
         sites = call(api, "/stats/sites")
-    assert sites["site_details"] == {"demo": {"timezone": KOLKATA, "goals": ["Signup", "Pricing"]},
-                                     "shop": {"timezone": "UTC", "goals": []}}
+    assert sites["site_details"] == {"demo": {"timezone": KOLKATA, "goals": ["Signup", "Pricing"], "properties": []},
+                                     "shop": {"timezone": "UTC", "goals": [], "properties": []}}
 
 
 @pytest.mark.parametrize("site, zone", [("demo", KOLKATA), ("shop", "UTC")])
