@@ -422,6 +422,44 @@ def test_in_the_dashboard_a_country_row_filters_every_tile_and_card(stack, traff
     page.close()
 
 
+def test_a_country_then_a_page_filter_every_tile_and_card_and_back_undoes_one_at_a_time(stack, traffic, browser):
+    """The issue's analysis by clicking: Germany, then /pricing within it; every tile and every card's first
+    tab answers what the API answers under both filters; the URL holds both; Back removes the last one."""
+    page = open_dashboard(stack, browser)
+    page.click("#cards #card-locations tr[data-value=DE] button")
+    page.wait_for_function("() => decodeURIComponent(location.search).includes('visit:country')")
+    page.wait_for_selector("#status:has-text('Updated')")
+    settle(page)
+    page.click("#cards #card-pages tr[data-value='/pricing'] button")
+    page.wait_for_function("() => decodeURIComponent(location.search).includes('event:page')")
+    page.wait_for_selector("#status:has-text('Updated')")
+    settle(page)
+    both = [["is", "visit:country", ["DE"]], ["is", "event:page", ["/pricing"]]]
+    state = page.evaluate("decodeURIComponent(location.search)")
+    assert "visit:country,DE" in state and "event:page,/pricing" in state, state
+    totals = v2(stack.base, {"metrics": TILE_METRICS}, filters=both)["results"][0]["metrics"]
+    assert totals[0] == 2  # buyer and subscriber: German visitors who saw /pricing
+    tiles = page.eval_on_selector_all("#tiles button.tile .value", "els => els.map(e => e.dataset.value)")
+    assert [float(t) if t else None for t in tiles] == [float(t) if t is not None else None for t in totals]
+    for card, tabs in TABS.items():
+        slug, dimension, metrics = tabs[0]
+        page.wait_for_selector(f"#card-{card} .li-panel[data-view='{slug}']:not([aria-busy])")
+        answer = v2(stack.base, {"metrics": metrics, "dimensions": [dimension], "pagination": {"limit": 9}},
+                    filters=both)
+        assert shown_rows(page, f"#card-{card}") == expected_rows(answer, metrics), card
+    assert page.locator("#chips li.chip").count() == 2
+    page.go_back()  # the page filter goes; Germany stays
+    page.wait_for_function("() => !decodeURIComponent(location.search).includes('event:page')")
+    page.wait_for_selector("#status:has-text('Updated')")
+    settle(page)
+    germany = [["is", "visit:country", ["DE"]]]
+    totals = v2(stack.base, {"metrics": TILE_METRICS}, filters=germany)["results"][0]["metrics"]
+    tiles = page.eval_on_selector_all("#tiles button.tile .value", "els => els.map(e => e.dataset.value)")
+    assert [float(t) if t else None for t in tiles] == [float(t) if t is not None else None for t in totals]
+    assert "visit:country,DE" in page.evaluate("decodeURIComponent(location.search)")
+    page.close()
+
+
 def test_axe_finds_nothing_serious_in_the_cards_and_the_details_dialog(stack, traffic, browser, tmp_path_factory):
     page = open_dashboard(stack, browser)
     page.fill("#card-properties input.li-key", "plan")
