@@ -9,7 +9,7 @@ SDK_STAMP := sdk/node_modules/.installed
 CHECKOV_STAMP := .venv-checkov/.installed
 STAGE ?= prod
 
-.PHONY: local traffic sdk test test-unit lint venv clean package verify preflight plan deploy rollback destroy ops-check bench sql key-create keys key-revoke share-create share-revoke
+.PHONY: local traffic screenshots sdk test test-unit lint venv clean package verify preflight plan deploy rollback destroy ops-check bench sql key-create keys key-revoke share-create share-revoke
 
 $(STAMP): requirements.txt requirements-lake.txt requirements-dev.txt .python-version
 	@test -n "$(PYTHON)" || { echo "No Python $$(cat .python-version) found (see above)"; exit 1; }
@@ -42,6 +42,11 @@ local: $(STAMP)
 ## Send realistic demo visits to a running `make local` (another terminal), so the dashboard moves.
 traffic: $(STAMP)
 	$(PY) scripts/traffic.py
+
+## The dashboard's pictures in docs/screenshots/ (README): a stack of its own on free ports, a seeded week of
+## `make traffic`'s visits, Debian's Chromium at desktop and phone width.
+screenshots: $(STAMP)
+	$(PY) scripts/screenshots.py
 
 ## Run every test: unit, integration (moto) and end-to-end (the real local stack over HTTP).
 test: $(STAMP) $(SDK_STAMP) $(CHECKOV_STAMP)
