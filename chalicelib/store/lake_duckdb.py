@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sqlglot import exp
 
 from chalicelib.lake import parquet
-from chalicelib.lake.layout import LakeObject, Partition, PartitionFiles, resolve
+from chalicelib.lake.layout import LakeObject, Partition, PartitionFiles, resolve, site_prefix
 from chalicelib.lake.ports import LakeObjects, ObjectMissing
 from chalicelib.schema.lake import COLUMNS, PARTITION_KEYS
 
@@ -26,15 +28,58 @@ RESOLVE_ATTEMPTS = 4  # compaction replaced a listed object: list that partition
 DOWNLOAD_THREADS = 8
 LIST_THREADS = 16  # a partition's LIST and manifest GET wait on S3 (~20 ms each): 30 days in two rounds
 PATH_COLUMN = "$path"
+T = TypeVar("T")
 
 
 def resolve_partitions(objects: LakeObjects, partitions: Sequence[Partition]) -> list[PartitionFiles]:
     """The objects a query of these partitions reads (layout.resolve on each listing), in order.
-    Partitions are resolved in parallel: one after another, a 30-day query waited ~1 s on S3."""
+    Days are listed a month at a time (events/site=S/date=YYYY-MM: a 30-day query LISTs twice, not 32
+    times) and the manifests read in parallel: one after another, a 30-day query waited ~1 s on S3."""
     if len(partitions) <= 1:
         return [resolve_partition(objects, p) for p in partitions]
+    months = sorted({_month_prefix(p) for p in partitions})
     with ThreadPoolExecutor(max_workers=min(LIST_THREADS, len(partitions))) as pool:
-        return list(pool.map(lambda p: resolve_partition(objects, p), partitions))
+        listings = dict(zip(months, pool.map(lambda m: _shared(("list", id(objects), m), lambda: objects.list(m)),
+                                             months), strict=True))
+        return list(pool.map(lambda p: _resolve_listed(objects, p, listings[_month_prefix(p)]), partitions))
+
+
+def _month_prefix(partition: Partition) -> str:
+    return f"{site_prefix(partition.site)}date={partition.date[:7]}"  # every day of the month, none of another
+
+
+def _resolve_listed(objects: LakeObjects, partition: Partition, month: list[LakeObject]) -> PartitionFiles:
+    """One day of its month's listing (resolve skips the other days' keys)."""
+    try:
+        return resolve(partition, month, lambda key: _shared(("get", id(objects), key), lambda: objects.get(key)))
+    except ObjectMissing:  # compaction replaced the manifest since the month was listed: list this day again
+        return resolve_partition(objects, partition)
+
+
+_running: dict[tuple, Future] = {}
+_running_lock = threading.Lock()
+
+
+def _shared(key: tuple, call: Callable[[], T]) -> T:
+    """call(), shared by the queries of one process that make the same S3 request while it is under way (a
+    dashboard sends ~10 queries of the same days at once; a threaded server answers them together).
+    Nothing is kept once it is answered: a later query asks S3 again."""
+    with _running_lock:
+        running = _running.get(key)
+        if running is None:
+            mine = _running[key] = Future()
+    if running is not None:
+        return running.result()
+    try:
+        value = call()
+        mine.set_result(value)
+        return value
+    except BaseException as exc:
+        mine.set_exception(exc)
+        raise
+    finally:
+        with _running_lock:
+            del _running[key]
 
 
 def resolve_partition(objects: LakeObjects, partition: Partition) -> PartitionFiles:
