@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from contextlib import redirect_stdout
+from itertools import islice
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -214,17 +215,21 @@ class DirectoryLakeObjects:
         (self.root / key).write_bytes(body)
 
 
-def build_compacted_lake(root: str, days: int, events: int) -> int:
-    """`days` compacted partitions of events/day rows (what compaction leaves); the bytes stored."""
+def build_compacted_lake(root: str, days: int, events: int, day0_ms: int = DAY0_MS, until_ms: int | None = None) -> int:
+    """`days` compacted partitions of events/day rows from the UTC day `day0_ms` (what compaction
+    leaves); the bytes stored. Rows at or after `until_ms` (now) are left out and made up by the day's
+    next visits, so today holds its share too (up to ~24 times as many visits are drawn)."""
     from chalicelib.lake import layout
     from chalicelib.lake.parquet import rows_to_parquet
 
     lake, per_day = DirectoryLakeObjects(root), events // days
     for day in range(days):
-        partition = layout.Partition.of("shop", DAY0_MS + day * DAY_MS)
+        start_ms = day0_ms + day * DAY_MS
+        drawn = day_rows("shop", start_ms, per_day if until_ms is None else per_day * 24)
+        rows = list(islice((r for r in drawn if until_ms is None or r["time"] < until_ms), per_day))
+        partition = layout.Partition.of("shop", start_ms)
         lake.put(layout.manifest_key(partition, 1), layout.manifest_body([]))
-        lake.put(layout.compacted_object_key(partition, 1),
-                 rows_to_parquet(list(day_rows("shop", DAY0_MS + day * DAY_MS, per_day))[:per_day]))
+        lake.put(layout.compacted_object_key(partition, 1), rows_to_parquet(rows))
     return sum(o.size_bytes for o in lake.list(""))
 
 

@@ -286,6 +286,7 @@ def measure_realtime_items() -> dict:
 
 
 def run(quick: bool) -> dict:
+    from bench.dashboard_paint import measure as measure_dashboard_paint
     from bench.expiry_cost import measure as measure_expiry
     from bench.flood_items import measure as measure_floods
     from bench.idle_cost import measure as measure_idle
@@ -307,6 +308,7 @@ def run(quick: bool) -> dict:
     user_agent = measure_user_agent(quick)  # the User-Agent work of one request, 8 KB against normal
     lake = measure_lake(quick)  # stream writer, a replayed day of batches and compactions, a 30-day query
     latency = measure_query_latency(quick)  # Stats API v2: filtered 30-day breakdowns and a 4-step funnel
+    paint = measure_dashboard_paint(quick)  # the dashboard in Chromium on the local stack: paint, page weight
     bills = {bill["page_views_per_month"]: bill for bill in lake["bills"]}
     days = {day["page_views_per_month"]: day for day in lake["replayed_days"]}
     results = {
@@ -346,9 +348,14 @@ def run(quick: bool) -> dict:
         "stats_api_breakdown_30d_p95_seconds": latency["breakdown"]["p95_seconds"],
         "stats_api_funnel_4_steps_p50_seconds": latency["funnel"]["p50_seconds"],
         "stats_api_funnel_4_steps_p95_seconds": latency["funnel"]["p95_seconds"],
+        "dashboard_paint_warm_p50_ms": {k: p["warm_paint"]["p50_ms"] for k, p in paint["periods"].items()},
+        "dashboard_paint_warm_p95_ms": {k: p["warm_paint"]["p95_ms"] for k, p in paint["periods"].items()},
+        "dashboard_paint_cold_ms": {k: p["cold"]["paint_ms"] for k, p in paint["periods"].items()},
+        "dashboard_complete_warm_p50_ms": {k: p["warm_complete"]["p50_ms"] for k, p in paint["periods"].items()},
+        "dashboard_js_css_gzip_bytes": paint["weight"]["js_css_gzip_bytes"],
         "details": {"single": single, "batch25": batch25, "processes": processes, "expiry": expiry, "idle": idle,
                     "stalled": stalled, "floods": floods, "user_agent": user_agent, "lake": lake,
-                    "query_latency": latency,
+                    "query_latency": latency, "dashboard_paint": paint,
                     "baseline_own_ms_per_event": round(baseline_own_ms, 3), "lambda_memory_gb": LAMBDA_MEMORY_GB,
                     "prices_as_of": prices.PRICES_AS_OF, "quick": quick},
     }
