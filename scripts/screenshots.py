@@ -43,7 +43,7 @@ ARRIVAL_TIMEOUT_SECONDS = 300
 SETTLE_TIMEOUT_MS = 60_000
 COUNTRY = "DE"  # the 7-day view's filter: a row of the Locations card, clicked
 FUNNEL = ["Visit /pricing", "Signup", "Purchase"]  # goals of the local stage's demo site, in a visitor's order
-PROPERTY, PROPERTY_GOAL = "plan", "Signup"
+PROPERTY, PROPERTY_EVENT = "plan", "signup"
 # the page is settled: the shell says Updated and no card is still waiting for an answer
 SETTLED = ("() => /Updated/.test(document.getElementById('status').textContent) && "
            "!document.querySelector('#cards [aria-busy]')")
@@ -51,8 +51,8 @@ SETTLED = ("() => /Updated/.test(document.getElementById('status').textContent) 
 
 @dataclass
 class Volume:
-    days: float = 7
-    visits_per_day: float = 220
+    days: float = 14  # the 7 days shown and the 7 before them, their comparison
+    visits_per_day: float = 110
     recent_visits: int = 24  # in the last 25 minutes: the realtime view's
 
 
@@ -67,17 +67,24 @@ class Result:
     pageviews: int = 0
 
 
-def populate(base: str, volume: Volume, now_ms: int, seed: int = SEED) -> tuple[int, str]:
-    """Sends the backfill and the recent visits through POST /events; returns the page views sent and
-    the ISO instant they start from."""
-    zone = ZoneInfo(site_timezone(SITE))
-    visits = backfill(seed, now_ms=now_ms, days=volume.days, visits_per_day=volume.visits_per_day, zone=zone,
-                      site=SITE)
+def past_visits(volume: Volume, now_ms: int, seed: int = SEED) -> list:
+    return backfill(seed, now_ms=now_ms, days=volume.days, visits_per_day=volume.visits_per_day,
+                    zone=ZoneInfo(site_timezone(SITE)), site=SITE)
+
+
+def recent_visits(volume: Volume, now_ms: int, seed: int = SEED) -> list:
+    """Visits of the last 25 minutes, one every minute or so, the newest still going on: the realtime view's."""
     maker = VisitMaker(random.Random(f"{seed}:recent"), SITE, regulars(seed, max(20, int(volume.visits_per_day / 2))))
-    for index in range(volume.recent_visits):  # one every minute or so, the newest still going on
+    visits = []
+    for index in range(volume.recent_visits):
         visit = maker.visit(now_ms - int((25 - 25 * index / max(volume.recent_visits, 1)) * 60_000))
         visit.events = [e for e in visit.events if e["timestamp"] <= now_ms]
         visits.append(visit)
+    return visits
+
+
+def populate(base: str, visits: list) -> tuple[int, str]:
+    """Sends visits through POST /events; returns their page views and the ISO instant they start from."""
     totals = send_backfill(http_send(base), visits)
     if set(totals) != {"accepted"}:
         raise RuntimeError(f"POST /events did not accept everything: {dict(totals)}")
@@ -111,7 +118,9 @@ def wait_for_lake(base: str, pageviews: int, since_iso: str, timeout_s: float = 
 def watch(page, problems: list[str]) -> None:
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.method} {r.url} {r.failure}"))
+    # net::ERR_ABORTED: a request still going when the script opened the next view (the browser cancels it)
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.method} {r.url} {r.failure}")
+            if "ERR_ABORTED" not in (r.failure or "") else None)
     page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.request.method} {r.url}")
             if r.status >= 400 else None)
 
@@ -138,7 +147,8 @@ def clip_of(page, selectors: list[str], margin: int = 8) -> dict:
 def shoot_width(browser, base: str, out_dir: Path, name: str, size: tuple[int, int], result: Result) -> None:
     mobile = name == "phone"
     context = browser.new_context(viewport={"width": size[0], "height": size[1]}, device_scale_factor=1,
-                                  is_mobile=mobile, has_touch=mobile, reduced_motion="reduce")
+                                  is_mobile=mobile, has_touch=mobile, reduced_motion="reduce",
+                                  timezone_id=site_timezone(SITE), locale="en-US")  # a visitor of the site's city
     context.add_init_script(f"sessionStorage.setItem('liveinsight.token', {json.dumps(stack_process.TOKEN)})")
     page = context.new_page()
     watch(page, result.problems)
@@ -149,6 +159,7 @@ def shoot_width(browser, base: str, out_dir: Path, name: str, size: tuple[int, i
             [e.className, e.closest('.li-card').querySelector('h2').textContent + ': ' + e.textContent])""")
         result.problems.extend(f"{path.name}: {text}" for kind, text in said if kind == "li-error")
         result.empty.extend(f"{path.name}: {text}" for kind, text in said if kind == "li-empty")
+        page.mouse.move(0, 0)  # no hover left where the last click or tap was
         page.screenshot(path=str(path), animations="disabled", caret="hide", **options)
         result.files.append(path)
 
@@ -163,8 +174,6 @@ def shoot_width(browser, base: str, out_dir: Path, name: str, size: tuple[int, i
     page.click(f"#card-locations [data-focus='row:visit:country:{COUNTRY}']")
     page.wait_for_selector("#chips .chip")
     page.wait_for_function(SETTLED, timeout=SETTLE_TIMEOUT_MS)
-    focused = page.evaluate("document.activeElement && document.activeElement.outerHTML.slice(0, 160)")
-    print(f"[{name}] focused after the row click: {focused}", file=sys.stderr)
     page.evaluate("window.scrollTo(0, 0)")
     save("7d-filtered", **top())
 
@@ -179,14 +188,14 @@ def shoot_width(browser, base: str, out_dir: Path, name: str, size: tuple[int, i
                            "!document.querySelector('#card-funnel [aria-busy]')" % len(FUNNEL))
     save("goals-funnel", clip=clip_of(page, ["#card-goals", "#card-funnel"]), full_page=True)
 
-    # a property's values among the events that carry it: the signups' plans (the goal is a filter chip)
-    open_view(page, base, f"?site={SITE}&period=7d&f=is,event:goal,{PROPERTY_GOAL}")
+    # a property's values among the events that carry it: the signups' plans
+    open_view(page, base, f"?site={SITE}&period=7d&f=is,event:name,{PROPERTY_EVENT}")
     properties = page.locator("#card-properties")
     properties.locator("input.li-key").fill(PROPERTY)
     properties.get_by_role("button", name="Show").click()
     page.wait_for_function("() => document.querySelectorAll('#card-properties tbody tr').length > 0 && "
                            "!document.querySelector('#card-properties [aria-busy]')")
-    save("properties", clip=clip_of(page, ["#filters", "#card-properties"]), full_page=True)
+    save("properties", clip=clip_of(page, ["#card-goals", "#card-properties"]), full_page=True)
     context.close()
 
 
@@ -211,10 +220,13 @@ def run(out_dir: Path = OUT_DIR, volume: Volume | None = None, say=print) -> Res
     volume = volume or Volume()
     # the lake polled every second; the scheduled rollups and expiry as make local runs them
     with stack_process.start({"LAKE_POLL_INTERVAL_SECONDS": "1"}) as stack:
-        now_ms = int(time.time() * 1000)
         say(f"Local stack at {stack.base}; sending {volume.days:g} days of visits (seed {SEED})…")
-        pageviews, since = populate(stack.base, volume, now_ms)
+        pageviews, since = populate(stack.base, past_visits(volume, int(time.time() * 1000)))
         say(f"Sent {pageviews} page views; waiting for the lake…")
+        wait_for_lake(stack.base, pageviews, since)
+        # the last minutes' visits once the past is in: sending the past takes minutes on a laptop
+        recent, _ = populate(stack.base, recent_visits(volume, int(time.time() * 1000)))
+        pageviews += recent
         wait_for_lake(stack.base, pageviews, since)
         say("Photographing…")
         result = shoot(stack.base, out_dir)
