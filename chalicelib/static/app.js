@@ -391,6 +391,8 @@
     return api("stats/realtime?site=" + encodeURIComponent(state.site)).then(function (live) {
       $("live-value").textContent = formatNumber(live.current_visitors);
       $("live-value").dataset.value = String(live.current_visitors);
+      // seconds fresh from the minute counters, which hold no filters: say so when the view has some
+      $("live-hint").textContent = state.filters.length ? "last 5 minutes, all traffic" : "last 5 minutes";
     });
   }
 
