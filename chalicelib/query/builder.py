@@ -12,7 +12,8 @@ from __future__ import annotations
 from sqlglot import exp
 
 from chalicelib.query.description import GOAL_DIMENSION, VISIT_DIMENSIONS, Query, default_order
-from chalicelib.query.sql_dimensions import dimension_expression
+from chalicelib.query.sql_counts import PARTS, counts_events_only, event_counts, event_rows, parts_needed
+from chalicelib.query.sql_dimensions import dimension_expression, dimension_key, dimension_label
 from chalicelib.query.sql_engagement import (
     ENGAGEMENT_PARTS,
     engagement_per_visit,
@@ -39,8 +40,6 @@ __all__ = ["DEFAULT_TABLE", "DUCKDB", "ENGAGEMENT_PARTS", "PARTS", "PATH_COLUMN"
            "goal_condition", "padded_dates", "sql", "wants_engagement", "wants_revenue"]
 
 DUCKDB, TRINO = "duckdb", "trino"
-# Integer parts of every metric; the runner makes the metrics from them (one rounding, in Python).
-PARTS = ("visitors", "visits", "pageviews", "events", "bounces", "duration_ms", "visit_pageviews")
 TOTAL_VISITORS = "total_visitors"  # Query.with_total: the visitors of all groups, on every row
 
 
@@ -50,8 +49,9 @@ def _visit_level(query: Query) -> bool:
 
 
 def _per_visit(query: Query, facts: list[str]) -> tuple[exp.Select, list[tuple[str, exp.Expression]]]:
-    """One row per visit and combination of dimension values, and the CTEs it reads."""
-    dims = [exp.alias_(dimension_expression(d, query), f"d{i}") for i, d in enumerate(query.dimensions)]
+    """One row per visit and combination of dimension values (their keys k0, k1...), and the CTEs it reads."""
+    dims = [exp.alias_(dimension_key(d, query), f"k{i}") for i, d in enumerate(query.dimensions)]
+    parts = parts_needed(query)
     if _visit_level(query):
         per_visit = exp.select(*dims, *[col(c) for c in ("session_id", "visitor_id", "pageviews", "events",
                                                          "bounce", "duration_ms", "visit_pageviews")])
@@ -59,7 +59,7 @@ def _per_visit(query: Query, facts: list[str]) -> tuple[exp.Select, list[tuple[s
             exp.EQ(this=col("in_range"), expression=exp.Literal.number(1)), copy=False)
         if query.filter is not None:
             per_visit = per_visit.where(filter_expression(query.filter, query), copy=False)
-        return per_visit, [("visits", visits_cte(query, facts))]
+        return per_visit, [("visits", visits_cte(query, facts, parts))]
     by_goal = GOAL_DIMENSION in query.dimensions
     per_visit = (exp.select(*dims, col("session_id"), exp.alias_(exp.Min(this=col("visitor_id")), "visitor_id"),
                             exp.alias_(count_if(is_page_view()), "pageviews"),
@@ -72,9 +72,9 @@ def _per_visit(query: Query, facts: list[str]) -> tuple[exp.Select, list[tuple[s
                  .from_("goal_events" if by_goal else "visit_events"))
     if query.filter is not None:
         per_visit = per_visit.where(filter_expression(query.filter, query), copy=False)
-    per_visit = per_visit.group_by(*[dimension_expression(d, query) for d in query.dimensions], col("session_id"),
+    per_visit = per_visit.group_by(*[dimension_key(d, query) for d in query.dimensions], col("session_id"),
                                    copy=False)
-    ctes = [("visits", visits_cte(query, facts)), ("visit_events", visit_events_cte(query, facts))]
+    ctes = [("visits", visits_cte(query, facts, parts)), ("visit_events", visit_events_cte(query, facts))]
     if by_goal:
         ctes.append(("goal_events", goal_events_cte(query)))
     return per_visit, ctes
@@ -103,42 +103,53 @@ def _order_expression(name: str, query: Query) -> exp.Expression:
             }.get(name, lambda: col(name))()
 
 
+def _visit_parts(query: Query) -> list[exp.Expression]:
+    """The PARTS over `per_visit` rows (one per visit and group): those the metrics need, 0 for the rest."""
+    parts, zero = parts_needed(query), exp.Literal.number(0)
+
+    def total(column: str) -> exp.Expression:
+        return exp.Coalesce(this=exp.Sum(this=col(column)), expressions=[zero.copy()])
+
+    made = {"visitors": lambda: exp.Count(this=exp.Distinct(expressions=[col("visitor_id")])),
+            "visits": lambda: exp.Count(this=exp.Star()), "bounces": lambda: total("bounce")}
+    return [exp.alias_(made.get(p, lambda p=p: total(p))() if p in parts else zero.copy(), p) for p in PARTS]
+
+
 def build(query: Query, scan: Scan, table: str = DEFAULT_TABLE) -> exp.Expression:
-    """The aggregate query: one row per combination of dimension values, with the integer PARTS."""
+    """The aggregate query: one row per combination of dimension values, with the integer PARTS. Queries
+    that only count events by event facts skip the visits (sql_counts.py); the others group by visit."""
     columns, facts = needed_columns(query)
-    dim_names = [exp.column(f"d{i}") for i in range(len(query.dimensions))]
-    per_visit, ctes = _per_visit(query, facts)
-    zero = exp.Literal.number(0)
-    outer = exp.select(
-        *dim_names,
-        exp.alias_(exp.Count(this=exp.Distinct(expressions=[col("visitor_id")])), "visitors"),
-        exp.alias_(exp.Count(this=exp.Star()), "visits"),
-        *[exp.alias_(exp.Coalesce(this=exp.Sum(this=col(name)), expressions=[zero.copy()]), name)
-          for name in ("pageviews", "events")],
-        exp.alias_(exp.Coalesce(this=exp.Sum(this=col("bounce")), expressions=[zero.copy()]), "bounces"),
-        *[exp.alias_(exp.Coalesce(this=exp.Sum(this=col(name)), expressions=[zero.copy()]), name)
-          for name in ("duration_ms", "visit_pageviews")],
-        *([exp.alias_(exp.Sum(this=col(name)), name) for name in REVENUE_PARTS] if wants_revenue(query) else []),
-        *(engagement_totals() if wants_engagement(query) else []),
-    ).from_("per_visit")
+    by_event = counts_events_only(query)
+    if by_event:
+        rows, ctes, parts = event_rows(query), [], event_counts(query)
+    else:
+        rows, ctes = _per_visit(query, facts)
+        parts = [*_visit_parts(query),
+                 *([exp.alias_(exp.Sum(this=col(n)), n) for n in REVENUE_PARTS] if wants_revenue(query) else []),
+                 *(engagement_totals() if wants_engagement(query) else [])]
+    source = "counted" if by_event else "per_visit"
+    keys = [exp.column(f"k{i}") for i in range(len(query.dimensions))]
+    # grouped by the keys, answered as the labels (a time bucket's text made once per group)
+    labels = [exp.alias_(dimension_label(d, keys[i].copy()), f"d{i}") for i, d in enumerate(query.dimensions)]
+    outer = exp.select(*labels, *parts).from_(source)
     if query.with_total:  # every group's visitors together: a visitor in two groups counts once
         outer = outer.select(exp.alias_(exp.Max(this=col(TOTAL_VISITORS, "total")), TOTAL_VISITORS), copy=False)
         outer = outer.join("total", join_type="CROSS", copy=False)
-    if dim_names:
+    if keys:
         # Ordered outside the grouping: there a name such as engaged_ms_sum is only the group's total; inside it
         # the engine would read it as the per-visit column of the same name (not grouped: an error).
         order = [exp.Ordered(this=_order_expression(name, query), desc=direction == "desc", nulls_first=False)
                  for name, direction in default_order(query)]
-        grouped = outer.group_by(*[d.copy() for d in dim_names], copy=False).subquery("grouped")
+        grouped = outer.group_by(*keys, copy=False).subquery("grouped")
         outer = exp.select("*").from_(grouped).order_by(*order, copy=False)
         outer = outer.limit(query.limit, copy=False).offset(query.offset, copy=False)
     outer = outer.with_("ev", as_=events_cte(query, scan, table, columns), copy=False)
     for name, cte in ctes:
         outer = outer.with_(name, as_=cte, copy=False)
-    outer = outer.with_("per_visit", as_=per_visit, copy=False)
+    outer = outer.with_(source, as_=rows, copy=False)
     if query.with_total:
         total = exp.select(exp.alias_(exp.Count(this=exp.Distinct(expressions=[col("visitor_id")])),
-                                      TOTAL_VISITORS)).from_("per_visit")
+                                      TOTAL_VISITORS)).from_(source)
         outer = outer.with_("total", as_=total, copy=False)
     return outer
 

@@ -45,9 +45,10 @@ def _first_value(column: str) -> exp.Expression:
     return exp.func("NULLIF", exp.ArgMin(this=as_text, expression=col("time")), string(""))
 
 
-def visits_cte(query: Query, facts: list[str]) -> exp.Select:
+def visits_cte(query: Query, facts: list[str], parts: frozenset[str] | None = None) -> exp.Select:
     """One row per visit: its facts (as sessions/model.py derives them), its events in the range,
-    and whether it has any there (only those are counted)."""
+    and whether it has any there (only those are counted). Of the figures, only those of `parts`
+    (builder PARTS; None: all) are worked out, the others are 0: a bounce needs engaged_ms and properties."""
     page_views = exp.Where(this=is_page_view())
     ranged = in_range(query)
     entry = exp.Filter(this=exp.ArgMin(this=col("page_path"), expression=col("time")), expression=page_views)
@@ -59,17 +60,26 @@ def visits_cte(query: Query, facts: list[str]) -> exp.Select:
     bounce = exp.If(this=exp.and_(exp.EQ(this=visit_pageviews.copy(), expression=exp.Literal.number(1)),
                                   exp.EQ(this=engaged.copy(), expression=exp.Literal.number(0))),
                     true=exp.Literal.number(1), false=exp.Literal.number(0))
+    figures = {  # part -> (column, how)
+        "visit_pageviews": ("visit_pageviews", visit_pageviews),
+        "duration_ms": ("duration_ms", exp.DateDiff(this=exp.Max(this=col("time")),
+                                                    expression=exp.Min(this=col("time")), unit=exp.var("MILLISECOND"))),
+        "bounces": ("bounce", bounce),
+        "pageviews": ("pageviews", count_if(exp.and_(ranged, is_page_view()))),
+        "events": ("events", count_if(exp.and_(ranged.copy(), exp.NEQ(this=col("event_type"),
+                                                                      expression=string(ENGAGEMENT_EVENT))))),
+    }
+
+    def figure(part: str) -> exp.Expression:
+        column, how = figures[part]
+        return exp.alias_(how if parts is None or part in parts else exp.Literal.number(0), column)
+
     return exp.select(
         col("session_id"),
         exp.alias_(exp.Min(this=col("visitor_id")), "visitor_id"),
-        exp.alias_(visit_pageviews, "visit_pageviews"),
-        exp.alias_(exp.DateDiff(this=exp.Max(this=col("time")), expression=exp.Min(this=col("time")),
-                                unit=exp.var("MILLISECOND")), "duration_ms"),
-        exp.alias_(bounce, "bounce"),
+        figure("visit_pageviews"), figure("duration_ms"), figure("bounces"),
         *[exp.alias_(derived.get(fact) or _first_value(fact), "visit_" + fact, quoted=True) for fact in facts],
-        exp.alias_(count_if(exp.and_(ranged, is_page_view())), "pageviews"),
-        exp.alias_(count_if(exp.and_(ranged.copy(), exp.NEQ(this=col("event_type"),
-                                                            expression=string(ENGAGEMENT_EVENT)))), "events"),
+        figure("pageviews"), figure("events"),
         exp.alias_(exp.Max(this=exp.If(this=ranged.copy(), true=exp.Literal.number(1),
                                        false=exp.Literal.number(0))), "in_range"),
     ).from_("ev").group_by(col("session_id"))
