@@ -40,7 +40,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--hide-scrollbars", "--font-render-hinting=none"]
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 ARRIVAL_TIMEOUT_SECONDS = 300
-SETTLE_TIMEOUT_MS = 60_000
+SETTLE_TIMEOUT_MS = 240_000  # the local lake is many small files until compaction: minutes on a busy laptop
 COUNTRY = "DE"  # the 7-day view's filter: a row of the Locations card, clicked
 FUNNEL = ["Visit /pricing", "Signup", "Purchase"]  # goals of the local stage's demo site, in a visitor's order
 PROPERTY, PROPERTY_EVENT = "plan", "signup"
@@ -185,7 +185,8 @@ def shoot_width(browser, base: str, out_dir: Path, name: str, size: tuple[int, i
         funnel.get_by_role("button", name="Remove step").click()
     funnel.get_by_role("button", name="Show funnel").click()
     page.wait_for_function("() => document.querySelectorAll('#card-funnel tbody tr').length === %d && "
-                           "!document.querySelector('#card-funnel [aria-busy]')" % len(FUNNEL))
+                           "!document.querySelector('#card-funnel [aria-busy]')" % len(FUNNEL),
+                           timeout=SETTLE_TIMEOUT_MS)
     save("goals-funnel", clip=clip_of(page, ["#card-goals", "#card-funnel"]), full_page=True)
 
     # a property's values among the events that carry it: the signups' plans
@@ -194,7 +195,7 @@ def shoot_width(browser, base: str, out_dir: Path, name: str, size: tuple[int, i
     properties.locator("input.li-key").fill(PROPERTY)
     properties.get_by_role("button", name="Show").click()
     page.wait_for_function("() => document.querySelectorAll('#card-properties tbody tr').length > 0 && "
-                           "!document.querySelector('#card-properties [aria-busy]')")
+                           "!document.querySelector('#card-properties [aria-busy]')", timeout=SETTLE_TIMEOUT_MS)
     save("properties", clip=clip_of(page, ["#card-goals", "#card-properties"]), full_page=True)
     context.close()
 
