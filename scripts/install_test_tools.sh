@@ -5,6 +5,8 @@ set -euo pipefail
 missing=()
 command -v curl >/dev/null || missing+=(curl)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# country flags are emoji: without a colour emoji font the screenshots (make screenshots) show empty boxes
+[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "The tests need: ${missing[*]}. Install them with: sudo apt-get install ${missing[*]}" >&2

@@ -424,7 +424,7 @@
       METRICS.forEach(function (m) { $("tile-" + m.key).setAttribute("aria-pressed", String(view.metric === m.key)); });
     }
     return Promise.all(jobs).then(function () {
-      if (gen === generation) status(notes.concat(["Updated " + new Date().toLocaleTimeString() + "."]).join(" "));
+      if (gen === generation) status(notes.concat(["Updated " + new Date().toLocaleTimeString([], { timeZone: (sites[view.site] || {}).timezone || "UTC" }) + "."]).join(" "));
     }, function (error) { if (gen === generation) failed(error); });
   }
 

@@ -289,6 +289,11 @@
       panel.appendChild(message("A funnel needs at least two goals configured for this site.", "empty"));
       return;
     }
+    if ((ctx.filters || []).some((f) => Array.isArray(f) && f[1] === "event:goal")) {
+      // the API refuses goal filters on funnels (their steps are goals): say what to do instead
+      panel.appendChild(message("A funnel's steps are goals: remove the goal filter to see the funnel.", "empty"));
+      return;
+    }
     let steps = (ui.steps[ctx.site] || goals.slice(0, Math.min(goals.length, 4))).filter((g) => goals.indexOf(g) >= 0);
     if (steps.length < MIN_STEPS) steps = goals.slice(0, MIN_STEPS);
     const form = el("form", { class: "li-form li-funnel-form", "aria-label": "Funnel steps" });
@@ -331,7 +336,9 @@
       Array.prototype.forEach.call(t.tBodies[0].rows, (tr, i) => {
         const s = r.steps[i];
         tr.cells[2].textContent = s.conversion_rate + "%";
-        tr.cells[3].textContent = i ? ctx.formatNumber(s.dropoff) + " (" + s.dropoff_percentage + "%)" : "–";
+        const narrow = window.matchMedia && window.matchMedia("(max-width: 480px)").matches;  // a phone: % only
+        tr.cells[3].textContent = !i ? "–" : narrow ? s.dropoff_percentage + "%"
+          : ctx.formatNumber(s.dropoff) + " (" + s.dropoff_percentage + "%)";
       });
       result.appendChild(t);
       result.appendChild(el("p", { class: "li-note", text: ctx.formatNumber(r.entering_visitors) + " of " +

@@ -45,11 +45,11 @@
 
   // The labels are wall-clock times of the site's zone: formatting them "in UTC" prints them unchanged.
   var FORMATS = {
-    hourShort: { hour: "2-digit", minute: "2-digit", timeZone: "UTC" },
-    hourDay: { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZone: "UTC" },
+    hourShort: { hour: "numeric", minute: "2-digit", timeZone: "UTC" },
+    hourDay: { day: "numeric", month: "short", hour: "numeric", minute: "2-digit", timeZone: "UTC" },
     day: { day: "numeric", month: "short", timeZone: "UTC" },
     month: { month: "short", year: "numeric", timeZone: "UTC" },
-    longHour: { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
+    longHour: { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "numeric", minute: "2-digit",
       timeZone: "UTC" },
     longDay: { weekday: "short", day: "numeric", month: "short", year: "numeric", timeZone: "UTC" },
     longMonth: { month: "long", year: "numeric", timeZone: "UTC" }

@@ -363,16 +363,27 @@ def test_properties_pick_a_key_and_export_the_view(stack, traffic, browser):
 
 
 def test_an_api_error_is_shown_with_its_message(stack, traffic, browser):
-    # A goal filter is refused by the funnel (the steps are the goals): the card says what the API said.
-    page, _ = open_fixture(stack, browser, filters=[["is", "event:goal", ["Signup"]]])
+    # A filter the API refuses (LiveInsight keeps no cities): each card says what the API said.
+    refused_filter = [["is", "visit:city", ["Berlin"]]]
+    page, _ = open_fixture(stack, browser, filters=refused_filter)
     settle(page)
     try:
-        api(stack.base, "/api/v2/funnel", {"site_id": SITE, "date_range": date_range(), "steps": GOAL_NAMES,
-                                           "filters": [["is", "event:goal", ["Signup"]]]})
-        raise AssertionError("the funnel API should refuse a goal filter")
+        api(stack.base, "/api/v2/query", {"site_id": SITE, "date_range": date_range(), "metrics": ["visitors"],
+                                          "dimensions": ["event:page"], "filters": refused_filter})
+        raise AssertionError("the API should refuse a visit:city filter")
     except urllib.error.HTTPError as error:
         refused = json.loads(error.read())["error"]
-    assert page.inner_text("#card-funnel .li-error") == f"Error: {refused}"
+    assert "visit:city" in refused
+    assert page.inner_text("#card-pages .li-error") == f"Error: {refused}"
+    page.close()
+
+
+def test_under_a_goal_filter_the_funnel_says_to_remove_it(stack, traffic, browser):
+    # The funnel API refuses goal filters (its steps are goals): the card asks for none, and says why.
+    page, _ = open_fixture(stack, browser, filters=[["is", "event:goal", ["Signup"]]])
+    settle(page)
+    assert "remove the goal filter" in page.inner_text("#card-funnel")
+    assert page.locator("#card-funnel .li-error").count() == 0
     page.close()
 
 
