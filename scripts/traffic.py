@@ -2,7 +2,7 @@
 
 First it backfills the last LIVEINSIGHT_TRAFFIC_DAYS days (default 7; 0: none) with about
 LIVEINSIGHT_TRAFFIC_VISITS_PER_DAY visits a day (default 300), sent in batches with the events' own
-timestamps (the local stage accepts timestamps up to 35 days old: LIVEINSIGHT_MAX_EVENT_AGE_HOURS),
+timestamps (the local stage accepts timestamps up to 30 days old: LIVEINSIGHT_MAX_EVENT_AGE_HOURS),
 then sends live visits in real time for LIVEINSIGHT_TRAFFIC_MINUTES (default 10) or until Ctrl-C.
 What visitors do is scripts/traffic_model.py. LIVEINSIGHT_TRAFFIC_SEED (default 2026) makes the
 backfill reproducible: the same seed sends the same events, answered `duplicate` the second time.

@@ -53,8 +53,8 @@ class Stack:
     api_port: int
     process: subprocess.Popen
     dynamodb: object
-    # The stack's last log lines: its output is read all the time, or a full pipe would block the server.
-    log_tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=300))
+    # The stack's last 2,000 log lines: its output is read all the time, or a full pipe would block the server.
+    log_tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=2000))
 
     def __post_init__(self) -> None:
         threading.Thread(target=lambda: self.log_tail.extend(self.process.stdout), daemon=True).start()

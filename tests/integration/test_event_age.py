@@ -29,7 +29,7 @@ def test_default_is_24_hours_and_dev_and_prod_keep_it():
 
 
 def test_the_local_stage_allows_35_days():
-    assert load_settings(stage_environment("local")).max_event_age_hours == 35 * 24
+    assert load_settings(stage_environment("local")).max_event_age_hours == 30 * 24  # make traffic backfills 7 days, make screenshots 14
 
 
 @pytest.mark.parametrize("raw, message", [

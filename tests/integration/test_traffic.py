@@ -1,5 +1,5 @@
 """`make traffic` in process: a short backfill of generated visits sent through POST /events of the app
-on moto (the local stage's settings: its demo site's goals and time zone, events up to 35 days old),
+on moto (the local stage's settings: its demo site's goals and time zone, events up to 30 days old),
 the stream written to the lake, then what the Stats API v2 answers about them: visits on most days,
 a share of bounces, real durations, devices, channels, countries, goals, revenue and properties.
 Counts that need no sessionising (page views, events) are checked against the generated events."""
