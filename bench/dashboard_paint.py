@@ -123,8 +123,14 @@ def _query_name(entry: dict) -> str:
 
 def _load(page, url: str) -> dict:
     page.goto(url)
-    page.wait_for_function("() => window.__paint && window.__paint.marks.complete !== undefined",
-                           timeout=LOAD_TIMEOUT_MS)
+    try:
+        page.wait_for_function("() => window.__paint && window.__paint.marks.complete !== undefined",
+                               timeout=LOAD_TIMEOUT_MS)
+    except Exception as exc:  # noqa: BLE001 - a page that never completes: say what it was waiting for
+        state = page.evaluate("""() => ({status: (document.getElementById("status") || {}).textContent,
+            marks: (window.__paint || {}).marks, cards: (window.__paint || {}).cards,
+            pending: ((window.__paint || {}).requests || []).filter(r => r.end === undefined).map(r => r.url)})""")
+        raise RuntimeError(f"the dashboard at {url} did not complete in {LOAD_TIMEOUT_MS} ms: {state}") from exc
     probe = page.evaluate("window.__paint")
     status = page.inner_text("#status")
     if "Could not" in status or probe.get("cardErrors"):
