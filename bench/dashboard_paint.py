@@ -159,17 +159,17 @@ def _weigh(responses: list) -> dict:
 
 def measure_period(browser, lake_root: str, period: str, reloads: int, cache_dir: str) -> dict:
     """A fresh stack with the lake uploaded; the period's first (cold) load, then `reloads` warm ones."""
-    from tests.e2e.conftest import start_stack
+    from scripts import stack_process
 
     sites = {SITE: {"origins": [], "goals": GOALS}}
-    stack = start_stack({"LIVEINSIGHT_SITES": json.dumps(sites), "LIVEINSIGHT_DEFAULT_SITE": SITE,
+    stack = stack_process.start({"LIVEINSIGHT_SITES": json.dumps(sites), "LIVEINSIGHT_DEFAULT_SITE": SITE,
                          "LIVEINSIGHT_API_TOKEN": TOKEN, "LIVEINSIGHT_LAKE_BUCKET": BUCKET,
                          # the query function's local lake copies (LakeCache under the temp dir): empty at start
                          "TMPDIR": cache_dir,
                          # the minute jobs (expiry, rollup, compaction) stay out of the timed loads
                          "EXPIRY_INTERVAL_SECONDS": "3600"})
     try:
-        objects = upload_lake(lake_root, stack.dynamodb.meta.endpoint_url)
+        objects = upload_lake(lake_root, stack.dynamodb_url)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.add_init_script(PROBE % {"token": json.dumps(TOKEN)})
         page = context.new_page()

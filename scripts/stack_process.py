@@ -1,5 +1,5 @@
 """The local stack (scripts/local_stack.py) as a child process on free loopback ports, for scripts that need
-their own one (make screenshots); tests/e2e/conftest.py starts it the same way under pytest."""
+their own one (make screenshots, bench) and for the end-to-end tests (tests/e2e/conftest.py)."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ class StackProcess:
     api_port: int
     ddb_port: int
     process: subprocess.Popen
-    # The stack's last log lines: its output is read all the time, or a full pipe would block the server.
-    log_tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=300))
+    # The stack's last 2,000 log lines: its output is read all the time, or a full pipe would block the server.
+    log_tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=2000))
 
     def __post_init__(self) -> None:
         threading.Thread(target=lambda: self.log_tail.extend(self.process.stdout), daemon=True).start()

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import collections
 import os
-import socket
-import subprocess
-import sys
-import threading
-import time
-import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import boto3
 import pytest
 
-from tests.conftest import PROJECT_DIR
+from scripts import stack_process
+from scripts.stack_process import StackProcess
 
-STARTUP_TIMEOUT_SECONDS = 60
 CHROMIUM = "/usr/bin/chromium"
 # Headless Chromium says "HeadlessChrome", which LiveInsight rightly drops as a bot, so the
 # browser plays an ordinary desktop Chrome. It is set on the command line, not per context: requests
@@ -41,47 +34,27 @@ def browser():
         launched.close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Stack:
-    base: str
-    api_port: int
-    process: subprocess.Popen
-    dynamodb: object
-    # The stack's last 2,000 log lines: its output is read all the time, or a full pipe would block the server.
-    log_tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=2000))
+    """scripts/stack_process.py's running stack (its log read all the time) and a client of its DynamoDB."""
 
-    def __post_init__(self) -> None:
-        threading.Thread(target=lambda: self.log_tail.extend(self.process.stdout), daemon=True).start()
+    running: StackProcess
+    dynamodb: object
+
+    base = property(lambda self: self.running.base)
+    api_port = property(lambda self: self.running.api_port)
+    process = property(lambda self: self.running.process)
+    log_tail = property(lambda self: self.running.log_tail)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        self.running.stop()
 
 
 def start_stack(extra_env: dict[str, str]) -> Stack:
-    api_port, ddb_port = free_port(), free_port()
-    env = {**os.environ, "LIVEINSIGHT_PORT": str(api_port), "LIVEINSIGHT_DDB_PORT": str(ddb_port), **extra_env}
-    process = subprocess.Popen([sys.executable, "scripts/local_stack.py"], cwd=PROJECT_DIR, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{api_port}"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"local stack did not start:\n{process.stdout.read()}")
-            time.sleep(0.2)
-    dynamodb = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{ddb_port}", region_name="us-east-1",
+    try:
+        running = stack_process.start(extra_env)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    dynamodb = boto3.client("dynamodb", endpoint_url=running.dynamodb_url, region_name="us-east-1",
                             aws_access_key_id="local", aws_secret_access_key="local")
-    return Stack(base=base, api_port=api_port, process=process, dynamodb=dynamodb)
+    return Stack(running, dynamodb)
