@@ -40,8 +40,9 @@ def test_the_tiles_and_chart_queries_go_before_the_cards(figures):
             first = [r for r in load if r["what"] == "tiles" or r["what"].startswith("chart ")]
             cards = [r for r in load if r not in first and r["what"] not in ("sites", "realtime")]
             assert len(first) == 2 and "event:page" in names and "funnel" in names
-            # the probe notes a body's end in its own callback, a few ms either side of the page's
-            assert min(r["start_ms"] for r in cards) >= max(r["end_ms"] for r in first) - 20
+            # The probe notes a body's end in its own callback, which a busy machine runs tens of ms after the
+            # page's (21 ms seen in CI); sent together, as before, the cards would start a whole query earlier.
+            assert min(r["start_ms"] for r in cards) >= max(r["end_ms"] for r in first) - 150
 
 
 def test_page_weight_is_what_the_browser_requested_within_60_kb(figures):
