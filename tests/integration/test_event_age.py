@@ -28,8 +28,9 @@ def test_default_is_24_hours_and_dev_and_prod_keep_it():
         assert "LIVEINSIGHT_MAX_EVENT_AGE_HOURS" not in stage_environment(stage)
 
 
-def test_the_local_stage_allows_35_days():
-    assert load_settings(stage_environment("local")).max_event_age_hours == 30 * 24  # make traffic backfills 7 days, make screenshots 14
+def test_the_local_stage_allows_30_days():
+    # make traffic backfills 7 days, make screenshots 14; a stack with 30 days' retention must still start
+    assert load_settings(stage_environment("local")).max_event_age_hours == 30 * 24
 
 
 @pytest.mark.parametrize("raw, message", [
