@@ -219,7 +219,7 @@ def build_compacted_lake(root: str, days: int, events: int, day0_ms: int = DAY0_
     """`days` compacted partitions of events/day rows from the UTC day `day0_ms` (what compaction
     leaves); the bytes stored. Rows at or after `until_ms` (now) are left out and made up by the day's
     next visits, so today holds its share too (up to ~24 times as many visits are drawn)."""
-    from chalicelib.lake import layout
+    from chalicelib.lake import layout, rewrite
     from chalicelib.lake.parquet import rows_to_parquet
 
     lake, per_day = DirectoryLakeObjects(root), events // days
@@ -230,6 +230,7 @@ def build_compacted_lake(root: str, days: int, events: int, day0_ms: int = DAY0_
         partition = layout.Partition.of("shop", start_ms)
         lake.put(layout.manifest_key(partition, 1), layout.manifest_body([]))
         lake.put(layout.compacted_object_key(partition, 1), rows_to_parquet(rows))
+        rewrite.add_visit_parts(lake, rewrite.read_partition(lake, partition))  # as compaction leaves it
     return sum(o.size_bytes for o in lake.list(""))
 
 

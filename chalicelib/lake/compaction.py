@@ -30,6 +30,7 @@ MIN_PARTITION_SECONDS = 10.0
 class CompactionReport:
     partitions_compacted: int = 0
     partitions_cleaned: int = 0  # a crashed run's deletes finished
+    partitions_given_parts: int = 0  # compacted before visit parts were written: their parts added
     partitions_waiting: int = 0  # open days with few objects: left for a later run
     partitions_left: int = 0  # not reached within the time budget
     partitions_failed: int = 0  # changed under us (ObjectMissing): the next run takes them
@@ -112,7 +113,7 @@ def _work(state: rewrite.PartitionState, now_ms: int, report: CompactionReport) 
     """Whether the partition needs a rewrite or a cleanup now (counting an open day that waits)."""
     if state.is_clean or not state.files.live:
         return False
-    if state.needs_only_cleanup:
+    if state.needs_only_cleanup or state.lacks_only_parts:
         return True
     if len(state.files.live) == 1:
         return False  # one stream object: already one sorted object; merging it would change nothing
@@ -128,8 +129,12 @@ def _compact_partition(objects, state: rewrite.PartitionState, report: Compactio
         report.objects_deleted += len(rewrite.finish_cleanup(objects, state, after_step))
         report.partitions_cleaned += 1
         return
+    if state.lacks_only_parts:  # compacted before visit parts were written: the same object, its parts added
+        rewrite.add_visit_parts(objects, state, after_step)
+        report.partitions_given_parts += 1
+        return
     merged = rewrite.merge(objects, state.files)
-    applied = rewrite.apply(objects, state, merged.body, after_step)
+    applied = rewrite.apply(objects, state, merged, after_step)
     report.partitions_compacted += 1
     report.objects_before += len(state.files.live)
     report.objects_after += 1

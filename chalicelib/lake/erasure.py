@@ -152,7 +152,7 @@ def _rewrite_without(partition: Partition, site: str, exclusion: rewrite.Exclusi
         merged = rewrite.merge(objects, state.files, exclusion)
         if merged.excluded_event_ids:
             erasure.events += store.delete_events(site, merged.excluded_event_ids)
-            rewrite.apply(objects, state, merged.body)
+            rewrite.apply(objects, state, merged)
             erasure.rows += len(merged.excluded_event_ids)
             erasure.objects_rewritten += 1
 

@@ -3,6 +3,7 @@
     events/site=<site>/date=<YYYY-MM-DD>/s-<shard>-<sequence>.parquet   written by the stream writer
     events/site=<site>/date=<YYYY-MM-DD>/c-<generation>.parquet         written by compaction
     events/site=<site>/date=<YYYY-MM-DD>/_c-<generation>.json           its manifest (Athena skips `_` files)
+    events/site=<site>/date=<YYYY-MM-DD>/_v-<generation>.parquet        its visit parts (query/sql_visit_parts.py)
 
 A stream object is named by its shard and the sequence number of its first record in that partition,
 so a re-delivered or re-split batch writes the same names again (an overwrite, never a second copy).
@@ -21,7 +22,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from chalicelib.schema.lake import EVENTS_PREFIX, PARTITION_DATE_FORMAT
 
-STREAM_PREFIX, COMPACTED_PREFIX, MANIFEST_PREFIX = "s-", "c-", "_c-"
+STREAM_PREFIX, COMPACTED_PREFIX, MANIFEST_PREFIX, VISIT_PARTS_PREFIX = "s-", "c-", "_c-", "_v-"
 PARQUET, JSON = ".parquet", ".json"
 GENERATION_DIGITS = 6
 _NAME = re.compile(r"^(?:(?P<stream>s-[0-9a-f]{8}-[0-9]{1,64})|c-(?P<generation>[0-9]{6}))\.parquet$")
@@ -78,6 +79,10 @@ def manifest_key(partition: Partition, generation: int) -> str:
     return f"{partition.prefix}{MANIFEST_PREFIX}{generation:0{GENERATION_DIGITS}d}{JSON}"
 
 
+def visit_parts_key(partition: Partition, generation: int) -> str:
+    return f"{partition.prefix}{VISIT_PARTS_PREFIX}{generation:0{GENERATION_DIGITS}d}{PARQUET}"
+
+
 @dataclass(frozen=True)
 class LakeObject:
     key: str
@@ -92,6 +97,9 @@ class PartitionFiles:
     live: tuple[LakeObject, ...]
     generation: int  # of the newest compacted object; 0 when none
     superseded: tuple[LakeObject, ...]  # replaced by the compacted object, waiting to be deleted
+    # The visit parts of the compacted object, when it is the only live object and they were written: a
+    # query may read the day's visits from them instead of its events.
+    visit_parts: LakeObject | None = None
 
     @property
     def size_bytes(self) -> int:
@@ -112,10 +120,13 @@ def resolve(partition: Partition, listing: Iterable[LakeObject],
     manifest does not list. Objects of other kinds (manifests, stray names) are never read."""
     stream: list[LakeObject] = []
     compacted: dict[int, LakeObject] = {}
+    parts_listed: dict[str, LakeObject] = {}
     for obj in listing:
         name = obj.key[len(partition.prefix):] if obj.key.startswith(partition.prefix) else ""
         match = _NAME.match(name)
         if not match:
+            if name.startswith(VISIT_PARTS_PREFIX):
+                parts_listed[obj.key] = obj
             continue
         if match.group("stream"):
             stream.append(obj)
@@ -127,4 +138,5 @@ def resolve(partition: Partition, listing: Iterable[LakeObject],
     replaced = parse_manifest(read_manifest(manifest_key(partition, generation)))
     live = [compacted[generation]] + sorted((o for o in stream if o.key not in replaced), key=lambda o: o.key)
     superseded = [o for o in stream if o.key in replaced] + [o for g, o in compacted.items() if g != generation]
-    return PartitionFiles(partition, tuple(live), generation, tuple(sorted(superseded, key=lambda o: o.key)))
+    parts = parts_listed.get(visit_parts_key(partition, generation)) if len(live) == 1 else None
+    return PartitionFiles(partition, tuple(live), generation, tuple(sorted(superseded, key=lambda o: o.key)), parts)

@@ -2,8 +2,9 @@
 visitor's rows), by layout.py's protocol, so a query between any two steps sees every event exactly once:
 
     (1) PUT _c-<g>.json listing every object c-<g> replaces   (ignored until c-<g> exists)
+        PUT _v-<g>.parquet, c-<g>'s visit parts               (ignored until c-<g> exists)
     (2) PUT c-<g>.parquet                                    (from now on the listed objects are superseded)
-    (3) DELETE the replaced objects and the older manifests  (nothing live is deleted)
+    (3) DELETE the replaced objects, older manifests and older visit parts (nothing live is deleted)
 
 A crash between two steps leaves a state `resolve` reads correctly, and the next run starts over at
 step (1) with the same generation (overwriting a manifest whose object never came) or only finishes (3).
@@ -24,9 +25,11 @@ from chalicelib.lake.layout import LakeObject, Partition, PartitionFiles
 from chalicelib.lake.parquet import connect, copy_to_parquet
 from chalicelib.schema.lake import COLUMN_NAMES
 
-MANIFEST, OBJECT, DELETE = "manifest", "object", "delete"  # the steps, for hooks and tests
+MANIFEST, PARTS, OBJECT, DELETE = "manifest", "parts", "object", "delete"  # the steps, for hooks and tests
 _MANIFEST_NAME = re.compile(rf"^{re.escape(layout.MANIFEST_PREFIX)}([0-9]{{{layout.GENERATION_DIGITS}}})"
                             rf"{re.escape(layout.JSON)}$")
+_PARTS_NAME = re.compile(rf"^{re.escape(layout.VISIT_PARTS_PREFIX)}([0-9]{{{layout.GENERATION_DIGITS}}})"
+                         rf"{re.escape(layout.PARQUET)}$")
 _DATA_NAME = re.compile(r"^(?:s-[0-9a-f]{8}-[0-9]{1,64}|c-[0-9]{6})\.parquet$")
 # Columns a row may be erased by (a fixed list: the column name is ours, the value a parameter).
 ERASABLE_BY = ("visitor_id", "user_id")
@@ -46,34 +49,49 @@ class PartitionState:
     def partition(self) -> Partition:
         return self.files.partition
 
-    def manifests(self) -> dict[int, str]:
+    def _by_generation(self, name: re.Pattern) -> dict[int, str]:
         found = {}
         for obj in self.listing:
-            match = _MANIFEST_NAME.match(obj.key[len(self.partition.prefix):])
+            match = name.match(obj.key[len(self.partition.prefix):])
             if match:
                 found[int(match.group(1))] = obj.key
         return found
+
+    def manifests(self) -> dict[int, str]:
+        return self._by_generation(_MANIFEST_NAME)
+
+    def visit_parts(self) -> dict[int, str]:
+        return self._by_generation(_PARTS_NAME)
 
     def data_keys(self) -> list[str]:
         """Every stream and compacted object, live or superseded: what a new compacted object replaces."""
         return sorted(o.key for o in self.listing if _DATA_NAME.match(o.key[len(self.partition.prefix):]))
 
     def old_manifests(self) -> list[str]:
-        """Manifests of generations before the live one: read by nobody. A newer one (a rewrite that
-        has not yet written its object) is left alone: step (1) of the next rewrite overwrites it."""
-        return sorted(key for g, key in self.manifests().items() if g < self.files.generation)
+        """Manifests and visit parts of generations before the live one: read by nobody. A newer one (a
+        rewrite that has not yet written its object) is left alone: the next rewrite overwrites it."""
+        older = [*self.manifests().items(), *self.visit_parts().items()]
+        return sorted(key for g, key in older if g < self.files.generation)
 
     @property
     def is_clean(self) -> bool:
-        """One compacted object and nothing else to delete: a rewrite would change nothing."""
+        """One compacted object with its visit parts and nothing else to delete: a rewrite would change nothing."""
         return (len(self.files.live) == 1 and self.files.generation > 0 and not self.files.superseded
-                and not self.old_manifests())
+                and not self.old_manifests() and self.files.visit_parts is not None)
+
+    @property
+    def lacks_only_parts(self) -> bool:
+        """One compacted object and nothing to delete, but no visit parts (compacted before they were
+        written): writing the parts of the live generation is enough."""
+        return (len(self.files.live) == 1 and self.files.generation > 0 and not self.files.superseded
+                and not self.old_manifests() and self.files.visit_parts is None)
 
     @property
     def needs_only_cleanup(self) -> bool:
         """The live data is one compacted object; superseded objects or old manifests are left over
         (a crash in step (3)): finishing step (3) is enough."""
-        return len(self.files.live) == 1 and self.files.generation > 0 and not self.is_clean
+        return (len(self.files.live) == 1 and self.files.generation > 0 and not self.is_clean
+                and not self.lacks_only_parts)
 
 
 def group_by_partition(listing: Iterable[LakeObject]) -> dict[Partition, list[LakeObject]]:
@@ -114,6 +132,7 @@ class Merged:
     rows_before: int  # rows of the live objects
     rows_after: int  # rows of the new object
     excluded_event_ids: list[str] = field(default_factory=list)
+    visit_parts: bytes = b""  # the new object's (query/sql_visit_parts.py)
 
 
 def _download(objects, files: PartitionFiles, work_dir: str) -> list[str]:
@@ -154,9 +173,41 @@ def merge(objects, files: PartitionFiles, exclusion: Exclusion | None = None) ->
             out = os.path.join(work, "out.parquet")
             copy_to_parquet(con, select, out, parameters)
             rows_after = con.execute("SELECT count(*) FROM read_parquet(?)", [out]).fetchone()[0]
-            return Merged(Path(out).read_bytes(), rows_before, rows_after, excluded)
+            return Merged(Path(out).read_bytes(), rows_before, rows_after, excluded, _visit_parts(con, out, work))
         finally:
             con.close()
+
+
+def _visit_parts(con, merged_path: str, work: str) -> bytes:
+    from chalicelib.query.sql_visit_parts import parts_of
+
+    con = con.cursor()  # a connection of its own: the caller's may hold an unread result
+    try:
+        con.read_parquet(merged_path).create_view("merged")
+        out = os.path.join(work, "parts.parquet")
+        copy_to_parquet(con, parts_of("merged").sql(dialect="duckdb"), out)
+        return Path(out).read_bytes()
+    finally:
+        con.close()
+
+
+def visit_parts_of(objects, files: PartitionFiles) -> bytes:
+    """The visit parts of a partition's one compacted object (one compacted before parts were written)."""
+    with tempfile.TemporaryDirectory(prefix="lake-parts-") as work:
+        (path,) = _download(objects, files, work)
+        con = connect(work)
+        try:
+            return _visit_parts(con, path, work)
+        finally:
+            con.close()
+
+
+def add_visit_parts(objects, state: PartitionState, after_step: StepHook | None = None) -> int:
+    """Writes the live generation's visit parts (the object exists: readers use them at once); bytes."""
+    body = visit_parts_of(objects, state.files)
+    objects.put(layout.visit_parts_key(state.partition, state.files.generation), body)
+    _step(after_step, PARTS)
+    return len(body)
 
 
 @dataclass
@@ -167,18 +218,21 @@ class Applied:
     requests: int  # S3 PUT and DELETE requests
 
 
-def apply(objects, state: PartitionState, body: bytes, after_step: StepHook | None = None) -> Applied:
-    """Steps (1)-(3) for a new compacted object `body` replacing every data object of `state`."""
+def apply(objects, state: PartitionState, merged: Merged, after_step: StepHook | None = None) -> Applied:
+    """Steps (1)-(3) for a new compacted object (`merged`) replacing every data object of `state`."""
     partition, generation = state.partition, state.files.generation + 1
     replaced = state.data_keys()
     objects.put(layout.manifest_key(partition, generation), layout.manifest_body(replaced), "application/json")
     _step(after_step, MANIFEST)
-    objects.put(layout.compacted_object_key(partition, generation), body)
+    objects.put(layout.visit_parts_key(partition, generation), merged.visit_parts)
+    _step(after_step, PARTS)
+    objects.put(layout.compacted_object_key(partition, generation), merged.body)
     _step(after_step, OBJECT)
-    obsolete = replaced + sorted(key for g, key in state.manifests().items() if g < generation)
+    older = [*state.manifests().items(), *state.visit_parts().items()]
+    obsolete = replaced + sorted(key for g, key in older if g < generation)
     objects.delete(obsolete)
     _step(after_step, DELETE)
-    return Applied(generation, replaced, len(body), 3)
+    return Applied(generation, replaced, len(merged.body), 4)
 
 
 def finish_cleanup(objects, state: PartitionState, after_step: StepHook | None = None) -> list[str]:

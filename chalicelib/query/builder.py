@@ -31,6 +31,7 @@ from chalicelib.query.sql_goals import (
 )
 from chalicelib.query.sql_scan import DEFAULT_TABLE, PATH_COLUMN, Scan, events_cte, needed_columns, padded_dates
 from chalicelib.query.sql_terms import col, count_if, is_page_view, string
+from chalicelib.query.sql_visit_parts import visits_from_parts
 from chalicelib.query.sql_visits import in_range, visit_events_cte, visits_cte
 from chalicelib.sessions.model import ENGAGEMENT_EVENT
 
@@ -124,6 +125,8 @@ def build(query: Query, scan: Scan, table: str = DEFAULT_TABLE) -> exp.Expressio
         rows, ctes, parts = event_rows(query), [], event_counts(query)
     else:
         rows, ctes = _per_visit(query, facts)
+        if scan.parts_dates:  # only visit-level queries without facts are given parts (sql_visit_parts.answers)
+            ctes = [("visits", visits_from_parts(query))]
         parts = [*_visit_parts(query),
                  *([exp.alias_(exp.Sum(this=col(n)), n) for n in REVENUE_PARTS] if wants_revenue(query) else []),
                  *(engagement_totals() if wants_engagement(query) else [])]

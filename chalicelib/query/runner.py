@@ -15,6 +15,7 @@ from fractions import Fraction
 
 from chalicelib.core.metrics import LAKE_QUERY_BYTES
 from chalicelib.lake.layout import PartitionFiles, partitions_between
+from chalicelib.query import sql_visit_parts as visit_parts
 from chalicelib.query.builder import (
     DUCKDB,
     ENGAGEMENT_PARTS,
@@ -246,18 +247,30 @@ def run_duckdb(query, files, objects, settings, make, cache) -> tuple[list, list
 
     _check_patterns(query, duckdb)
     first, last = padded_dates(query)
+    # Days whose visit parts stand for their events in this query (the tiles' visit totals), if it has any
+    # (the aggregate's builder only: raw rows and funnels need every event)
+    parts = ((lambda one: visit_parts.day_inside(query, one) is not None)
+             if make is build and visit_parts.answers(query) else None)
+
+    read_as_parts: list[str] = []
+
     def sql(resolved: list[PartitionFiles]) -> str:
-        return make(query, Scan(query.site, first, last, dedupe_dates=dedupe_dates(resolved))).sql(dialect=DUCKDB)
+        by_parts = [f for f in resolved if parts is not None and f.visit_parts is not None and parts(f)]
+        read_as_parts[:] = [f.partition.date for f in by_parts]
+        by_events = [f for f in resolved if f not in by_parts]
+        scan = Scan(query.site, first, last, dedupe_dates=dedupe_dates(by_events), parts_dates=tuple(read_as_parts))
+        return make(query, scan).sql(dialect=DUCKDB)
 
     try:
         result = run_sql(objects, files, sql, cache=cache or _cache(), bucket=settings.lake_bucket or "lake",
-                         memory_limit_mb=memory_limit_mb())
+                         memory_limit_mb=memory_limit_mb(), parts=parts)
     except duckdb.InvalidInputException as exc:  # e.g. a regular expression RE2 refuses
         raise QueryError("filters", f"the engine refused a filter value: {exc}") from None
     except duckdb.Error as exc:
         raise EngineFailed(f"DuckDB: {exc}") from exc
     return result.columns, result.rows, {"bytes_read": result.bytes_read, "files_read": result.files_read,
-                                         "downloaded_bytes": result.downloaded_bytes}
+                                         "downloaded_bytes": result.downloaded_bytes,
+                                         "partitions_read_as_visit_parts": len(read_as_parts)}
 
 
 def _patterns(node) -> list[str]:

@@ -35,6 +35,7 @@ class Scan:
     # Dates whose live objects may hold copies of an event (more than one object); None: any date.
     # One object never does (compaction keeps one row per event_id), so only these pay for it.
     dedupe_dates: tuple[str, ...] | None = None
+    parts_dates: tuple[str, ...] = ()  # dates read as their visit parts (sql_visit_parts.py; DuckDB only)
 
 
 def padded_dates(query: Query) -> tuple[str, str]:

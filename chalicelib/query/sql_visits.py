@@ -22,7 +22,7 @@ def in_range(query: Query, table: str | None = None) -> exp.Expression:
                     exp.LT(this=col("time", table), expression=timestamp(query.end_ms)))
 
 
-def _engaging() -> exp.Expression:
+def engaging() -> exp.Expression:
     # sessions/model.py is_engagement: any non-page-view event, but an `engagement` only when its
     # numeric engaged_ms property reaches 10 s. The engaged_ms column is set only for a numeric
     # property, but rounded: at exactly 10,000 the property's text decides (9999.6 does not engage).
@@ -56,7 +56,7 @@ def visits_cte(query: Query, facts: list[str], parts: frozenset[str] | None = No
                        expression=page_views.copy())
     derived = {"entry_page": entry, "exit_page": exit_}
     visit_pageviews = count_if(is_page_view())
-    engaged = exp.Max(this=exp.If(this=_engaging(), true=exp.Literal.number(1), false=exp.Literal.number(0)))
+    engaged = exp.Max(this=exp.If(this=engaging(), true=exp.Literal.number(1), false=exp.Literal.number(0)))
     bounce = exp.If(this=exp.and_(exp.EQ(this=visit_pageviews.copy(), expression=exp.Literal.number(1)),
                                   exp.EQ(this=engaged.copy(), expression=exp.Literal.number(0))),
                     true=exp.Literal.number(1), false=exp.Literal.number(0))

@@ -17,7 +17,7 @@ from typing import TypeVar
 from sqlglot import exp
 
 from chalicelib.lake import parquet
-from chalicelib.lake.layout import LakeObject, Partition, PartitionFiles, resolve, site_prefix
+from chalicelib.lake.layout import VISIT_PARTS_PREFIX, LakeObject, Partition, PartitionFiles, resolve, site_prefix
 from chalicelib.lake.ports import LakeObjects, ObjectMissing
 from chalicelib.schema.lake import COLUMNS, PARTITION_KEYS
 
@@ -28,6 +28,7 @@ RESOLVE_ATTEMPTS = 4  # compaction replaced a listed object: list that partition
 DOWNLOAD_THREADS = 8
 LIST_THREADS = 16  # a partition's LIST and manifest GET wait on S3 (~20 ms each): 30 days in two rounds
 PATH_COLUMN = "$path"
+PARTS_TABLE = "visit_parts"  # query/sql_visit_parts.TABLE (the store does not import the query package)
 T = TypeVar("T")
 
 
@@ -50,10 +51,30 @@ def _month_prefix(partition: Partition) -> str:
 
 def _resolve_listed(objects: LakeObjects, partition: Partition, month: list[LakeObject]) -> PartitionFiles:
     """One day of its month's listing (resolve skips the other days' keys)."""
+    sizes = {o.key: o.size_bytes for o in month}
     try:
-        return resolve(partition, month, lambda key: _shared(("get", id(objects), key), lambda: objects.get(key)))
+        return resolve(partition, month, lambda key: _manifest(objects, key, sizes.get(key)))
     except ObjectMissing:  # compaction replaced the manifest since the month was listed: list this day again
         return resolve_partition(objects, partition)
+
+
+MANIFESTS_KEPT = 4096  # ~100 bytes each: a year of days of ten sites
+_manifests: dict[tuple[str, int], bytes] = {}
+
+
+def _manifest(objects: LakeObjects, key: str, size_bytes: int | None) -> bytes:
+    """A manifest's body, read once per process: resolve reads generation N's manifest only once the
+    compacted object N exists, and nothing writes that manifest again (the next compaction writes N+1),
+    so the body of a key of the listed size never changes. Warm queries skip ~30 GETs (one per day)."""
+    kept = _manifests.get((key, size_bytes)) if size_bytes is not None else None
+    if kept is not None:
+        return kept
+    body = _shared(("get", id(objects), key), lambda: objects.get(key))
+    if size_bytes == len(body):
+        if len(_manifests) >= MANIFESTS_KEPT:
+            _manifests.clear()
+        _manifests[(key, size_bytes)] = body
+    return body
 
 
 _running: dict[tuple, Future] = {}
@@ -139,16 +160,18 @@ class LakeCache:
 
 
 def fetch_partitions(objects: LakeObjects, cache: LakeCache, files: list[PartitionFiles],
-                     include_superseded: bool = False) -> tuple[list[PartitionFiles], list[Path]]:
-    """Local copies of every live object (and superseded ones if asked). A partition whose object
-    vanished (compaction ran) is resolved again, at most RESOLVE_ATTEMPTS times."""
+                     include_superseded: bool = False,
+                     parts: Callable[[PartitionFiles], bool] | None = None) -> tuple[list[PartitionFiles], list[Path]]:
+    """Local copies of every live object (and superseded ones if asked), or of a partition's visit parts
+    instead where `parts` says so. A partition whose object vanished (compaction ran) is resolved again,
+    at most RESOLVE_ATTEMPTS times."""
     resolved = list(files)
     paths: dict[int, list[Path]] = {}
     with ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS) as pool:
         pending = list(range(len(resolved)))
         for attempt in range(RESOLVE_ATTEMPTS):
-            futures = {i: [pool.submit(cache.fetch, objects, o) for o in _wanted(resolved[i], include_superseded)]
-                       for i in pending}
+            futures = {i: [pool.submit(cache.fetch, objects, o)
+                           for o in _wanted(resolved[i], include_superseded, parts)] for i in pending}
             retry = []
             for i, partition_futures in futures.items():
                 try:
@@ -165,13 +188,45 @@ def fetch_partitions(objects: LakeObjects, cache: LakeCache, files: list[Partiti
     return resolved, [p for i in range(len(resolved)) for p in paths[i]]
 
 
-def _wanted(files: PartitionFiles, include_superseded: bool) -> tuple[LakeObject, ...]:
+def _wanted(files: PartitionFiles, include_superseded: bool,
+            parts: Callable[[PartitionFiles], bool] | None) -> tuple[LakeObject, ...]:
+    if parts is not None and files.visit_parts is not None and parts(files):
+        return (files.visit_parts,)
     return files.live + (files.superseded if include_superseded else ())
+
+
+def is_visit_parts(path: Path) -> bool:
+    return path.name.startswith(VISIT_PARTS_PREFIX)
 
 
 def _empty_table_sql(table: str) -> str:
     columns = [f'"{c.name}" {c.duckdb_type}' for c in COLUMNS + PARTITION_KEYS] + [f'"{PATH_COLUMN}" VARCHAR']
-    return f'CREATE TABLE "{table}" ({", ".join(columns)})'
+    return f'CREATE TEMP TABLE "{table}" ({", ".join(columns)})'
+
+
+_databases: dict[tuple[str, int], object] = {}
+_databases_lock = threading.Lock()
+
+
+def _database(spill_dir: str, memory_limit_mb: int):
+    """The process's DuckDB database for these settings; each query runs in a connection of its own
+    (`.cursor()`, its view a TEMP one), so a query pays no new database (~40 ms each on Lambda's CPU)."""
+    key = (spill_dir, int(memory_limit_mb))
+    with _databases_lock:
+        database = _databases.get(key)
+        if database is None:
+            _databases.clear()  # one at a time: another cache or limit (tests) drops the old one
+            database = _databases[key] = parquet.connect(spill_dir)
+            database.execute("SET memory_limit = ?", [f"{int(memory_limit_mb)}MB"])
+            database.execute("SET preserve_insertion_order = false")  # lets large sorts and aggregates stream
+        return database
+
+
+def create_parts_view(con, paths: list[Path]) -> None:
+    """sql_visit_parts.TABLE: the visit parts of these files with their partition's date."""
+    files = exp.Array(expressions=[exp.Literal.string(str(p)) for p in sorted(paths)])
+    con.execute(f'CREATE TEMP VIEW "{PARTS_TABLE}" AS SELECT * FROM read_parquet({files.sql("duckdb")}, '
+                "hive_partitioning = true, hive_types = {'site': VARCHAR, 'date': VARCHAR})")
 
 
 def create_events_view(con, table: str, paths: list[Path], cache_root: str, bucket: str) -> None:
@@ -185,7 +240,7 @@ def create_events_view(con, table: str, paths: list[Path], cache_root: str, buck
     reader = (f"read_parquet({files.sql('duckdb')}, hive_partitioning = true, union_by_name = true, "
               "filename = true, hive_types = {'site': VARCHAR, 'date': VARCHAR})")
     prefix = exp.Literal.string(f"s3://{bucket}/").sql("duckdb")
-    con.execute(f'CREATE VIEW "{table}" AS SELECT * EXCLUDE (filename), '
+    con.execute(f'CREATE TEMP VIEW "{table}" AS SELECT * EXCLUDE (filename), '
                 f'{prefix} || substr(filename, {root_chars}) AS "{PATH_COLUMN}" FROM {reader}')
 
 
@@ -202,21 +257,21 @@ class DuckResult:
 def run_sql(objects: LakeObjects, files: list[PartitionFiles], sql: str | Callable[[list[PartitionFiles]], str], *,
             table: str = "events",
             cache: LakeCache | None = None, bucket: str = "lake", memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
-            include_superseded: bool = False) -> DuckResult:
+            include_superseded: bool = False, parts: Callable[[PartitionFiles], bool] | None = None) -> DuckResult:
     """Runs DuckDB `sql` (built by query.builder; reads `table`) over the objects of `files`; a
     callable makes the SQL from the files as finally read (a partition compacted meanwhile is read
-    again, and the SQL may depend on its objects)."""
+    again, and the SQL may depend on its objects). Partitions `parts` picks are read as their visit parts
+    (the view sql_visit_parts.TABLE), not their events."""
     started = time.perf_counter()
     cache = cache or LakeCache()
     before = cache.downloaded_bytes
-    resolved, paths = fetch_partitions(objects, cache, files, include_superseded)
+    resolved, paths = fetch_partitions(objects, cache, files, include_superseded, parts)
     Path(cache.root).mkdir(parents=True, exist_ok=True)
-    spill = os.path.join(cache.root, ".spill")
-    con = parquet.connect(spill)
+    con = _database(os.path.join(cache.root, ".spill"), memory_limit_mb).cursor()
     try:
-        con.execute("SET memory_limit = ?", [f"{int(memory_limit_mb)}MB"])
-        con.execute("SET preserve_insertion_order = false")  # lets large sorts and aggregates stream
-        create_events_view(con, table, paths, cache.root, bucket)
+        create_events_view(con, table, [p for p in paths if not is_visit_parts(p)], cache.root, bucket)
+        if any(is_visit_parts(p) for p in paths):
+            create_parts_view(con, [p for p in paths if is_visit_parts(p)])
         cursor = con.execute(sql if isinstance(sql, str) else sql(resolved))
         columns = [d[0] for d in cursor.description]
         rows = cursor.fetchall()

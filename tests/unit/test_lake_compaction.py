@@ -28,7 +28,7 @@ from tests.lakeparts import (
 
 SITE = "main"
 PARTITION = Partition(SITE, DAY)
-STEPS = (rewrite.MANIFEST, rewrite.OBJECT, rewrite.DELETE)
+STEPS = (rewrite.MANIFEST, rewrite.PARTS, rewrite.OBJECT, rewrite.DELETE)
 
 
 class Crash(Exception):
@@ -70,7 +70,7 @@ def test_a_query_between_every_step_sees_every_event_once():
     assert_exactly_once(objects, PARTITION, expected, when="before")
     report = run(objects, after_step=check)
     assert seen_steps == list(STEPS)
-    assert names(objects) == ["_c-000001.json", "c-000001.parquet"]
+    assert names(objects) == ["_c-000001.json", "_v-000001.parquet", "c-000001.parquet"]
     assert (report.partitions_compacted, report.objects_before, report.objects_after) == (1, 3, 1)
     assert report.rows_before == report.rows_after == len(expected)
     rows = parquet_rows(objects.get(layout.compacted_object_key(PARTITION, 1)))
@@ -93,11 +93,11 @@ def test_a_crash_after_any_step_then_a_rerun_keeps_every_event_once(crash_after)
     # The re-run is checked between its own steps too.
     run(objects, after_step=lambda step: assert_exactly_once(objects, PARTITION, expected, when=f"re-run {step}"))
     assert_exactly_once(objects, PARTITION, expected, when="after the re-run")
-    assert names(objects) == ["_c-000001.json", "c-000001.parquet"]
+    assert names(objects) == ["_c-000001.json", "_v-000001.parquet", "c-000001.parquet"]
     assert run(objects).partitions_compacted == 0  # clean now: nothing to do
 
 
-@pytest.mark.parametrize("failing", ["_c-000001.json", "c-000001.parquet"])
+@pytest.mark.parametrize("failing", ["_c-000001.json", "_v-000001.parquet", "c-000001.parquet"])
 def test_a_put_that_fails_then_a_rerun_keeps_every_event_once(failing):
     objects = MemoryLakeObjects()
     expected = three_stream_objects(objects)
@@ -107,7 +107,7 @@ def test_a_put_that_fails_then_a_rerun_keeps_every_event_once(failing):
     assert_exactly_once(objects, PARTITION, expected, when=f"after {failing} failed")
     run(objects)
     assert_exactly_once(objects, PARTITION, expected, when="after the re-run")
-    assert names(objects) == ["_c-000001.json", "c-000001.parquet"]
+    assert names(objects) == ["_c-000001.json", "_v-000001.parquet", "c-000001.parquet"]
 
 
 class HalfDeletes(MemoryLakeObjects):
@@ -133,7 +133,7 @@ def test_a_delete_step_stopped_half_way_is_finished_by_the_next_run_without_a_re
     report = run(objects)
     assert (report.partitions_cleaned, report.partitions_compacted) == (1, 0)
     assert objects.count("put") == puts  # finishing step 3 rewrites nothing
-    assert names(objects) == ["_c-000001.json", "c-000001.parquet"]
+    assert names(objects) == ["_c-000001.json", "_v-000001.parquet", "c-000001.parquet"]
     assert_exactly_once(objects, PARTITION, expected, when="after the re-run")
 
 
@@ -174,7 +174,7 @@ def test_late_stream_objects_are_read_and_a_second_compaction_absorbs_them():
 
     report = run(objects, after_step=lambda step: assert_exactly_once(objects, PARTITION, expected, when=step))
     assert (report.objects_before, report.rows_after) == (2, len(expected))  # c-1 and the late object
-    assert names(objects) == ["_c-000002.json", "c-000002.parquet"]
+    assert names(objects) == ["_c-000002.json", "_v-000002.parquet", "c-000002.parquet"]
     manifest = json.loads(objects.get(layout.manifest_key(PARTITION, 2)))
     assert set(manifest["replaces"]) == {layout.compacted_object_key(PARTITION, 1),
                                          layout.stream_object_key(PARTITION, "shardId-00000001700000000000-0123abcd",
@@ -214,8 +214,8 @@ def test_requests_per_partition_compaction():
     objects.calls.clear()
     report = run(objects)
     # 1 listing per site and 1 more of the partition under its lease, 1 GET per live object, PUT
-    # manifest and object, 1 multi-object DELETE.
-    assert report.requests == {"list": 2, "get": 3, "put": 2, "delete": 1}
+    # manifest, visit parts and object, 1 multi-object DELETE.
+    assert report.requests == {"list": 2, "get": 3, "put": 3, "delete": 1}
     assert [op for op, _ in objects.calls].count("get") == 3
 
 
