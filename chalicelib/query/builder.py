@@ -31,7 +31,7 @@ from chalicelib.query.sql_goals import (
 )
 from chalicelib.query.sql_scan import DEFAULT_TABLE, PATH_COLUMN, Scan, events_cte, needed_columns, padded_dates
 from chalicelib.query.sql_terms import col, count_if, is_page_view, string
-from chalicelib.query.sql_visit_parts import visits_from_parts
+from chalicelib.query.sql_visit_parts import counted_from_parts, counts_from_parts, visits_from_parts
 from chalicelib.query.sql_visits import in_range, visit_events_cte, visits_cte
 from chalicelib.sessions.model import ENGAGEMENT_EVENT
 
@@ -121,7 +121,9 @@ def build(query: Query, scan: Scan, table: str = DEFAULT_TABLE) -> exp.Expressio
     that only count events by event facts skip the visits (sql_counts.py); the others group by visit."""
     columns, facts = needed_columns(query)
     by_event = counts_events_only(query)
-    if by_event:
+    if by_event and scan.parts_dates:  # counts by day from visit parts (sql_visit_parts.answers)
+        rows, ctes, parts = counted_from_parts(query), [], counts_from_parts(query)
+    elif by_event:
         rows, ctes, parts = event_rows(query), [], event_counts(query)
     else:
         rows, ctes = _per_visit(query, facts)

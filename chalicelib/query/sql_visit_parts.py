@@ -1,6 +1,7 @@
 """Visit parts: one row per visit and compacted day (what Plausible keeps in its sessions table, per day),
 written beside each compacted object (lake/rewrite.py) and read by queries whose figures are all visit
-totals (the dashboard's tiles): a month's ~150,000 parts instead of its ~1,000,000 events.
+totals (the dashboard's tiles, and its chart of visitors by day): a month's ~150,000 parts instead of its
+~1,000,000 events.
 
 A part holds what sessions/model.py derives from the day's events of one visit (first and last event time,
 page views, events, whether any engaged); the visits of a query are its parts grouped by session_id again,
@@ -18,15 +19,18 @@ from sqlglot import exp
 
 from chalicelib.lake.layout import PartitionFiles
 from chalicelib.query.description import Query
-from chalicelib.query.sql_counts import EVENT_COUNTS, parts_needed
+from chalicelib.query.sql_counts import EVENT_COUNTS, PARTS, parts_needed
+from chalicelib.query.sql_dimensions import dimension_key
 from chalicelib.query.sql_terms import col, count_if, is_page_view, string, timestamp
 from chalicelib.query.sql_visits import engaging, in_range
+from chalicelib.query.timezones import UTC
 from chalicelib.schema.lake import PARTITION_DATE_FORMAT
 from chalicelib.sessions.model import ENGAGEMENT_EVENT, MAX_SESSION_MS
 
 TABLE = "visit_parts"  # the DuckDB view over the parts objects a query reads
 COLUMNS = ("session_id", "visitor_id", "first_time", "last_time", "pageviews", "events", "engaged")
 DAY_MS = 86_400_000
+DAY_BUCKETS = ("time:day", "time:week", "time:month")
 VISIT_TOTALS = frozenset({"visitors", "visits", "pageviews", "events", "views_per_visit", "bounce_rate",
                           "visit_duration"})
 
@@ -55,10 +59,42 @@ def parts_of(source: str) -> exp.Select:
 
 
 def answers(query: Query) -> bool:
-    """Whether parts can answer the query: visit totals only (no dimension or filter; goal, revenue and
-    engagement metrics need events), and not one the events answer without grouping by visit anyway."""
-    return (not query.dimensions and query.filter is None and all(m in VISIT_TOTALS for m in query.metrics)
-            and not parts_needed(query) <= EVENT_COUNTS)
+    """Whether parts can answer the query: visit totals only (goal, revenue and engagement metrics need
+    events) and no filter; no dimension, or (counts only) a UTC site's day, week or month (a part's UTC
+    day lies in one such bucket; a zone's day would cut it)."""
+    if query.filter is not None or not all(m in VISIT_TOTALS for m in query.metrics):
+        return False
+    if not query.dimensions:
+        return not parts_needed(query) <= EVENT_COUNTS  # counts alone need no visits: the events are cheap
+    return (len(query.dimensions) == 1 and query.dimensions[0] in DAY_BUCKETS and query.timezone == UTC
+            and parts_needed(query) <= EVENT_COUNTS)
+
+
+def counted_from_parts(query: Query) -> exp.Expression:
+    """The `counted` CTE of sql_counts.py for a day-bucket dimension: a row per stored part in the range
+    (its page views and events) and a row per event of the other days (1 or 0 of each), with key k0.
+    Visitors and visits are then distinct visitor and session ids per bucket, as over events alone."""
+    key = exp.alias_(dimension_key(query.dimensions[0], query), "k0")
+    parts = exp.select(exp.alias_(col("first_time"), "time"), col("session_id"), col("visitor_id"),
+                       col("pageviews"), col("events")).from_(TABLE)
+    stored = (exp.select(key, col("session_id"), col("visitor_id"), col("pageviews"), col("events"))
+              .from_(parts.subquery("parts")).where(in_range(query)))
+    made = (exp.select(key.copy(), col("session_id"), col("visitor_id"),
+                       exp.alias_(exp.If(this=is_page_view(), true=_one(), false=_zero()), "pageviews"),
+                       exp.alias_(exp.If(this=exp.NEQ(this=col("event_type"), expression=string(ENGAGEMENT_EVENT)),
+                                         true=_one(), false=_zero()), "events"))
+            .from_("ev").where(in_range(query)))
+    return exp.union(stored, made, distinct=False)
+
+
+def counts_from_parts(query: Query) -> list[exp.Expression]:
+    """sql_counts.PARTS over counted_from_parts rows: the counts the query needs, 0 for the rest."""
+    needed, zero = parts_needed(query), _zero()
+    made = {"visitors": lambda: exp.Count(this=exp.Distinct(expressions=[col("visitor_id")])),
+            "visits": lambda: exp.Count(this=exp.Distinct(expressions=[col("session_id")])),
+            "pageviews": lambda: exp.Coalesce(this=exp.Sum(this=col("pageviews")), expressions=[zero.copy()]),
+            "events": lambda: exp.Coalesce(this=exp.Sum(this=col("events")), expressions=[zero.copy()])}
+    return [exp.alias_(made[p]() if p in needed else zero.copy(), p) for p in PARTS]
 
 
 def day_inside(query: Query, files: PartitionFiles) -> bool | None:

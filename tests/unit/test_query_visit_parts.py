@@ -167,3 +167,27 @@ def test_in_a_site_time_zone_the_days_cut_by_local_midnight_are_read_as_events(e
     assert as_map(got) == expected, difference(as_map(got), expected)
     # UTC days Nov 2-5 lie wholly inside, but the 3rd has a late object; Oct 31, Nov 1 and Nov 6 are cut
     assert got["meta"]["partitions_read_as_visit_parts"] == 3
+
+
+@pytest.mark.parametrize("dimension", ["time:day", "time:week", "time:month"])
+@pytest.mark.parametrize("time_range", RANGES[:2], ids=["five-days", "two-days"])
+def test_counts_by_day_week_and_month_from_parts_equal_plain_python(events, lake, cache, dimension, time_range):
+    request = {**time_range, "metrics": ["visitors", "visits", "pageviews", "events"], "dimensions": [dimension]}
+    got = ask(lake, cache, **request)
+    expected = reference(events, {"site": SITE, "filters": [], **request})
+    assert as_map(got) == expected, difference(as_map(got), expected)
+    assert got["meta"]["partitions_read_as_visit_parts"] > 0
+
+
+@pytest.mark.parametrize("request_", [
+    {"dimensions": ["time:day"], "timezone": "Europe/Berlin"},  # a zone's day cuts a UTC day in two
+    {"dimensions": ["time:hour"]}, {"dimensions": ["time:day"], "metrics": ["visitors", "bounce_rate"]},
+    {"dimensions": ["time:day"], "filters": [["is", "visit:country", ["US"]]]},
+], ids=["zone", "hours", "visit-metric", "filter"])
+def test_other_charts_read_the_events(events, lake, cache, request_):
+    request = {**RANGES[1], "metrics": ["visitors", "pageviews"], **request_}
+    got = ask(lake, cache, **request)
+    assert got["meta"]["partitions_read_as_visit_parts"] == 0
+    if "timezone" not in request:  # the reference buckets by UTC (test_query_timezones.py checks zones)
+        expected = reference(events, {"site": SITE, "filters": [], **request})
+        assert as_map(got) == expected, difference(as_map(got), expected)
