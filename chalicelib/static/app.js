@@ -45,6 +45,7 @@
 
   var state = null;          // the view: what the URL holds
   var sites = {};            // site id -> {timezone, goals}
+  var early = {};            // "path options" -> the answer of a query sent before the site list came (start)
   var auth = { link: null, credential: null };
   var generation = 0, timer = null, lastScope = "", notes = [];
 
@@ -170,6 +171,8 @@
   function credential() { return auth.link ? auth.credential || auth.link : sessionStorage.getItem(TOKEN_KEY); }
   function api(path, options) {
     options = options || {};
+    var key = path + " " + JSON.stringify(options), sent = early[key];
+    if (sent) { delete early[key]; return sent; }
     var headers = { Authorization: "Bearer " + credential() };
     if (options.body) headers["Content-Type"] = "application/json";
     if (options.accept) headers.Accept = options.accept;
@@ -452,7 +455,20 @@
   }
 
   // ---- start: a shared link (token in the fragment) or a signed-in credential ----
+  // The tiles' and chart's queries of the view in the address go at once, beside the site list: show() takes
+  // their answers if the view is still that one (it is, unless the site is not the caller's).
+  function sendEarly() {
+    var view = readUrl();
+    if (!view.site) return;
+    [aggregateBody(view), timeseriesBody(view)].forEach(function (body) {
+      var options = { body: scoped(body, view) }, key = "api/v2/query " + JSON.stringify(options);
+      early[key] = api("api/v2/query", options);
+      early[key].catch(function () {});  // a refusal is shown when show() asks for the answer
+    });
+  }
   function start() {
+    early = {};
+    sendEarly();
     return api("stats/sites").then(function (body) {
       sites = {};
       body.sites.forEach(function (site) {
@@ -477,7 +493,9 @@
       $("site-field").hidden = !!auth.link; $("shared-field").hidden = !auth.link; $("signout").hidden = !!auth.link;
       lastScope = "";
       schedule();
-      return show();
+      var shown = show();
+      early = {};  // answers of another view than the one shown are not wanted
+      return shown;
     }).catch(failed);
   }
 

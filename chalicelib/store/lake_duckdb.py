@@ -136,7 +136,8 @@ class LakeCache:
                 return local
         except FileNotFoundError:
             pass
-        body = objects.get(obj.key)
+        # a dashboard's concurrent queries of the same days download each object once
+        body = _shared(("get", id(objects), obj.key), lambda: objects.get(obj.key))
         local.parent.mkdir(parents=True, exist_ok=True)
         partial = local.with_name(f".{local.name}.{os.getpid()}.{time.monotonic_ns()}")
         partial.write_bytes(body)
