@@ -5,6 +5,7 @@
 const BATCH_EVENTS = 25; // a request carries at most 25 events...
 const BATCH_BYTES = 60000; // ...and stays under the 64 KB the server and keepalive allow
 const FLUSH_MS = 1000;
+const NEXT_PAGE_MS = 10000; // a page left this soon after a click on a link of its site: the next page sends
 const QUEUE_MAX = 500; // failed events kept for retry, oldest dropped first
 const RETRY_BASE_MS = 1000;
 const RETRY_MAX_MS = 60000;
@@ -27,7 +28,10 @@ export function createTracker(config, win) {
   // been visible (0 while hidden). Engagement is sent at every hide, so no visible time is carried.
   let pageUrl = null;
   let scrollPct = 0;
+  let reportedPct = 0; // the deepest scroll already sent for this page view
   let visibleSince = 0;
+  let first = 1; // this page's first flush also sends what earlier pages left in storage
+  let clickedIn = 0; // when a link to this site was last clicked: the page is likely left for another of it
 
   const guard = (fn) => (...args) => {
     try {
@@ -84,21 +88,14 @@ export function createTracker(config, win) {
     done.length < events.length ? retryLater() : (failures = 0);
   };
 
-  const send = (events, leaving) => {
+  const send = (events) => {
     // navigator.userAgentData serialises to its low-entropy hints {brands, mobile, platform}: what a
     // reduced User-Agent hides (the server prefers them; beacons carry no Sec-CH-UA headers).
     const body = JSON.stringify({ events, client_hints: nav.userAgentData });
-    const beacon = () => nav.sendBeacon && nav.sendBeacon(endpoint, body) && forget(events);
-    if (!win.fetch) return beacon();
-    let request;
-    try {
-      // A string body is sent as text/plain;charset=UTF-8 (fetch's default): a "simple" request, no
-      // CORS preflight. keepalive lets it outlive the page.
-      request = win.fetch(endpoint, { method: "POST", body, keepalive: true, credentials: "omit" });
-    } catch (e) {
-      return leaving && beacon();
-    }
-    request.then((response) => {
+    // A string body is sent as text/plain;charset=UTF-8 (fetch's default): a "simple" request, no CORS
+    // preflight, and cross-origin no cookies. keepalive lets it outlive the page; what fails (a keepalive
+    // quota, a network error) stays stored for a retry or the next page.
+    win.fetch(endpoint, { method: "POST", body, keepalive: true }).then((response) => {
       const status = response.status;
       // fetch resolves with a status from 200 (a network error rejects instead)
       if (status < 300 || status == 503) {
@@ -128,7 +125,7 @@ export function createTracker(config, win) {
   };
 
   function resend() {
-    batches(stored()).forEach((batch) => send(batch));
+    batches(stored()).forEach(send);
   }
 
   const flush = (leaving) => {
@@ -137,8 +134,13 @@ export function createTracker(config, win) {
     const events = buffer.splice(0);
     // Kept until the server answers: a page that closes mid-request resends them on the next
     // page, and the server recognises the event ids, so nothing is lost or counted twice.
-    store(stored().concat(events));
-    batches(events).forEach((batch) => send(batch, leaving));
+    const queue = stored().concat(events);
+    store(queue);
+    // Left for a page of this site: its page view carries them (one request, not two). Should it never
+    // come, a later visit delivers them; any other leaving sends them now.
+    if (leaving && now() - clickedIn < NEXT_PAGE_MS) return;
+    batches(first ? queue : events).forEach(send);
+    first = 0;
   };
 
   const enqueue = (type, properties, extra) => {
@@ -165,7 +167,11 @@ export function createTracker(config, win) {
   const engagement = () => {
     if (!pageUrl) return;
     const ms = visibleSince ? now() - visibleSince : 0;
-    if (ms >= 1000 || scrollPct) enqueue("engagement", { engaged_ms: ms, scroll_pct: scrollPct }, { page_url: pageUrl });
+    // Hidden, then left (visibilitychange, pagehide): the second has nothing new to say, and says nothing.
+    if (ms >= 1000 || scrollPct > reportedPct) {
+      enqueue("engagement", { engaged_ms: ms, scroll_pct: scrollPct }, { page_url: pageUrl });
+      reportedPct = scrollPct;
+    }
     visibleSince = visible() ? now() : 0;
   };
 
@@ -177,9 +183,9 @@ export function createTracker(config, win) {
     engagement();
     lastView = key;
     pageUrl = l.href;
-    scrollPct = 0;
+    scrollPct = reportedPct = 0;
     visibleSince = visible() ? now() : 0;
-    enqueue("page_view", null, referrer ? { title: doc.title, referrer } : { title: doc.title });
+    enqueue("page_view", null, { title: doc.title, referrer: referrer || undefined }); // undefined: not sent
   };
 
   const onScroll = () => {
@@ -199,7 +205,10 @@ export function createTracker(config, win) {
   const onClick = (event) => {
     // A target without closest() (not an element) throws: guarded, it is simply not a link click.
     const link = event.target.closest("a[href]");
-    if (link && link.host && link.host != win.location.host) {
+    if (!link) return;
+    // A link of this site opened here (not in a new tab or window): this page is about to be left for it.
+    clickedIn = link.host == win.location.host && !(link.target || event.ctrlKey || event.metaKey) && now();
+    if (link.host != win.location.host && config.outbound && link.host) {
       enqueue("outbound_click", { url: link.href.slice(0, 500) });
       flush(true);
     }
@@ -228,9 +237,10 @@ export function createTracker(config, win) {
     on(win, "pagehide", () => onHide(true));
     on(doc, "visibilitychange", onHide);
     on(win, "online", resend);
-    config.outbound && on(doc, "click", onClick, true);
+    on(doc, "click", onClick, true);
     config.auto !== false && pageview();
-    resend(); // what an earlier page could not deliver
+    // what earlier pages left goes with this page's first request
+    timer = timer || win.setTimeout(guard(flush), FLUSH_MS);
   })();
 
   return {

@@ -71,6 +71,68 @@ test("engagement: visible time and scroll depth, sent when the page is hidden", 
   assert.equal(engagement.page_url, "https://shop.example/");
 });
 
+const hide = (fake) => {
+  fake.win.document.visibilityState = "hidden";
+  fake.dispatch("doc", "visibilitychange");
+  fake.dispatch("win", "pagehide");
+};
+const click = (fake, href, extra = {}) => fake.dispatch("doc", "click", { target: { closest: () => {
+  const url = new URL(href);
+  return { host: url.host, href, target: extra.target || "" };
+} }, ...extra });
+
+test("a page left by a link of its site: its engagement rides with the next page view, one request a page", async () => {
+  const storage = new Map();
+  const first = fakeWindow({ storage });
+  start(first);
+  await first.tick();
+  assert.equal(first.requests.length, 1); // the page view, at once
+  first.win.scrollY = 400;
+  first.dispatch("win", "scroll");
+  click(first, "https://shop.example/pricing");
+  hide(first);
+  await first.tick();
+  assert.equal(first.requests.length, 1); // nothing more: the engagement waits in storage
+  assert.deepEqual(first.queued().map((e) => e.event_type), ["engagement"]);
+  const next = fakeWindow({ storage, url: "https://shop.example/pricing" });
+  start(next);
+  await next.tick();
+  assert.equal(next.requests.length, 1);
+  assert.deepEqual(next.requests[0].events.map((e) => [e.event_type, new URL(e.page_url).pathname]),
+                   [["engagement", "/"], ["page_view", "/pricing"]]);
+  assert.deepEqual(next.queued(), []);
+});
+
+test("a page left any other way sends its engagement as it goes: nothing waits on a visit that may not return", async () => {
+  for (const leave of [
+    (fake) => hide(fake), // closed, typed address, back button
+    (fake) => { click(fake, "https://shop.example/docs", { ctrlKey: true }); hide(fake); }, // a new tab
+    (fake) => { click(fake, "https://shop.example/docs", { target: "_blank" }); hide(fake); },
+    (fake) => { click(fake, "https://partner.example/"); hide(fake); } // another site
+  ]) {
+    const fake = fakeWindow();
+    start(fake);
+    await fake.tick();
+    fake.win.scrollY = 400;
+    fake.dispatch("win", "scroll");
+    leave(fake);
+    await fake.tick();
+    assert.deepEqual(fake.requests.map((r) => r.events.map((e) => e.event_type)), [["page_view"], ["engagement"]]);
+  }
+});
+
+test("single-page navigation: the last view's engagement and the next page view share a request", async () => {
+  const fake = fakeWindow();
+  start(fake);
+  await fake.tick();
+  fake.win.scrollY = 1200;
+  fake.dispatch("win", "scroll");
+  fake.win.history.pushState({}, "", "/pricing");
+  await fake.tick();
+  assert.deepEqual(fake.requests.map((r) => r.events.map((e) => e.event_type)),
+                   [["page_view"], ["engagement", "page_view"]]);
+});
+
 test("25 events make a request at once; the rest wait for the timer", async () => {
   const fake = fakeWindow();
   const tracker = start(fake, { auto: false });
