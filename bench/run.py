@@ -78,6 +78,26 @@ def _visit_requests(visits: int, batch: int, now_ms: int):
 
 def measure_ingest(batch: int, page_views: int) -> dict:
     """Page views through the real collector (the handler's core), on moto in this process."""
+    now = int(time.time() * 1000)
+    # whole visits per request when batching: one visitor's batch is what the SDK sends
+    requests = list(_visit_requests(page_views // PAGES_PER_VISIT, min(batch, PAGES_PER_VISIT), now)) \
+        if batch <= PAGES_PER_VISIT else _batched(page_views, batch, now)
+    return replay([(body, n, "203.0.113.1") for body, n in requests], now)
+
+
+def measure_recorded(recorded: dict) -> dict:
+    """The requests bench/sdk_workload.py recorded from the SDK in Chromium, replayed through the collector:
+    each visit from an address of its own (a visitor of its own, as the server tells visitors apart)."""
+    requests = [(r["body"].encode(), r["page_views"], f"198.18.{r['visit'] // 250}.{r['visit'] % 250 + 1}")
+                for r in recorded["recorded"]]
+    newest = max(e["timestamp"] for r in recorded["recorded"] for e in json.loads(r["body"])["events"])
+    figures = replay(requests, newest + 1000)
+    return {**figures, "recorded": {k: v for k, v in recorded.items() if k != "recorded"}}
+
+
+def replay(requests: list[tuple[bytes, int, str]], now: int) -> dict:
+    """Requests (body, page views in it, source address) through the real collector, on moto in this
+    process; the minute jobs then end the sessions and roll their statistics up (an hour later)."""
     import boto3
     from moto import mock_aws
 
@@ -93,10 +113,6 @@ def measure_ingest(batch: int, page_views: int) -> dict:
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(client, settings.stage)
         services = Services(settings, dynamodb_client=client)
-        now = int(time.time() * 1000)
-        # whole visits per request when batching: one visitor's batch is what the SDK sends
-        requests = list(_visit_requests(page_views // PAGES_PER_VISIT, min(batch, PAGES_PER_VISIT), now)) \
-            if batch <= PAGES_PER_VISIT else _batched(page_views, batch, now)
         # Warm-up: today's salt and the user-agent parser, paid once per process.
         with redirect_stdout(io.StringIO()):
             services.collector.collect(IngestRequest(
@@ -107,9 +123,9 @@ def measure_ingest(batch: int, page_views: int) -> dict:
         log = io.StringIO()
         started = time.perf_counter()
         with redirect_stdout(log):
-            for body, _ in requests:
+            for body, _, source_ip in requests:
                 result = services.collector.collect(IngestRequest(body=body, content_type="text/plain",
-                                                                  user_agent=UA, source_ip="203.0.113.1",
+                                                                  user_agent=UA, source_ip=source_ip,
                                                                   country_header="DE"))
                 assert result.status_code == 200, result.body
         wall = time.perf_counter() - started
@@ -118,7 +134,7 @@ def measure_ingest(batch: int, page_views: int) -> dict:
         with redirect_stdout(log):
             services.expire_sessions(now_ms=now + 60 * MIN)
             services.roll_up_stats(now_ms=now + 60 * MIN)
-        pv = sum(n for _, n in requests)
+        pv = sum(n for _, n, _ in requests)
     own_ms_per_request = (wall - ingest_inside) * 1000 / len(requests)
     return {
         "page_views": pv, "requests": len(requests), "events_per_second": round(pv / wall, 1),
@@ -292,10 +308,13 @@ def run(quick: bool) -> dict:
     from bench.idle_cost import measure as measure_idle
     from bench.lake_cost import measure as measure_lake
     from bench.query_latency import measure as measure_query_latency
+    from bench.sdk_workload import measure as measure_sdk_workload
     from bench.stalled_store import measure as measure_stalled
     from bench.user_agent_cost import measure as measure_user_agent
 
-    single = measure_ingest(batch=1, page_views=40 if quick else 2000)
+    recorded = measure_sdk_workload(quick)  # the SDK in Chromium: a multi-page site and a single-page app
+    multi_page, spa = measure_recorded(recorded["multi_page"]), measure_recorded(recorded["spa"])
+    single = measure_ingest(batch=1, page_views=40 if quick else 2000)  # the operations guide's curl request
     batch25 = measure_ingest(batch=25, page_views=50 if quick else 5000)
     processes = measure_processes(cold_runs=5, rss_events=200 if quick else 10_000,
                                   baseline_rss_events=50 if quick else 2_000)
@@ -312,11 +331,21 @@ def run(quick: bool) -> dict:
     bills = {bill["page_views_per_month"]: bill for bill in lake["bills"]}
     days = {day["page_views_per_month"]: day for day in lake["replayed_days"]}
     results = {
+        # the headline: what browsers running the SDK send, recorded (bench/sdk_workload.py) and replayed
+        "usd_per_million_page_views": our_cost(multi_page),
+        "usd_per_million_page_views_spa": our_cost(spa),
+        "requests_per_page_view_multi_page": multi_page["recorded"]["requests_per_page_view"],
+        "requests_per_page_view_spa": spa["recorded"]["requests_per_page_view"],
+        "write_units_per_page_view": multi_page["write_units_per_page_view"],
+        "write_units_per_page_view_spa": spa["write_units_per_page_view"],
+        # secondary rows: the operations guide's one page view per curl request, and 25 of one visitor
+        "usd_per_million_page_views_single_request": our_cost(single),
+        "usd_per_million_page_views_batch25": our_cost(batch25),
         "events_per_second_single": single["events_per_second"],
         "events_per_second_batch25": batch25["events_per_second"],
         "ddb_requests_per_event_single": single["ddb_requests_per_event"],
         "ddb_requests_per_event_batch25": batch25["ddb_requests_per_event"],
-        "write_units_per_page_view": single["write_units_per_page_view"],
+        "write_units_per_page_view_single_request": single["write_units_per_page_view"],
         "write_units_per_page_view_batch25": batch25["write_units_per_page_view"],
         "read_units_per_page_view": single["read_units_per_page_view"],
         "cold_start_ms": processes["cold_start_ms"],
@@ -324,8 +353,6 @@ def run(quick: bool) -> dict:
         **realtime,
         "expiry_items_read_1k_of_10k": expiry["items_read"],
         "expiry_items_read_per_ended_session": expiry["items_read_per_ended_session"],
-        "usd_per_million_page_views": our_cost(single),
-        "usd_per_million_page_views_batch25": our_cost(batch25),
         "baseline_usd_per_million_page_views": baseline_cost(baseline_own_ms),
         "baseline_cold_start_ms": processes["baseline_cold_start_ms"],
         "baseline_peak_rss_mb": processes["baseline_peak_rss_mb"],
@@ -353,7 +380,8 @@ def run(quick: bool) -> dict:
         "dashboard_paint_cold_ms": {k: p["cold"]["paint_ms"] for k, p in paint["periods"].items()},
         "dashboard_complete_warm_p50_ms": {k: p["warm_complete"]["p50_ms"] for k, p in paint["periods"].items()},
         "dashboard_js_css_gzip_bytes": paint["weight"]["js_css_gzip_bytes"],
-        "details": {"single": single, "batch25": batch25, "processes": processes, "expiry": expiry, "idle": idle,
+        "details": {"multi_page": multi_page, "spa": spa, "single": single, "batch25": batch25,
+                    "processes": processes, "expiry": expiry, "idle": idle,
                     "stalled": stalled, "floods": floods, "user_agent": user_agent, "lake": lake,
                     "query_latency": latency, "dashboard_paint": paint,
                     "baseline_own_ms_per_event": round(baseline_own_ms, 3), "lambda_memory_gb": LAMBDA_MEMORY_GB,

@@ -16,13 +16,15 @@ KEYS = {
     "lake_query_30d_seconds", "lake_query_30d_peak_rss_mb", "lake_query_30d_files_read",
     "stats_api_breakdown_30d_p50_seconds", "stats_api_breakdown_30d_p95_seconds",
     "stats_api_funnel_4_steps_p50_seconds", "stats_api_funnel_4_steps_p95_seconds",
+    "usd_per_million_page_views_spa", "usd_per_million_page_views_single_request",
+    "requests_per_page_view_multi_page", "requests_per_page_view_spa", "write_units_per_page_view_spa",
 }
 
 
 def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
     output = tmp_path / "results.json"
     done = subprocess.run([sys.executable, "bench/run.py", "--quick", "--output", str(output)], cwd=PROJECT_DIR,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     last_line = json.loads(done.stdout.strip().splitlines()[-1])
     assert KEYS <= set(last_line)
@@ -47,3 +49,11 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
     assert latency["breakdown"]["queries"] == 6 and latency["breakdown"]["rows_answered"] > 6
     reached = latency["funnel"]["visitors_per_step"]
     assert len(reached) == 4 and reached[0] > reached[1] and reached == sorted(reached, reverse=True)
+    # the SDK's recorded requests: every page view the browser made was sent and stored, a page's engagement
+    # rides with the next page view (never a request of its own while the visitor follows the site's links),
+    # and a single-page app needs fewer requests a page view than a multi-page site
+    for kind in ("multi_page", "spa"):
+        replayed = details[kind]
+        assert replayed["recorded"]["page_views_made"] == replayed["recorded"]["page_views_sent"]
+        assert replayed["page_views"] == replayed["recorded"]["page_views_sent"] > 0
+    assert last_line["requests_per_page_view_spa"] < last_line["requests_per_page_view_multi_page"] < 2
