@@ -255,7 +255,7 @@ def run_duckdb(query, files, objects, settings, make, cache) -> tuple[list, list
     read_as_parts: list[str] = []
 
     def sql(resolved: list[PartitionFiles]) -> str:
-        by_parts = [f for f in resolved if parts is not None and f.visit_parts is not None and parts(f)]
+        by_parts = [f for f in resolved if parts is not None and parts(f)]  # (day_inside: None without parts)
         read_as_parts[:] = [f.partition.date for f in by_parts]
         by_events = [f for f in resolved if f not in by_parts]
         scan = Scan(query.site, first, last, dedupe_dates=dedupe_dates(by_events), parts_dates=tuple(read_as_parts))
