@@ -209,9 +209,10 @@ _databases: dict[tuple[str, int], object] = {}
 _databases_lock = threading.Lock()
 
 
-def _database(spill_dir: str, memory_limit_mb: int):
-    """The process's DuckDB database for these settings; each query runs in a connection of its own
-    (`.cursor()`, its view a TEMP one), so a query pays no new database (~40 ms each on Lambda's CPU)."""
+def _connection(spill_dir: str, memory_limit_mb: int):
+    """A connection of its own (`.cursor()`: its view a TEMP one) to the process's DuckDB database for these
+    settings, so a query pays no new database (~40 ms each on Lambda's CPU). Made under the lock: DuckDB's
+    Python connection is not thread-safe, its cursors are."""
     key = (spill_dir, int(memory_limit_mb))
     with _databases_lock:
         database = _databases.get(key)
@@ -220,7 +221,7 @@ def _database(spill_dir: str, memory_limit_mb: int):
             database = _databases[key] = parquet.connect(spill_dir)
             database.execute("SET memory_limit = ?", [f"{int(memory_limit_mb)}MB"])
             database.execute("SET preserve_insertion_order = false")  # lets large sorts and aggregates stream
-        return database
+        return database.cursor()
 
 
 def create_parts_view(con, paths: list[Path]) -> None:
@@ -268,7 +269,7 @@ def run_sql(objects: LakeObjects, files: list[PartitionFiles], sql: str | Callab
     before = cache.downloaded_bytes
     resolved, paths = fetch_partitions(objects, cache, files, include_superseded, parts)
     Path(cache.root).mkdir(parents=True, exist_ok=True)
-    con = _database(os.path.join(cache.root, ".spill"), memory_limit_mb).cursor()
+    con = _connection(os.path.join(cache.root, ".spill"), memory_limit_mb)
     try:
         create_events_view(con, table, [p for p in paths if not is_visit_parts(p)], cache.root, bucket)
         if any(is_visit_parts(p) for p in paths):
