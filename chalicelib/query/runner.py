@@ -249,13 +249,13 @@ def run_duckdb(query, files, objects, settings, make, cache) -> tuple[list, list
     first, last = padded_dates(query)
     # Days whose visit parts stand for their events in this query (the tiles' visit totals), if it has any
     # (the aggregate's builder only: raw rows and funnels need every event)
-    parts = ((lambda one: visit_parts.day_inside(query, one) is not None)
+    parts = ((lambda one: visit_parts.stands_for_events(query, one))
              if make is build and visit_parts.answers(query) else None)
 
     read_as_parts: list[str] = []
 
     def sql(resolved: list[PartitionFiles]) -> str:
-        by_parts = [f for f in resolved if parts is not None and parts(f)]  # (day_inside: None without parts)
+        by_parts = [f for f in resolved if parts is not None and parts(f)]
         read_as_parts[:] = [f.partition.date for f in by_parts]
         by_events = [f for f in resolved if f not in by_parts]
         scan = Scan(query.site, first, last, dedupe_dates=dedupe_dates(by_events), parts_dates=tuple(read_as_parts))

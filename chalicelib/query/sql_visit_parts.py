@@ -97,25 +97,24 @@ def counts_from_parts(query: Query) -> list[exp.Expression]:
     return [exp.alias_(made[p]() if p in needed else zero.copy(), p) for p in PARTS]
 
 
-def day_inside(query: Query, files: PartitionFiles) -> bool | None:
-    """True: the partition's day lies in the range; False: wholly in the padding; None: its parts cannot
-    stand for its events in this query (none written, or the day straddles a boundary)."""
+def stands_for_events(query: Query, files: PartitionFiles) -> bool:
+    """Whether the partition's parts can stand for its events in this query: they were written, and its day
+    lies wholly in the range or wholly in the padding (not across a boundary)."""
     if files.visit_parts is None:
-        return None
+        return False
     start = int(datetime.strptime(files.partition.date, PARTITION_DATE_FORMAT).replace(tzinfo=timezone.utc)
                 .timestamp() * 1000)
     end = start + DAY_MS
-    if query.start_ms <= start and end <= query.end_ms:
-        return True
+    inside = query.start_ms <= start and end <= query.end_ms
     before = query.start_ms - MAX_SESSION_MS <= start and end <= query.start_ms
     after = query.end_ms <= start and end <= query.end_ms + MAX_SESSION_MS
-    return False if before or after else None
+    return inside or before or after
 
 
 def visits_from_parts(query: Query) -> exp.Select:
     """The `visits` CTE (sql_visits.visits_cte's columns without facts) from the stored parts and the
     parts made from `ev`, the events of the days without. A stored part's day lies wholly in the range or
-    wholly outside (day_inside), so its first event's time says which."""
+    wholly outside (stands_for_events), so its first event's time says which."""
     inside = exp.and_(exp.GTE(this=col("first_time"), expression=timestamp(query.start_ms)),
                       exp.LT(this=col("first_time"), expression=timestamp(query.end_ms)))
 
