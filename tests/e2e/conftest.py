@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
@@ -58,3 +61,16 @@ def start_stack(extra_env: dict[str, str]) -> Stack:
     dynamodb = boto3.client("dynamodb", endpoint_url=running.dynamodb_url, region_name="us-east-1",
                             aws_access_key_id="local", aws_secret_access_key="local")
     return Stack(running, dynamodb)
+
+
+def clear_of_midnight(zone: str, margin_seconds: int) -> None:
+    """Tests whose visits must fall on one of the site's days wait, when its midnight is less than
+    margin_seconds away (before or after), until it is margin_seconds behind: at most twice the margin, and
+    the test still runs (no skip)."""
+    now = datetime.now(ZoneInfo(zone))
+    since_midnight = (now - now.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds()
+    to_midnight = ((now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0) - now).total_seconds()
+    if since_midnight < margin_seconds:
+        time.sleep(margin_seconds - since_midnight)
+    elif to_midnight < margin_seconds:
+        time.sleep(to_midnight + margin_seconds)

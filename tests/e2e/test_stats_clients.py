@@ -16,15 +16,17 @@ import sys
 import time
 import urllib.request
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.conftest import VISITOR_UA, start_stack
+from tests.e2e.conftest import VISITOR_UA, clear_of_midnight, start_stack
 
 CLIENT_PACKAGES = ("plausible-mcp==0.1.2", "mcp==2.3.0")
 SITE = "demo"
+ZONE = "Europe/Berlin"  # not UTC, so the client's days must be the site's
 TOKEN = "local-dev-token"  # the local stage's (.chalice/config.json)
 ARRIVAL_TIMEOUT_SECONDS = 120
 # Four visitors, one visit each, seconds before now: two with utm_source, a custom event, one 30 s visit.
@@ -65,7 +67,9 @@ def client_python(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def stack():
-    running = start_stack({"LAKE_POLL_INTERVAL_SECONDS": "1"})
+    sites = {SITE: {"origins": ["http://127.0.0.1:9"], "timezone": ZONE}}
+    running = start_stack({"LIVEINSIGHT_SITES": json.dumps(sites), "LIVEINSIGHT_DEFAULT_SITE": SITE,
+                           "LAKE_POLL_INTERVAL_SECONDS": "1"})
     yield running
     running.stop()
 
@@ -104,16 +108,8 @@ def run_client(python: Path, base: str, home: Path) -> dict:
     return json.loads(run.stdout)
 
 
-def away_from_midnight(margin_seconds: int = 300) -> None:
-    """The visits (up to 60 s old) and the client's "today" must fall on one UTC day: near midnight,
-    wait until it has passed (at most 2 x margin; no skip, the test still runs)."""
-    since_midnight = time.time() % 86_400
-    if since_midnight < margin_seconds or since_midnight > 86_400 - margin_seconds:
-        time.sleep((margin_seconds - since_midnight) % 86_400)
-
-
 def test_plausible_mcp_reads_the_visits_sent(client_python, stack, tmp_path):
-    away_from_midnight()
+    clear_of_midnight(ZONE, margin_seconds=300)  # the visits (up to 60 s old) and the client's today: one day
     now_ms = int(time.time() * 1000)
     send_visits(stack.base, now_ms)
     wait_for_lake(stack.base, sum(len(e) for e in VISITS.values()))
@@ -143,7 +139,7 @@ def test_plausible_mcp_reads_the_visits_sent(client_python, stack, tmp_path):
     # The client's alias entry_page means event:entry_page, which Plausible's v1 refuses too: a 400 it shows.
     assert got["refused"].startswith("[INPUT_FIXABLE] Plausible API error (HTTP 400)")
     assert "invalid property 'event:entry_page'" in got["refused"]
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(ZoneInfo(ZONE)).date()
     assert got["timeseries"]["timeseries"] == [
         {"date": (today - timedelta(days=6 - n)).isoformat(), "visitors": visitors if n == 6 else 0}
         for n in range(7)]
