@@ -9,6 +9,7 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 import boto3
 from botocore.stub import ANY, Stubber
@@ -23,9 +24,18 @@ from tests.lakeparts import event_rows, put_stream_object, read_as_query
 SITE = "demo"
 
 
-def page_view(path: str, minutes_ago: float, **fields) -> dict:
+def page_view(path: str, minutes_ago: float, before_ms: float | None = None, **fields) -> dict:
+    """A page view `minutes_ago` before `before_ms` (now by default)."""
+    before_ms = time.time() * 1000 if before_ms is None else before_ms
     return {"event_type": "page_view", "page_url": f"https://shop.example{path}", "event_id": str(uuid.uuid4()),
-            "timestamp": int(time.time() * 1000 - minutes_ago * 60_000), "site": SITE, **fields}
+            "timestamp": int(before_ms - minutes_ago * 60_000), "site": SITE, **fields}
+
+
+def yesterday_noon_ms() -> int:
+    """Noon UTC yesterday: visits up to a few hours before it fall on one UTC day whatever the hour of the
+    run (hours before now would straddle midnight in the first hours of a day: one more partition)."""
+    midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return int((midnight - timedelta(hours=12)).timestamp() * 1000)
 
 
 def as_lake_rows(events: list[dict]) -> list[dict]:
@@ -58,10 +68,14 @@ def rewrite_partitions(objects) -> set[Partition]:
 def setup(api, dynamodb, services):
     lake = MemoryLakeObjects()
     services.lake_objects = lake
-    # ann: 70 events in one session (it lists the first 64) and a second visit; bob: 5 events.
-    assert post(api, {"events": [page_view(f"/a{i}", 200 - i, user_id="ann") for i in range(70)]}).status_code == 200
-    assert post(api, {"events": [page_view("/again", 20, user_id="ann")]}).status_code == 200
-    assert post(api, {"events": [page_view(f"/b{i}", 30 - i, user_id="bob") for i in range(5)]}).status_code == 200
+    # ann: 70 events in one session (it lists the first 64) and a second visit; bob: 5 events. All on one
+    # UTC day (the local stage accepts timestamps 30 days old).
+    noon = yesterday_noon_ms()
+    visits = [[page_view(f"/a{i}", 200 - i, noon, user_id="ann") for i in range(70)],
+              [page_view("/again", 20, noon, user_id="ann")],
+              [page_view(f"/b{i}", 30 - i, noon, user_id="bob") for i in range(5)]]
+    for events in visits:
+        assert post(api, {"events": events}).status_code == 200
     fill_lake(lake, stored_events(dynamodb))
     # An old day of ann's that no stored session mentions any more: found by checking every partition.
     old = event_rows(4, start_ms=1_700_000_000_000, visitor="ann", user_id="ann", seed=5)
