@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 SDK_STAMP := sdk/node_modules/.installed
 # checkov pins many packages of its own: it lives in a virtualenv of its own.
 CHECKOV_STAMP := .venv-checkov/.installed
+# The country database (deploy/geo.py: pinned npm package, checked against its integrity).
+GEO_DB := build/geo/country.mmdb
 STAGE ?= prod
 
 .PHONY: local traffic screenshots sdk test test-unit lint venv clean package verify preflight plan deploy rollback destroy ops-check bench sql key-create keys key-revoke share-create share-revoke
@@ -22,6 +24,9 @@ $(STAMP): requirements.txt requirements-lake.txt requirements-dev.txt .python-ve
 
 venv: $(STAMP)
 
+$(GEO_DB): deploy/geo.py | $(STAMP)
+	$(PY) -m deploy.geo
+
 $(SDK_STAMP): sdk/package.json sdk/package-lock.json
 	cd sdk && npm ci --no-audit --no-fund --loglevel=error
 	touch $(SDK_STAMP)
@@ -36,7 +41,7 @@ sdk: $(SDK_STAMP)
 	cd sdk && node build.mjs
 
 ## Run the local stack: the app on 127.0.0.1:8000 against an in-memory DynamoDB on 127.0.0.1:8001.
-local: $(STAMP)
+local: $(STAMP) $(GEO_DB)
 	$(PY) scripts/local_stack.py
 
 ## Send realistic demo visits to a running `make local` (another terminal), so the dashboard moves.
@@ -45,16 +50,16 @@ traffic: $(STAMP)
 
 ## The dashboard's pictures in docs/screenshots/ (README): a stack of its own on free ports, a seeded week of
 ## `make traffic`'s visits, Debian's Chromium at desktop and phone width.
-screenshots: $(STAMP)
+screenshots: $(STAMP) $(GEO_DB)
 	$(PY) scripts/screenshots.py
 
 ## Run every test: unit, integration (moto) and end-to-end (the real local stack over HTTP).
-test: $(STAMP) $(SDK_STAMP) $(CHECKOV_STAMP)
+test: $(STAMP) $(SDK_STAMP) $(CHECKOV_STAMP) $(GEO_DB)
 	bash scripts/install_test_tools.sh
 	cd sdk && node build.mjs --check && node --test test/
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) $(GEO_DB)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 ## Lint (ruff: pyflakes, pycodestyle, isort, bugbear, complexity <= 10).
@@ -62,7 +67,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 ## Speed, memory and cost per page view beside the baseline (bench/results.json, docs/performance.md).
-bench: $(STAMP)
+bench: $(STAMP) $(GEO_DB)
 	$(PY) bench/run.py
 
 ## A SQL prompt on the event lake: DuckDB over `make local`'s lake (SQL_ARGS="--site demo --days 7" limits what

@@ -16,6 +16,7 @@ from chalicelib.core.errors import StoreUnavailable
 from chalicelib.core.log import log
 from chalicelib.core.metrics import Metrics
 from chalicelib.core.settings import Settings, load_settings
+from chalicelib.enrich.geo import country_lookup
 from chalicelib.ingest.collector import Collector
 from chalicelib.ingest.ratelimit import RateLimiter
 from chalicelib.sessions.expiry import ExpiryReport, expire_idle_sessions
@@ -101,6 +102,7 @@ class Services:
             stats=self.stats,
             metrics=self.metrics,
             limiter=self.rate_limiter,
+            country_of=country_lookup(self.settings.country_database),
         )
 
     def expire_sessions(self, now_ms: int | None = None, time_left_seconds: float | None = None) -> ExpiryReport:

@@ -97,6 +97,9 @@ class Settings:
     # empty: the work runs in the API's own process (make local, tests).
     query_function: str = ""
     erase_function: str = ""
+    # The country database (enrich/geo.py) for requests without CloudFront's country header: the
+    # collector's HTTP API. Empty: no lookup.
+    country_database: str = ""
 
     @property
     def metrics_environment(self) -> str:
@@ -283,4 +286,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         athena_database=env.get("LIVEINSIGHT_ATHENA_DATABASE", ""),
         query_function=env.get("LIVEINSIGHT_QUERY_FUNCTION", ""),
         erase_function=env.get("LIVEINSIGHT_ERASE_FUNCTION", ""),
+        country_database=env.get("LIVEINSIGHT_COUNTRY_DB", ""),
     )

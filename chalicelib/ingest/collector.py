@@ -88,7 +88,8 @@ class Collector:
     def __init__(self, settings: Settings, events: EventStore, salts: SaltStore, sessions: Sessionizer,
                  stats: StatsStore, metrics: Metrics, clock: Callable[[], float] = time.time,
                  new_event_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-                 monotonic: Callable[[], float] = time.monotonic, limiter: RateLimiter | None = None) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, limiter: RateLimiter | None = None,
+                 country_of: Callable[[str], str | None] = lambda address: None) -> None:
         self._settings = settings
         self._events = events
         self._salts = salts
@@ -98,6 +99,7 @@ class Collector:
         self._clock = clock
         self._new_event_id = new_event_id
         self._monotonic = monotonic  # the deadline's clock: the stores' Backoff must share it
+        self._country_of = country_of  # an address's country, where no CloudFront header gives it
         self._limiter = limiter  # None: no per-site limit (tools and tests that build a collector)
 
     def collect(self, request: IngestRequest) -> IngestResult:
@@ -221,7 +223,8 @@ class Collector:
     def _records(self, keyed: dict[str, tuple[int, Event, str]], request: IngestRequest,
                  received_ms: int, hints: ClientHints | None) -> dict[str, dict]:
         client = enrich.describe_client(request.user_agent, hints)
-        country = enrich.country_code(request.country_header)
+        country = enrich.country_code(request.country_header) or (
+            self._country_of(request.source_ip) if request.source_ip else None)
         records = {}
         for key, (_, event, event_id) in keyed.items():
             previous_visitor_id = None

@@ -31,7 +31,9 @@
       v("referrers", "Referrers", "Referrer", "visit:referrer", ["visitors"]),
       utm("medium"), utm("source"), utm("campaign"), utm("content"), utm("term")] },
     { id: "locations", title: "Locations", views: [
-      v("countries", "Countries", "Country", "visit:country", ["visitors"], { country: true })] },
+      v("countries", "Countries", "Country", "visit:country", ["visitors"], { country: true })],
+      // Countries without CloudFront's header come from DB-IP's database (CC BY 4.0), whose licence asks for this link.
+      credit: { text: "IP geolocation by DB-IP", href: "https://db-ip.com" } },
     { id: "devices", title: "Devices", views: [
       v("browsers", "Browser", "Browser", "visit:browser", ["visitors"]),
       v("os", "OS", "Operating system", "visit:os", ["visitors"]),
@@ -157,6 +159,7 @@
       root.appendChild(tabs(def, panel, ctx));
     }
     root.appendChild(panel);
+    if (def.credit) root.appendChild(el("p", { class: "li-credit" }, [el("a", { href: def.credit.href, rel: "noopener", text: def.credit.text })]));
     if (def.funnel) { funnelCard(ctx, panel); return root; }
     const viewOf = () => (def.properties ? propertyView(ctx) : def.views.find((x) => x.slug === ui.tab[def.id]) || def.views[0]);
     details.addEventListener("click", () => { const view = viewOf(); if (view) openDetails(ctx, view); });

@@ -10,16 +10,15 @@ arguments a configuration may write.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
+
+from deploy import npm
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PACKAGE = "@cdktf/provider-aws"
@@ -44,18 +43,10 @@ class SchemaError(RuntimeError):
 
 
 def npm_pack(package: str, version: str, integrity: str, destination: Path) -> Path:
-    """The package's tarball from the npm registry, checked against the integrity pinned beside its version."""
-    result = subprocess.run(["npm", "pack", f"{package}@{version}", "--pack-destination", str(destination),
-                             "--json", "--loglevel=error"], capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        raise SchemaError(f"npm pack {package}@{version} failed:\n{result.stderr.strip()}")
-    [packed] = json.loads(result.stdout)
-    tarball = destination / packed["filename"]
-    algorithm, _, expected = integrity.partition("-")
-    digest = hashlib.new(algorithm, tarball.read_bytes()).digest()
-    if base64.b64encode(digest).decode() != expected:
-        raise SchemaError(f"{tarball.name} does not match the pinned integrity {integrity}")
-    return tarball
+    try:
+        return npm.npm_pack(package, version, integrity, destination)
+    except npm.PackageFetchError as exc:
+        raise SchemaError(str(exc)) from None
 
 
 def _wanted(name: str) -> str | None:

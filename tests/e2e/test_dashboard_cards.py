@@ -222,6 +222,9 @@ def test_every_card_and_tab_shows_the_api_rows(stack, traffic, browser):
     assert page.locator("#card-pages tbody tr").count() == 9
     # Countries by name and flag, the code in the row's value.
     assert page.inner_text("#card-locations tr[data-value=DE] th") == "🇩🇪 Germany"
+    # DB-IP's licence (the country database of the collector's HTTP API) asks for a link where its results show.
+    credit = page.locator("#card-locations .li-credit a")
+    assert (credit.inner_text(), credit.get_attribute("href")) == ("IP geolocation by DB-IP", "https://db-ip.com")
     assert violations == []
     page.close()
 
