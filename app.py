@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from chalice import Chalice, Rate
 
+from chalicelib.http.gateway import as_rest_event
 from chalicelib.routes import ingest, reads, share, static_files, stats_api
 from chalicelib.services import Services, get_services
 
-app = Chalice(app_name="LiveInsight")
+
+class LiveInsight(Chalice):
+    """Chalice, also serving the collector's HTTP API (payload 1.0): chalicelib/http/gateway.py."""
+
+    def __call__(self, event, context):
+        return super().__call__(as_rest_event(event, self.routes), context)
+
+
+app = LiveInsight(app_name="LiveInsight")
 
 
 def _services() -> Services:

@@ -25,6 +25,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 from chalicelib.schema.lake import lake_schema_json  # noqa: E402
 from chalicelib.schema.tables import TABLES, name_prefix  # noqa: E402
+from deploy.geo import build_geo_layer  # noqa: E402
 
 TERRAFORM_SOURCE = PROJECT_DIR / "terraform"
 BUILD_DIR = PROJECT_DIR / "build" / "terraform"
@@ -43,10 +44,16 @@ LAKE_FUNCTIONS = ("write_event_lake", "compact_lake", "query_lake", "erase_visit
 SHARED_ROLE = "${module.iam.lambda_role_arn}"
 ROLES = {key: f"${{module.iam.lake_role_arns.{FUNCTIONS[key]}}}" if key in LAKE_FUNCTIONS else SHARED_ROLE
          for key in FUNCTIONS}
+# The paths websites' browsers call (the SDK's file, the ingest routes): the collector's HTTP API serves
+# them (terraform/modules/collector) with the methods the app's routes give them.
+COLLECTOR_PATHS = ("/events", "/api/event", "/api/send", "/liveinsight.js")
 JOBS = ("expire_sessions", "roll_up_stats")  # the minute jobs, whose runs must not overlap
 LAKE_LAYER = "${aws_lambda_layer_version.lake.arn}"
 LAKE_REQUIREMENTS = PROJECT_DIR / "requirements-lake.txt"
 LAKE_LAYER_ZIP = "lake-layer.zip"
+# The country database (deploy/geo.py) in a layer of its own, for the API function only (enrich/geo.py).
+GEO_LAYER = "${aws_lambda_layer_version.geo.arn}"
+GEO_LAYER_ZIP = "geo-layer.zip"
 LAYER_CACHE = PROJECT_DIR / "build" / "lake-layer"
 # Lambda's python3.13 runs on Amazon Linux 2023 (glibc 2.34): any manylinux wheel up to 2.34 loads there.
 LAYER_PLATFORMS = [arg for tag in ("manylinux_2_34", "manylinux_2_28", "manylinux_2_27", "manylinux_2_17",
@@ -141,6 +148,8 @@ def _fix_functions(resources: dict) -> None:
             function["reserved_concurrent_executions"] = JOBS_RESERVED_CONCURRENCY
         if key in LAKE_FUNCTIONS:
             function["layers"] = [LAKE_LAYER]
+        if key == "api_handler":
+            function["layers"] = [GEO_LAYER]
     for key, rule in resources.get("aws_cloudwatch_event_rule", {}).items():
         function_key = key.removesuffix("-event")
         rule["name"] = f"${{local.function_names.{FUNCTIONS[function_key]}}}-Schedule"
@@ -169,6 +178,16 @@ def _fix_api(resources: dict) -> None:
         # ...and when API Gateway's own answers do (terraform/modules/api), which also need a redeploy.
         deployment["triggers"] = {"redeployment": "${md5(local.chalice_api_swagger)}",
                                   "gateway_responses": "${module.api.gateway_responses_hash}"}
+
+
+def collector_route_keys(doc: dict) -> list[str]:
+    """["OPTIONS /events", "POST /events", ...]: each collector path's methods in the app's API (Chalice's swagger)."""
+    paths = json.loads(doc["locals"]["chalice_api_swagger"])["paths"]
+    missing = [path for path in COLLECTOR_PATHS if path not in paths]
+    if missing:
+        raise PackageError(f"the app has no route {missing}: update COLLECTOR_PATHS in deploy/package.py")
+    return [f"{method.upper()} {path}" for path in COLLECTOR_PATHS
+            for method in sorted(paths[path]) if not method.startswith("x-amazon")]
 
 
 def tables_json() -> str:
@@ -250,9 +269,11 @@ def package(stage: str, build_dir: Path = BUILD_DIR) -> Path:
     shutil.move(str(generated / "deployment.zip"), target / "deployment.zip")
     shutil.rmtree(generated)
     shutil.copyfile(build_lake_layer(), target / LAKE_LAYER_ZIP)
+    build_geo_layer(target / GEO_LAYER_ZIP)
     (target / "liveinsight.auto.tfvars.json").write_text(json.dumps(
         {"stage": stage, "name_prefix": name_prefix(stage), "lambda_runtime": LAMBDA_RUNTIME,
-         "event_retention_days": _event_retention_days()}, indent=2) + "\n")
+         "event_retention_days": _event_retention_days(), "collector_route_keys": collector_route_keys(doc)},
+        indent=2) + "\n")
     return target
 
 

@@ -88,6 +88,20 @@ module "api" {
   manage_api_gateway_account = var.manage_api_gateway_account
 }
 
+# What websites call, on an HTTP API ($1.00 per million requests; the REST API's are $3.50).
+module "collector" {
+  source               = "./modules/collector"
+  name_prefix          = var.name_prefix
+  stage_name           = var.stage
+  route_keys           = var.collector_route_keys
+  function_name        = aws_lambda_function.api_handler.function_name
+  function_invoke_arn  = aws_lambda_function.api_handler.invoke_arn
+  throttle_rate_limit  = var.api_throttle_rate_limit
+  throttle_burst_limit = var.api_throttle_burst_limit
+  log_retention_days   = var.log_retention_days
+  kms_key_arn          = module.encryption.key_arn
+}
+
 module "alarms" {
   source              = "./modules/alarms"
   name_prefix         = var.name_prefix
@@ -95,6 +109,7 @@ module "alarms" {
   table_names         = module.tables.table_names
   api_name            = local.api_name
   api_stage           = var.stage
+  collector_api_id    = module.collector.api_id
   metrics_environment = local.metrics_environment
   alarm_emails        = var.alarm_emails
   expect_traffic      = var.expect_traffic
@@ -111,5 +126,6 @@ module "dashboard" {
   table_names         = module.tables.table_names
   api_name            = local.api_name
   api_stage           = var.stage
+  collector_api_id    = module.collector.api_id
   metrics_environment = local.metrics_environment
 }

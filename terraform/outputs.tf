@@ -1,11 +1,16 @@
 output "api_url" {
-  description = "Base URL of the API: POST <api_url>/events, GET <api_url>/dashboard."
+  description = "Base URL of the REST API: the dashboard, the Stats API, sessions (and every collector route too)."
   value       = module.api.invoke_url
 }
 
+output "collector_url" {
+  description = "Base URL websites call: <collector_url>/liveinsight.js in the snippet, which posts to <collector_url>/events."
+  value       = module.collector.invoke_url
+}
+
 output "events_url" {
-  description = "The event collection endpoint of the operations guide (…/prod/events)."
-  value       = "${module.api.invoke_url}/events"
+  description = "The event collection endpoint of the operations guide (…/prod/events), on the collector's HTTP API."
+  value       = "${module.collector.invoke_url}/events"
 }
 
 output "dashboard_url" {

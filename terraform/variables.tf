@@ -148,3 +148,14 @@ variable "lambda_runtime" {
   type        = string
   default     = "python3.13"
 }
+
+variable "collector_route_keys" {
+  description = "The routes websites call, served by the collector's HTTP API (\"POST /events\", ...): `make package` lists them from the app's routes."
+  type        = list(string)
+}
+
+variable "geo_layer_zip" {
+  description = "The country database's layer zip (geo/country.mmdb), built by `make package` beside chalice.tf.json."
+  type        = string
+  default     = "geo-layer.zip"
+}

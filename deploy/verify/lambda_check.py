@@ -54,7 +54,9 @@ DIRECT = {"query_lake": "query", "erase_visitor": "erasure"}
 # The order of invocation: the API stores events, the stream writer puts them in the lake, the query
 # reads them, the jobs (compaction among them) run, the erasure removes a visitor.
 ORDER = ("api", "stream", "query", "schedule", "erasure")
-LAYER_ZIP = "lake-layer.zip"
+# Each layer's zip beside chalice.tf.json (deploy/package.py), by its aws_lambda_layer_version name.
+LAYER_ZIPS = {"lake": "lake-layer.zip", "geo": "geo-layer.zip"}
+LAYER_REFERENCE = re.compile(r"^\$\{aws_lambda_layer_version\.(\w+)\.arn\}$")
 LOG_TAIL_LINES = 25
 UNIX_ZIP = 3  # ZipInfo.create_system of an archive made on Unix: external_attr then holds the file mode
 
@@ -69,7 +71,7 @@ class Function:
     timeout_s: int
     environment: dict[str, str]
     source: str  # "api", "schedule", "stream", "query" or "erasure": what invokes it
-    layers: bool = False  # mounts the lake layer at /opt (deploy/package.py adds it)
+    layers: tuple[str, ...] = ()  # the layers Lambda unzips at /opt ("lake", "geo": deploy/package.py adds them)
 
 
 @dataclass
@@ -107,6 +109,16 @@ def _resolve(value: str, values: dict[str, str], where: str) -> str:
     return INTERPOLATION.sub(one, value)
 
 
+def _layers(spec: dict, key: str) -> tuple[str, ...]:
+    names = []
+    for reference in spec.get("layers", []):
+        match = LAYER_REFERENCE.match(reference)
+        if not match or match.group(1) not in LAYER_ZIPS:
+            raise CheckError(f"{key}: layer {reference} is not one this check knows (LAYER_ZIPS)")
+        names.append(match.group(1))
+    return tuple(names)
+
+
 def functions(doc: dict, tfvars: dict) -> list[Function]:
     """Every aws_lambda_function of chalice.tf.json, with Terraform's interpolations made concrete."""
     from deploy.package import FUNCTION_NAMES
@@ -125,7 +137,7 @@ def functions(doc: dict, tfvars: dict) -> list[Function]:
         env = {k: _resolve(v, values, f"{key} {k}") for k, v in variables.items()}
         source = sources.get(key) or DIRECT.get(key, "none")
         found.append(Function(key, _resolve(spec["function_name"], values, key), spec["handler"], spec["runtime"],
-                              spec["memory_size"], spec["timeout"], env, source, bool(spec.get("layers"))))
+                              spec["memory_size"], spec["timeout"], env, source, _layers(spec, key)))
     # The API first: the jobs then have data.
     return sorted(found, key=lambda f: ORDER.index(f.source) if f.source in ORDER else len(ORDER))
 
@@ -165,8 +177,12 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
 
 
-def _verify(call: Call, got: dict, want: Expectations, routes: set[tuple[str, str]]) -> tuple[int | str, list[str]]:
-    if call.check and (call.event["resource"], call.event["httpMethod"]) not in routes:
+def _verify(call: Call, got: dict, want: Expectations, setup: dict) -> tuple[int | str, list[str]]:
+    if call.check and call.event.get("version") == "1.0":  # the collector's HTTP API (payload 1.0)
+        key = f"{call.event['httpMethod']} {call.event['resource']}"
+        if key not in setup["collector_routes"]:
+            return "no route", [f"the collector's HTTP API has no route {key} (collector_route_keys)"]
+    elif call.check and (call.event["resource"], call.event["httpMethod"]) not in setup["routes"]:
         return "no route", [f"API Gateway has no {call.event['httpMethod']} {call.event['resource']}"]
     if "error" in got:
         return got["error"]["errorType"], [f"{got['error']['errorType']}: {got['error']['errorMessage']}"]
@@ -184,7 +200,7 @@ def _verify(call: Call, got: dict, want: Expectations, routes: set[tuple[str, st
 
 def _invoke_all(fn: Function, calls: list[Call], setup: dict, want: Expectations, report: Report) -> None:
     # Lambda puts a layer's python/ (unzipped at /opt) between the task root and the runtime's packages.
-    runtime_path = [setup["layer_dir"], setup["runtime_dir"]] if fn.layers else [setup["runtime_dir"]]
+    runtime_path = [setup["layer_dir"], setup["runtime_dir"]] if "lake" in fn.layers else [setup["runtime_dir"]]
     plan = {"task_root": setup["task"], "runtime_path": runtime_path, "handler": fn.handler,
             "function_name": fn.name, "memory_mb": fn.memory_mb, "timeout_s": fn.timeout_s,
             "invocations": [{"name": c.name, "event": c.event} for c in calls]}
@@ -194,7 +210,7 @@ def _invoke_all(fn: Function, calls: list[Call], setup: dict, want: Expectations
     report.timings_s[f"function {fn.key}"] = round(time.perf_counter() - started, 2)
     report.init_ms[fn.name] = results.get("init_ms", 0.0)
     for call, got in zip(calls, results["invocations"], strict=True):
-        status, problems = _verify(call, got, want, setup["routes"])
+        status, problems = _verify(call, got, want, setup)
         lines = _request_log(results["log"], got["request_id"])
         problems += _logged_errors(lines)
         if got["max_rss_mb"] > fn.memory_mb:
@@ -280,13 +296,14 @@ def check(package_dir: Path, boto3_version: str | None = None) -> Report:
             unreadable = _unreadable_on_lambda(archive)
         if unreadable:
             report.failures.append(f"files Lambda could not read (not world-readable): {unreadable[:10]}")
-        layer = Path(tmp) / "opt"
-        if any(fn.layers for fn in fns):
-            with zipfile.ZipFile(package_dir / LAYER_ZIP) as archive:
+        layer = Path(tmp) / "opt"  # every layer a function names, unzipped as Lambda does at /opt
+        for name in sorted({name for fn in fns for name in fn.layers}):
+            with zipfile.ZipFile(package_dir / LAYER_ZIPS[name]) as archive:
                 archive.extractall(layer)
         before = _snapshot(task)
         setup = {"python": python, "task": str(task), "runtime_dir": str(runtime_dir), "work": Path(tmp),
-                 "routes": _routes(doc), "layer_dir": str(layer / "python")}
+                 "routes": _routes(doc), "collector_routes": set(tfvars["collector_route_keys"]),
+                 "layer_dir": str(layer / "python"), "opt_dir": str(layer)}
         _run_functions(fns, tfvars["stage"], setup, report)
         written = sorted(set(_snapshot(task).items()) - set(before.items()))
         if written:

@@ -82,6 +82,32 @@ def api_request(stage: str, method: str, path: str, resource: str, headers: dict
     return event
 
 
+def http_api_request(stage: str, method: str, path: str, headers: dict[str, str], body: str | None = None,
+                     query: dict[str, str] | None = None, source_ip: str = "198.51.100.7",
+                     body_base64: bool = False) -> dict:
+    """The HTTP API's payload 1.0 sample as the collector (terraform/modules/collector) would send this
+    request to a route of a static path on a named stage: the path carries the stage (/prod/events),
+    resource and resourcePath the route's path. The sample's illustrative headers (Header1, Header2),
+    query string and placeholder source address ("IP") are the request's; an HTTP API adds no CloudFront
+    headers (it is regional). `body_base64`: the body as API Gateway passes one it does not take for text."""
+    event = copy.deepcopy(sample("apigw-http-v1-proxy-request.json"))
+    host = f"{event['requestContext']['apiId']}.execute-api.us-east-1.amazonaws.com"
+    merged = {"Host": host, "X-Forwarded-For": source_ip, "X-Forwarded-Port": "443", "X-Forwarded-Proto": "https",
+              **headers}
+    encoded = body_base64 and body is not None
+    event.update(httpMethod=method, path=f"/{stage}{path}", resource=path, headers=merged,
+                 multiValueHeaders={k: [v] for k, v in merged.items()}, queryStringParameters=query or None,
+                 multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None,
+                 body=base64.b64encode(body.encode()).decode() if encoded else body, isBase64Encoded=encoded)
+    now = time.time()
+    event["requestContext"].update(
+        stage=stage, path=f"/{stage}{path}", resourcePath=path, httpMethod=method, requestId=str(uuid.uuid4()),
+        extendedRequestId=str(uuid.uuid4()), domainName=host, requestTimeEpoch=int(now * 1000),
+        requestTime=time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)))
+    event["requestContext"]["identity"].update(sourceIp=source_ip, userAgent=merged.get("User-Agent"))
+    return event
+
+
 @dataclass
 class Expectations:
     """What the checks of one run share: the test settings and what earlier answers returned."""
@@ -126,6 +152,17 @@ def _posted(answer: Answer, want: Expectations) -> list[str]:
         return [f"event {event_id} is not in the Events table with session {session_id}: {stored}"]
     want.sessions.add(session_id)
     return []
+
+
+def _posted_from(country: str) -> Callable[[Answer, Expectations], list[str]]:
+    """Stored like `_posted`, with the country the address is in (the country database's layer)."""
+    def check(answer: Answer, want: Expectations) -> list[str]:
+        problems = _posted(answer, want)
+        if problems:
+            return problems
+        stored = want.stored_event(want.site, answer.json()["events"][0]["event_id"])
+        return [] if stored.get("country") == country else [f"country {stored.get('country')!r}, not {country}"]
+    return check
 
 
 def _preflight(answer: Answer, want: Expectations) -> list[str]:
@@ -208,6 +245,29 @@ def api_calls(want: Expectations) -> list[Call]:
                      path_parameters=sessions_path), _unauthorized),
         Call(f"GET /{stage}/stats/realtime?site={want.site} (Bearer token)",
              request("GET", "/stats/realtime", "/stats/realtime", bearer, query={"site": want.site}), _realtime),
+        *collector_calls(want, event),
+    ]
+
+
+def collector_calls(want: Expectations, event: Callable[[str], str]) -> list[Call]:
+    """What websites send through the collector's HTTP API (payload 1.0), answered as through the REST API."""
+    stage = want.stage
+    beacon = {"Content-Type": "text/plain;charset=UTF-8", "Origin": want.origin, "User-Agent": BROWSER_UA}
+    route_key_form = http_api_request(stage, "POST", "/events", beacon, body=event("route-key-form"))
+    route_key_form["requestContext"]["resourcePath"] = "POST /events"  # a form reported for HTTP APIs
+    return [
+        Call(f"collector: POST /{stage}/events (text/plain, a browser in Germany)",
+             http_api_request(stage, "POST", "/events", beacon, body=event("collector"), source_ip="193.99.144.80"),
+             _posted_from("DE")),
+        Call(f"collector: POST /{stage}/events (application/json, body base64-encoded by API Gateway)",
+             http_api_request(stage, "POST", "/events", {"Content-Type": "application/json"},
+                              body=event("collector-base64"), body_base64=True), _posted),
+        Call(f"collector: POST /{stage}/events (resourcePath in a route key's form)", route_key_form, _posted),
+        Call(f"collector: OPTIONS /{stage}/events (Origin {want.origin})",
+             http_api_request(stage, "OPTIONS", "/events", {"Origin": want.origin,
+                                                            "Access-Control-Request-Method": "POST"}), _preflight),
+        Call(f"collector: GET /{stage}/liveinsight.js", http_api_request(stage, "GET", "/liveinsight.js", {}),
+             _page("text/javascript", b"liveinsight")),
     ]
 
 

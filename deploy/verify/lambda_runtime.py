@@ -102,7 +102,9 @@ def function_environment(fn, setup: dict) -> dict[str, str]:
         # Not Lambda's: keeps this machine's ~/.aws out of the check.
         "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_ENDPOINT_URL_DYNAMODB": setup["endpoint"], "AWS_ENDPOINT_URL_S3": setup["endpoint"],
-        **fn.environment,
+        # The function's own variables; a path under /opt (a layer's file) is where the check unzipped the layers.
+        **{name: setup["opt_dir"] + value[4:] if value.startswith("/opt/") and fn.layers else value
+           for name, value in fn.environment.items()},
     }
 
 

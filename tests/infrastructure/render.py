@@ -88,10 +88,14 @@ LAKE = {"bucket_arn": f"arn:aws:s3:::{LAKE_BUCKET}", "events_prefix": LAKE_SCHEM
         "athena_workgroup_arn": f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{PREFIX}EventLake",
         "database_name": "liveinsight_lake", "events_stream_arn": EVENTS_STREAM,
         "stream_failures_queue_arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{PREFIX}EventLake-StreamFailures"}
+INVOKE_ARN = (f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
+              f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTIONS['api']}/invocations")
+COLLECTOR_API_ID = "h1t2p3a4p5"  # the collector's HTTP API (its metrics' ApiId)
 # prod's module inputs, as terraform/main.tf passes them (names from the same sources it uses).
 INPUTS = {
     "dashboard": {"name_prefix": PREFIX, "region": REGION, "function_names": FUNCTIONS, "table_names": TABLES,
-                  "api_name": "LiveInsight", "api_stage": "prod", "metrics_environment": "Production"},
+                  "api_name": "LiveInsight", "api_stage": "prod", "collector_api_id": COLLECTOR_API_ID,
+                  "metrics_environment": "Production"},
     "iam": {"name_prefix": PREFIX, "kms_key_arn": KEY_ARN, "metrics_namespace": "LiveInsight",
             "table_arns": {base: f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}" for base, name in TABLES.items()},
             "log_group_arns": [f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{name}"
@@ -102,9 +106,12 @@ INPUTS = {
             "throttle_rate_limit": 1000, "throttle_burst_limit": 2000, "log_retention_days": 30,
             "kms_key_arn": KEY_ARN, "manage_api_gateway_account": True},
     "alarms": {"name_prefix": PREFIX, "function_names": FUNCTIONS, "table_names": TABLES, "api_name": "LiveInsight",
-               "api_stage": "prod", "metrics_environment": "Production", "kms_key_arn": KEY_ARN,
+               "api_stage": "prod", "collector_api_id": COLLECTOR_API_ID, "metrics_environment": "Production",
+               "kms_key_arn": KEY_ARN,
                "lake_failures_queue_name": f"{PREFIX}EventLake-StreamFailures"},
     "lake": {"name_prefix": PREFIX, "schema": LAKE_SCHEMA, "kms_key_arn": KEY_ARN, "event_retention_days": 400},
+    "collector": {"name_prefix": PREFIX, "stage_name": "prod", "route_keys": ["POST /events", "OPTIONS /events"],
+                  "function_name": FUNCTIONS["api"], "function_invoke_arn": INVOKE_ARN, "kms_key_arn": KEY_ARN},
 }
 # What documents.tf reads from the module's data sources (the provider's, so not renderable here).
 STUBS = {"encryption": {"account_id": ACCOUNT, "region": REGION, "partition": "aws"},
@@ -118,8 +125,6 @@ def render_prod(module: str) -> dict:
     return render_documents(MODULES / module, INPUTS[module], STUBS.get(module))
 
 
-INVOKE_ARN = (f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
-              f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTIONS['api']}/invocations")
 RESOURCE_REFERENCE = re.compile(r"\$\{(aws_[a-z0-9_]+)\.([a-z0-9_]+)\.([a-z0-9_]+)\}")
 
 

@@ -28,10 +28,17 @@ EXPECTED_STATUS = {
     "GET /{stage}/visitors/lambda-check-visitor/sessions (Bearer token)": 200,
     "GET /{stage}/visitors/lambda-check-visitor/sessions (no token)": 401,
     "GET /{stage}/stats/realtime?site=demo (Bearer token)": 200,
+    # The same function behind the collector's HTTP API (payload 1.0; the first also checks the country
+    # the country database's layer gives its address).
+    "collector: POST /{stage}/events (text/plain, a browser in Germany)": 200,
+    "collector: POST /{stage}/events (application/json, body base64-encoded by API Gateway)": 200,
+    "collector: POST /{stage}/events (resourcePath in a route key's form)": 200,
+    "collector: OPTIONS /{stage}/events (Origin https://www.example.com)": 204,
+    "collector: GET /{stage}/liveinsight.js": 200,
     "EventBridge Scheduled Event (rate(1 minute))": "ok",
     # The lake: what each answered was checked too (no batch failures and Parquet in the lake; the
     # query counts the events the API stored; the erasure removed the visitor's events and rows).
-    "DynamoDB Streams batch (2 INSERT records)": "ok",
+    "DynamoDB Streams batch (5 INSERT records)": "ok",  # 2 through the REST API, 3 through the collector
     "lake query (demo, {day}: events, visitors)": "ok",
     "erasure of one visitor (demo)": "ok",
 }
@@ -183,11 +190,17 @@ def test_requests_change_only_what_a_real_request_changes():
     from deploy.verify.lambda_events import Expectations, sample
 
     want = Expectations("prod", "demo", "https://www.example.com", "t" * 24, stored_event=lambda *_: None)
-    original = sample("apigw-rest-proxy-request.json")
-    for call in api_calls(want):
+    rest, http = sample("apigw-rest-proxy-request.json"), sample("apigw-http-v1-proxy-request.json")
+    calls = api_calls(want)
+    assert {call.event.get("version") for call in calls} == {None, "1.0"}  # both APIs' shapes
+    for call in calls:
+        original = http if call.event.get("version") == "1.0" else rest
         changed = {k for k in original.keys() | call.event.keys() if original.get(k) != call.event.get(k)}
         assert changed <= REQUEST_FIELDS, (call.name, changed - REQUEST_FIELDS)
-        assert call.event["requestContext"]["path"] == f"/prod{call.event['path']}"
+        if original is rest:
+            assert call.event["requestContext"]["path"] == f"/prod{call.event['path']}"
+        else:  # a named stage's HTTP API request carries the stage in its path
+            assert call.event["requestContext"]["path"] == call.event["path"] == f"/prod{call.event['resource']}"
     assert scheduled_call().event == json.loads((SAMPLES_DIR / "eventbridge-scheduled-event.json").read_text())
 
 

@@ -45,8 +45,10 @@ def test_the_generated_terraform_is_fixed(packaged):
         assert function["depends_on"] == ["module.logs", "module.iam"]  # log groups with retention first
         assert function["kms_key_arn"] == "${module.encryption.key_arn}"
         assert function["runtime"] == LAMBDA_RUNTIME == "python3.13"  # supported by AWS until 2029
-        # DuckDB and sqlglot only where they are used.
-        assert function.get("layers") == (["${aws_lambda_layer_version.lake.arn}"] if key in LAKE_FUNCTIONS else None)
+        # DuckDB and sqlglot only where they are used; the country database only in the API function.
+        layers = {"api_handler": ["${aws_lambda_layer_version.geo.arn}"]}.get(key) or (
+            ["${aws_lambda_layer_version.lake.arn}"] if key in LAKE_FUNCTIONS else None)
+        assert function.get("layers") == layers, key
     assert set(LAKE_FUNCTIONS) == {"write_event_lake", "compact_lake", "query_lake", "erase_visitor"}
     # Reserving concurrency is the operator's choice: new accounts reject any reservation.
     assert {key for key, f in functions.items() if "reserved_concurrent_executions" in f} == {
@@ -72,7 +74,10 @@ def test_the_generated_terraform_is_fixed(packaged):
 def test_stages_get_their_own_names(packaged):
     prod = json.loads((packaged["prod"] / "liveinsight.auto.tfvars.json").read_text())
     dev = json.loads((packaged["dev"] / "liveinsight.auto.tfvars.json").read_text())
-    common = {"lambda_runtime": LAMBDA_RUNTIME, "event_retention_days": 400}  # from .python-version, config.json
+    common = {"lambda_runtime": LAMBDA_RUNTIME, "event_retention_days": 400,  # from .python-version, config.json
+              # the collector's HTTP API: the app's routes of the paths websites call
+              "collector_route_keys": ["OPTIONS /events", "POST /events", "OPTIONS /api/event", "POST /api/event",
+                                       "OPTIONS /api/send", "POST /api/send", "GET /liveinsight.js"]}
     assert prod == {"stage": "prod", "name_prefix": "LiveInsight-", **common}
     assert dev == {"stage": "dev", "name_prefix": "LiveInsight-dev-", **common}
 
@@ -85,6 +90,11 @@ def test_the_package_holds_the_app_and_its_dashboard_and_sdk(packaged):
             "chalicelib/static/dashboard.html", "ua_parser/__init__.py",
             "crawleruseragents/crawler-user-agents.json"} <= names
     assert not any(n.startswith(("tests/", "sdk/", "deploy/", "terraform/")) for n in names)
+    assert not any(n.endswith(".mmdb") for n in names)  # the country database is the geo layer's
+    with zipfile.ZipFile(packaged["prod"] / "geo-layer.zip") as layer:
+        [info] = layer.infolist()
+        assert info.filename == "geo/country.mmdb" and info.file_size > 1_000_000  # /opt/geo/country.mmdb
+        assert (info.external_attr >> 16) & 0o444 == 0o444  # readable by Lambda's user
 
 
 def test_a_new_chalice_function_must_be_named_first():
@@ -110,7 +120,7 @@ def test_a_package_for_another_runtime_is_refused():
 def test_jobs_reserve_concurrency_only_when_asked(tmp_path):
     (tmp_path / "variables.tf").write_text((TERRAFORM_DIR / "variables.tf").read_text())
     required = {"stage": "prod", "name_prefix": "LiveInsight-", "api_token": "x" * 24, "sites_json": "{}",
-                "default_site": "default"}
+                "default_site": "default", "collector_route_keys": ["POST /events"]}
     assert terraform("init", "-backend=false", cwd=tmp_path).returncode == 0
     for value, accepted in ((None, True), (1, True), (0, False)):
         (tmp_path / "terraform.tfvars.json").write_text(json.dumps({**required, "jobs_reserved_concurrency": value}))

@@ -97,6 +97,25 @@ def test_the_access_log_format_is_one_json_object_of_context_variables(rendered)
     assert all(value.startswith("$context.") for value in fields.values())
 
 
+# The $context variables an HTTP API's access log may use, from the API Gateway Developer Guide,
+# "Customize HTTP API access logs"
+# (docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html).
+HTTP_API_LOG_VARIABLES = {
+    "$context.requestId", "$context.requestTime", "$context.httpMethod", "$context.routeKey", "$context.status",
+    "$context.responseLength", "$context.integrationLatency", "$context.responseLatency",
+    "$context.integrationStatus", "$context.integrationErrorMessage", "$context.path", "$context.protocol",
+    "$context.stage", "$context.domainName", "$context.apiId", "$context.requestTimeEpoch",
+    "$context.integration.status", "$context.integration.latency", "$context.integration.error",
+    "$context.error.message", "$context.error.responseType", "$context.extendedRequestId"}
+
+
+def test_the_collectors_access_log_uses_only_http_api_variables(rendered):
+    fields = json.loads(rendered["collector"]["access_log_format"])
+    assert fields["requestId"] == "$context.requestId" and fields["routeKey"] == "$context.routeKey"
+    assert set(fields.values()) <= HTTP_API_LOG_VARIABLES, set(fields.values()) - HTTP_API_LOG_VARIABLES
+    assert "$context.identity.sourceIp" not in fields.values()  # visitors' addresses are not logged
+
+
 def test_api_gateways_own_errors_echo_the_origin(rendered):
     """Gateway response parameters map from the method request or take a quoted static value."""
     responses = rendered["api"]["gateway_responses"]

@@ -90,18 +90,43 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_throttles" {
 # Beyond the guide: what else tells an operator that visitors' events are being lost or late.
 resource "aws_cloudwatch_metric_alarm" "api_5xx_rate" {
   alarm_name          = "${var.name_prefix}API-5XXRate"
-  alarm_description   = "More than 1% of API requests answered 5xx for 10 minutes. Runbook: docs/operations.md#api-5xx"
-  namespace           = "AWS/ApiGateway"
-  metric_name         = "5XXError"
-  dimensions          = { ApiName = var.api_name, Stage = var.api_stage }
-  statistic           = "Average"
-  period              = 300
+  alarm_description   = "More than 1% of the requests of the collector (websites' events) or of the REST API (dashboard, Stats API) answered 5xx for 10 minutes. Runbook: docs/operations.md#api-5xx"
   evaluation_periods  = 2
   threshold           = 0.01
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.actions
   ok_actions          = local.actions
+
+  metric_query {
+    id          = "worst"
+    expression  = "MAX([collector, rest])"
+    label       = "Share of requests answered 5xx, the worse API"
+    return_data = true
+  }
+
+  # An HTTP API's metric is 5xx (ApiId), a REST API's 5XXError (ApiName); each averages to a share.
+  metric_query {
+    id = "collector"
+    metric {
+      namespace   = "AWS/ApiGateway"
+      metric_name = "5xx"
+      dimensions  = { ApiId = var.collector_api_id, Stage = var.api_stage }
+      stat        = "Average"
+      period      = 300
+    }
+  }
+
+  metric_query {
+    id = "rest"
+    metric {
+      namespace   = "AWS/ApiGateway"
+      metric_name = "5XXError"
+      dimensions  = { ApiName = var.api_name, Stage = var.api_stage }
+      stat        = "Average"
+      period      = 300
+    }
+  }
 }
 
 resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {

@@ -26,6 +26,11 @@ variable "api_name" {
   type        = string
 }
 
+variable "collector_api_id" {
+  description = "The collector's HTTP API id (ApiId dimension)."
+  type        = string
+}
+
 variable "api_stage" {
   description = "The API stage (Stage dimension)."
   type        = string

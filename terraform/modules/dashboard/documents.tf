@@ -2,11 +2,12 @@
 # LiveInsight EventsProcessed, ProcessingTime, ProcessingErrors), then the API, DynamoDB and the
 # visitors' side (sessions, page views).
 locals {
-  api       = var.function_names.api
-  tables    = values(var.table_names)
-  own       = ["Environment", var.metrics_environment]
-  api_dims  = ["ApiName", var.api_name, "Stage", var.api_stage]
-  dashboard = "${var.name_prefix}Operations"
+  api            = var.function_names.api
+  tables         = values(var.table_names)
+  own            = ["Environment", var.metrics_environment]
+  api_dims       = ["ApiName", var.api_name, "Stage", var.api_stage]
+  collector_dims = ["ApiId", var.collector_api_id, "Stage", var.api_stage]
+  dashboard      = "${var.name_prefix}Operations"
 
   # An object, not a map: each widget's metric list has its own shape.
   widget = {
@@ -33,13 +34,17 @@ locals {
     processing_errors = { title = "LiveInsight ProcessingErrors", stat = "Sum", metrics = [
       concat(["LiveInsight", "ProcessingErrors"], local.own),
     ] }
-    api_latency = { title = "API latency (ms)", stat = "p50", metrics = [
-      concat(["AWS/ApiGateway", "Latency"], local.api_dims, [{ stat = "p50" }]),
-      concat(["AWS/ApiGateway", "Latency"], local.api_dims, [{ stat = "p99" }]),
+    api_latency = { title = "API latency (ms): collector and REST API", stat = "p50", metrics = [
+      concat(["AWS/ApiGateway", "Latency"], local.collector_dims, [{ stat = "p50", label = "collector p50" }]),
+      concat(["AWS/ApiGateway", "Latency"], local.collector_dims, [{ stat = "p99", label = "collector p99" }]),
+      concat(["AWS/ApiGateway", "Latency"], local.api_dims, [{ stat = "p50", label = "REST p50" }]),
+      concat(["AWS/ApiGateway", "Latency"], local.api_dims, [{ stat = "p99", label = "REST p99" }]),
     ] }
-    api_errors = { title = "API 4XX and 5XX", stat = "Sum", metrics = [
-      concat(["AWS/ApiGateway", "4XXError"], local.api_dims),
-      concat(["AWS/ApiGateway", "5XXError"], local.api_dims),
+    api_errors = { title = "API 4XX and 5XX: collector and REST API", stat = "Sum", metrics = [
+      concat(["AWS/ApiGateway", "4xx"], local.collector_dims, [{ label = "collector 4xx" }]),
+      concat(["AWS/ApiGateway", "5xx"], local.collector_dims, [{ label = "collector 5xx" }]),
+      concat(["AWS/ApiGateway", "4XXError"], local.api_dims, [{ label = "REST 4XX" }]),
+      concat(["AWS/ApiGateway", "5XXError"], local.api_dims, [{ label = "REST 5XX" }]),
     ] }
     dynamodb_throttles = { title = "DynamoDB throttled requests", stat = "Sum", metrics = concat([
       for table in local.tables : ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", table]

@@ -26,6 +26,11 @@ variable "table_names" {
   type        = map(string)
 }
 
+variable "collector_api_id" {
+  description = "The collector's HTTP API id (ApiId dimension)."
+  type        = string
+}
+
 variable "api_name" {
   description = "The REST API's name."
   type        = string
