@@ -4,6 +4,9 @@ in November 2026 (ARCHITECTURE.md's figures for 2025-26)."""
 PRICES_AS_OF = "2026-11, us-east-1 list prices"
 
 API_GATEWAY_REST_USD_PER_MILLION_REQUESTS = 3.50
+# HTTP APIs (the collector, terraform/modules/collector): the first 300 million requests a month; each
+# request is metered in 512 KB steps, and the collector's are under 64 KB, so one step each.
+API_GATEWAY_HTTP_USD_PER_MILLION_REQUESTS = 1.00
 LAMBDA_USD_PER_MILLION_REQUESTS = 0.20
 LAMBDA_USD_PER_GB_SECOND = 0.0000166667  # x86_64 (arm64 is 20% less)
 DYNAMODB_USD_PER_MILLION_WRITE_UNITS = 0.625  # on demand, 1 KB each

@@ -162,10 +162,11 @@ def _batched(page_views: int, batch: int, now: int):
 
 
 def usd_per_million(requests_per_pv: float, lambda_ms_per_request: float, write_units: float, read_units: float,
-                    log_bytes: float, put_metric_data_per_pv: float = 0.0) -> float:
-    """All-in list price of a million page views (bench/prices.py)."""
+                    log_bytes: float, put_metric_data_per_pv: float = 0.0,
+                    api_usd_per_million_requests: float = prices.API_GATEWAY_HTTP_USD_PER_MILLION_REQUESTS) -> float:
+    """All-in list price of a million page views (bench/prices.py); by default sent to the collector's HTTP API."""
     million = 1_000_000
-    api = requests_per_pv * prices.API_GATEWAY_REST_USD_PER_MILLION_REQUESTS
+    api = requests_per_pv * api_usd_per_million_requests
     lambda_requests = requests_per_pv * prices.LAMBDA_USD_PER_MILLION_REQUESTS
     gb_seconds = requests_per_pv * million * LAMBDA_MEMORY_GB * max(1.0, lambda_ms_per_request) / 1000
     lambda_duration = gb_seconds * prices.LAMBDA_USD_PER_GB_SECOND
@@ -176,18 +177,20 @@ def usd_per_million(requests_per_pv: float, lambda_ms_per_request: float, write_
     return round(api + lambda_requests + lambda_duration + dynamodb + logs + metrics, 3)
 
 
-def our_cost(figures: dict) -> float:
+def our_cost(figures: dict, api_price: float = prices.API_GATEWAY_HTTP_USD_PER_MILLION_REQUESTS) -> float:
+    """`api_price`: dollars per million requests of the API in front (the collector's HTTP API by default)."""
     lambda_ms = figures["own_ms_per_request"] + figures["ddb_calls_per_request"] * prices.DYNAMODB_MS_PER_CALL
     return usd_per_million(figures["requests"] / figures["page_views"], lambda_ms,
                            figures["write_units_per_page_view"], figures["read_units_per_page_view"],
-                           figures["log_bytes_per_page_view"])
+                           figures["log_bytes_per_page_view"], api_usd_per_million_requests=api_price)
 
 
 def baseline_cost(own_ms_per_event: float) -> float:
-    # One request per event; per event one put_item (1 unit), one session update (1 unit: items
-    # under 1 KB) and one PutMetricData; it prints nothing of its own.
+    # One request per event to a REST API; per event one put_item (1 unit), one session update (1 unit:
+    # items under 1 KB) and one PutMetricData; it prints nothing of its own.
     lambda_ms = own_ms_per_event + 2 * prices.DYNAMODB_MS_PER_CALL + prices.CLOUDWATCH_MS_PER_CALL
-    return usd_per_million(1.0, lambda_ms, 2.0, 0.0, 0.0, put_metric_data_per_pv=1.0)
+    return usd_per_million(1.0, lambda_ms, 2.0, 0.0, 0.0, put_metric_data_per_pv=1.0,
+                           api_usd_per_million_requests=prices.API_GATEWAY_REST_USD_PER_MILLION_REQUESTS)
 
 
 def _free_port() -> int:
@@ -334,6 +337,10 @@ def run(quick: bool) -> dict:
         # the headline: what browsers running the SDK send, recorded (bench/sdk_workload.py) and replayed
         "usd_per_million_page_views": our_cost(multi_page),
         "usd_per_million_page_views_spa": our_cost(spa),
+        # the ingest path's choice (docs/performance.md): the same recorded traffic through the REST API,
+        # and through a Lambda function URL (no API Gateway price; no stage throttling, access log or guide URL)
+        "usd_per_million_page_views_rest_api": our_cost(multi_page, prices.API_GATEWAY_REST_USD_PER_MILLION_REQUESTS),
+        "usd_per_million_page_views_function_url": our_cost(multi_page, 0.0),
         "requests_per_page_view_multi_page": multi_page["recorded"]["requests_per_page_view"],
         "requests_per_page_view_spa": spa["recorded"]["requests_per_page_view"],
         "write_units_per_page_view": multi_page["write_units_per_page_view"],

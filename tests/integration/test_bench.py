@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import PROJECT_DIR
 
 KEYS = {
@@ -18,6 +20,7 @@ KEYS = {
     "stats_api_funnel_4_steps_p50_seconds", "stats_api_funnel_4_steps_p95_seconds",
     "usd_per_million_page_views_spa", "usd_per_million_page_views_single_request",
     "requests_per_page_view_multi_page", "requests_per_page_view_spa", "write_units_per_page_view_spa",
+    "usd_per_million_page_views_rest_api", "usd_per_million_page_views_function_url",
 }
 
 
@@ -57,3 +60,9 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
         assert replayed["recorded"]["page_views_made"] == replayed["recorded"]["page_views_sent"]
         assert replayed["page_views"] == replayed["recorded"]["page_views_sent"] > 0
     assert last_line["requests_per_page_view_spa"] < last_line["requests_per_page_view_multi_page"] < 2
+    # the ingest path: the same recorded traffic priced through each API; only API Gateway's price differs
+    # (REST $3.50, HTTP API $1.00, a function URL nothing, per million requests: bench/prices.py)
+    per_page_view = last_line["requests_per_page_view_multi_page"]
+    http, rest = last_line["usd_per_million_page_views"], last_line["usd_per_million_page_views_rest_api"]
+    assert rest - http == pytest.approx(2.50 * per_page_view, abs=0.01)
+    assert http - last_line["usd_per_million_page_views_function_url"] == pytest.approx(per_page_view, abs=0.01)
