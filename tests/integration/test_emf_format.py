@@ -12,6 +12,7 @@ import uuid
 import boto3
 
 from chalicelib.core.metrics import NAMESPACE
+from chalicelib.sessions.expiry import expire_idle_sessions
 from scripts.local_stream import StreamPoller
 from tests.infrastructure.aws_formats import emf_problems, emitted_metrics
 from tests.infrastructure.conftest import TERRAFORM_DIR, resources
@@ -34,6 +35,8 @@ def _traffic(api, services, now_ms: int) -> None:
     assert post(api, {"event_type": "page_view", "page_url": "https://shop.example/"},
                 headers={"User-Agent": BOT_UA}).status_code == 200
     assert post(api, raw=b"{not json").status_code == 400
+    # a run out of time at once leaves the due session for the next: ExpiryBacklog 1
+    expire_idle_sessions(services.sessions, services.session_rules, services.metrics, now_ms=now_ms, budget_seconds=0)
     services.expire_sessions(now_ms=now_ms)
     services.roll_up_stats(now_ms=now_ms)
     # The lake's jobs: the stored events through the stream writer, then a compaction run.
@@ -83,7 +86,7 @@ def test_every_line_is_valid_emf_and_feeds_the_alarms_and_dashboard(api, wire, c
             "SessionsStarted", "SessionsEnded", "ActiveVisitors"} <= names
     watched = _alarm_metrics() | _dashboard_metrics()
     assert len(watched) >= 6
-    # ExpiryBacklog is printed by every expiry run, including this one.
+    # ExpiryBacklog is printed by an expiry run that leaves a backlog, as the first one here does.
     assert watched - emitted == set()
 
 

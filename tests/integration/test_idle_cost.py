@@ -77,7 +77,7 @@ def idle_hour():
         yield measure_jobs(ONE_SITE)
 
 
-def test_an_idle_expiry_run_is_one_query_per_shard_and_one_metric(idle_hour):
+def test_an_idle_expiry_run_is_one_query_per_shard_and_prints_no_metric(idle_hour):
     expiry = idle_hour["expire_sessions"]
     assert expiry["runs"] == 60
     assert expiry["requests_per_run"] == [8]  # the active-session index, 8 shards, nothing due
@@ -85,8 +85,8 @@ def test_an_idle_expiry_run_is_one_query_per_shard_and_one_metric(idle_hour):
     assert expiry["write_requests_per_hour"] == 0
     assert expiry["read_units_per_hour"] == 480 * 0.5  # an index Query: eventually consistent, 0.5 at least
     assert expiry["moto_reported_read_units_per_hour"] == 480  # moto says 1.0 a query: why we compute our own
-    assert expiry["metrics_per_run"] == [1]
-    assert expiry["metrics"] == ["LiveInsight/ExpiryBacklog/Environment=Production"]
+    assert expiry["metrics_per_run"] == [0]  # no backlog, no ExpiryBacklog: a zero would be billed by the hour
+    assert expiry["metrics"] == []
 
 
 def test_an_idle_lake_compaction_is_one_listing_per_site_an_hour_and_prints_no_metric(idle_hour):
@@ -105,7 +105,7 @@ def test_an_idle_rollup_run_reads_each_site_nine_times_thirteen_in_the_first_fiv
     assert rollup["requests_per_hour"] == {"Query": 55 * 9 + 5 * 13}
     assert rollup["write_requests_per_hour"] == 0
     assert rollup["read_units_per_hour"] == 560 * 0.5
-    assert rollup["metrics"] == ["LiveInsight/ActiveVisitors/Environment=Production/Site=default"]
+    assert rollup["metrics"] == []  # no visitors, no ActiveVisitors
 
 
 def _earlier_traffic(services, at_ms):
@@ -133,8 +133,7 @@ def test_idle_cost_grows_with_sites_not_with_stored_data(aws_env):
     assert hour["expire_sessions"]["requests_per_hour"] == {"Query": 480}
     assert hour["roll_up_stats"]["requests_per_hour"] == {"Query": 2 * 560}
     assert hour["roll_up_stats"]["read_units_per_hour"] == 2 * 280
-    assert hour["roll_up_stats"]["metrics"] == ["LiveInsight/ActiveVisitors/Environment=Production/Site=default",
-                                                "LiveInsight/ActiveVisitors/Environment=Production/Site=shop"]
+    assert hour["roll_up_stats"]["metrics"] == []  # the earlier visitors are gone: nothing to print
     assert hour["expire_sessions"]["write_requests_per_hour"] == hour["roll_up_stats"]["write_requests_per_hour"] == 0
 
 
@@ -148,7 +147,7 @@ def test_the_bill_is_the_sum_of_its_parts(idle_hour):
     assert items["KMS key"]["usd"] == 1 * prices.KMS_USD_PER_KEY_MONTH
     assert items["CloudWatch alarms"]["amount"] == 24
     assert items["CloudWatch alarms"]["usd"] == pytest.approx(24 * prices.CLOUDWATCH_USD_PER_ALARM_METRIC_MONTH)
-    assert items["Custom metrics the idle jobs emit"]["amount"] == 2  # an idle compaction prints none
+    assert items["Custom metrics the idle jobs emit"]["amount"] == 0  # idle jobs print no zeros
     assert items["CloudWatch dashboard"]["usd"] == 0  # one dashboard: within the three free per account
     assert items["Lambda requests (scheduled jobs)"]["amount"] == 2 * 43_200 + 720  # compaction: hourly
     assert items["DynamoDB reads (scheduled jobs)"]["amount"] == (240 + 280) * 720
@@ -195,10 +194,11 @@ def test_emf_metrics_are_counted_per_name_and_dimension_set():
     metrics = Metrics("Production", write=lines.append)
     metrics.expiry(ended_sessions=[], backlog=0)
     metrics.active_visitors({"a": 0, "b": 3})
+    metrics.active_visitors({"c": 2})
     metrics.expiry(ended_sessions=[], backlog=5)
-    assert sorted(idle_cost.emf_metrics("\n".join(lines))) == [
-        ("LiveInsight", "ActiveVisitors", (("Environment", "Production"), ("Site", "a"))),
+    assert sorted(idle_cost.emf_metrics("\n".join(lines))) == [  # zeros are not printed
         ("LiveInsight", "ActiveVisitors", (("Environment", "Production"), ("Site", "b"))),
+        ("LiveInsight", "ActiveVisitors", (("Environment", "Production"), ("Site", "c"))),
         ("LiveInsight", "ExpiryBacklog", (("Environment", "Production"),)),
     ]
 

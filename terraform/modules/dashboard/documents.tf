@@ -60,11 +60,14 @@ locals {
       concat(["LiveInsight", "SessionsStarted"], local.own),
       concat(["LiveInsight", "SessionsEnded"], local.own),
       concat(["LiveInsight", "BouncedSessions"], local.own),
-      concat(["LiveInsight", "ExpiryBacklog"], local.own, [{ stat = "Maximum" }]),
+      concat(["LiveInsight", "ExpiryBacklog"], local.own, [{ stat = "Maximum", id = "backlog", visible = false }]),
+      # printed only when not 0 (chalicelib/core/metrics.py): a minute without it had no backlog
+      [{ expression = "FILL(backlog, 0)", id = "backlog_or_0", label = "ExpiryBacklog" }],
     ] }
     page_views = { title = "Page views and active visitors (all sites)", stat = "Sum", metrics = [
       [{ expression = "SEARCH('{LiveInsight,Environment,Site} MetricName=\"PageViews\" Environment=\"${var.metrics_environment}\"', 'Sum', 300)", id = "pv", label = "PageViews" }],
-      [{ expression = "SEARCH('{LiveInsight,Environment,Site} MetricName=\"ActiveVisitors\" Environment=\"${var.metrics_environment}\"', 'Maximum', 300)", id = "av", label = "ActiveVisitors" }],
+      # ActiveVisitors is printed only when not 0: a site's missing minute had no visitors
+      [{ expression = "FILL(SEARCH('{LiveInsight,Environment,Site} MetricName=\"ActiveVisitors\" Environment=\"${var.metrics_environment}\"', 'Maximum', 300), 0)", id = "av", label = "ActiveVisitors" }],
     ] }
     lake_freshness = { title = "Event lake: writer IteratorAge (ms) and write delay (s)", stat = "Maximum", metrics = [
       ["AWS/Lambda", "IteratorAge", "FunctionName", var.function_names.lake_writer, { stat = "Maximum" }],
