@@ -26,6 +26,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 from bench import prices  # noqa: E402
+from bench.function_size import lambda_ms_per_request, on_lambda_ms  # noqa: E402
 
 RESULTS = PROJECT_DIR / "bench" / "results.json"
 LAMBDA_MEMORY_GB = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"]["prod"][
@@ -146,6 +147,9 @@ def replay(requests: list[tuple[bytes, int, str]], now: int) -> dict:
         "own_ms_per_request": round(own_ms_per_request, 3),
         "ddb_calls_per_request": round(ingest_calls / len(requests), 3),
         "log_bytes_per_page_view": round(len(log.getvalue().encode()) / pv, 1),
+        # the same requests in a process of their own: CPU a request, at the function's share of a core
+        **lambda_ms_per_request([(body, ip) for body, _, ip in requests], ingest_calls / len(requests),
+                                round(LAMBDA_MEMORY_GB * 1024)),
     }
 
 
@@ -178,17 +182,20 @@ def usd_per_million(requests_per_pv: float, lambda_ms_per_request: float, write_
 
 
 def our_cost(figures: dict, api_price: float = prices.API_GATEWAY_HTTP_USD_PER_MILLION_REQUESTS) -> float:
-    """`api_price`: dollars per million requests of the API in front (the collector's HTTP API by default)."""
-    lambda_ms = figures["own_ms_per_request"] + figures["ddb_calls_per_request"] * prices.DYNAMODB_MS_PER_CALL
-    return usd_per_million(figures["requests"] / figures["page_views"], lambda_ms,
+    """`api_price`: dollars per million requests of the API in front (the collector's HTTP API by default).
+    Lambda's duration: the requests' CPU at the function's share of a core plus DynamoDB's latency
+    (bench/function_size.py)."""
+    return usd_per_million(figures["requests"] / figures["page_views"], figures["lambda_ms_per_request"],
                            figures["write_units_per_page_view"], figures["read_units_per_page_view"],
                            figures["log_bytes_per_page_view"], api_usd_per_million_requests=api_price)
 
 
 def baseline_cost(own_ms_per_event: float) -> float:
     # One request per event to a REST API; per event one put_item (1 unit), one session update (1 unit:
-    # items under 1 KB) and one PutMetricData; it prints nothing of its own.
-    lambda_ms = own_ms_per_event + 2 * prices.DYNAMODB_MS_PER_CALL + prices.CLOUDWATCH_MS_PER_CALL
+    # items under 1 KB) and one PutMetricData; it prints nothing of its own. Its own time (botocore's
+    # work left out, which flatters it) at the same share of a core as ours.
+    lambda_ms = (on_lambda_ms(own_ms_per_event, round(LAMBDA_MEMORY_GB * 1024), 2)
+                 + prices.CLOUDWATCH_MS_PER_CALL)
     return usd_per_million(1.0, lambda_ms, 2.0, 0.0, 0.0, put_metric_data_per_pv=1.0,
                            api_usd_per_million_requests=prices.API_GATEWAY_REST_USD_PER_MILLION_REQUESTS)
 
@@ -308,6 +315,7 @@ def run(quick: bool) -> dict:
     from bench.dashboard_paint import measure as measure_dashboard_paint
     from bench.expiry_cost import measure as measure_expiry
     from bench.flood_items import measure as measure_floods
+    from bench.function_size import measure as measure_function_size
     from bench.idle_cost import measure as measure_idle
     from bench.lake_cost import measure as measure_lake
     from bench.query_latency import measure as measure_query_latency
@@ -325,6 +333,7 @@ def run(quick: bool) -> dict:
     expiry = measure_expiry(20, 200) if quick else measure_expiry(1000, 10_000)
     baseline_own_ms = measure_baseline_own_ms(20 if quick else 500)
     idle = measure_idle()  # the same in a quick run: one hour of each minute job, on an empty stage
+    sizing = measure_function_size(quick)  # the collector's CPU a request, priced at each memory size
     stalled = measure_stalled()  # one request against an endpoint that never answers
     floods = measure_floods(quick)  # distinct paths, names, sources, visitors in one minute; then the jobs
     user_agent = measure_user_agent(quick)  # the User-Agent work of one request, 8 KB against normal
@@ -364,6 +373,8 @@ def run(quick: bool) -> dict:
         "baseline_cold_start_ms": processes["baseline_cold_start_ms"],
         "baseline_peak_rss_mb": processes["baseline_peak_rss_mb"],
         "idle_usd_per_month": idle["usd_per_month"],
+        "function_size_cheapest_fitting_mb": sizing["chosen_memory_mb"],
+        "function_cpu_ms_per_request": sizing["measured"]["cpu_ms_mean"],
         "stalled_answer_seconds": stalled["stalled_answer_seconds"],
         "largest_item_bytes": floods["largest_item_bytes"],
         "flood_failed_requests": floods["flood_failed_requests"],
@@ -388,7 +399,7 @@ def run(quick: bool) -> dict:
         "dashboard_complete_warm_p50_ms": {k: p["warm_complete"]["p50_ms"] for k, p in paint["periods"].items()},
         "dashboard_js_css_gzip_bytes": paint["weight"]["js_css_gzip_bytes"],
         "details": {"multi_page": multi_page, "spa": spa, "single": single, "batch25": batch25,
-                    "processes": processes, "expiry": expiry, "idle": idle,
+                    "processes": processes, "expiry": expiry, "idle": idle, "function_size": sizing,
                     "stalled": stalled, "floods": floods, "user_agent": user_agent, "lake": lake,
                     "query_latency": latency, "dashboard_paint": paint,
                     "baseline_own_ms_per_event": round(baseline_own_ms, 3), "lambda_memory_gb": LAMBDA_MEMORY_GB,

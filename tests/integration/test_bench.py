@@ -21,6 +21,7 @@ KEYS = {
     "usd_per_million_page_views_spa", "usd_per_million_page_views_single_request",
     "requests_per_page_view_multi_page", "requests_per_page_view_spa", "write_units_per_page_view_spa",
     "usd_per_million_page_views_rest_api", "usd_per_million_page_views_function_url",
+    "function_size_cheapest_fitting_mb", "function_cpu_ms_per_request",
 }
 
 
@@ -66,3 +67,10 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
     http, rest = last_line["usd_per_million_page_views"], last_line["usd_per_million_page_views_rest_api"]
     assert rest - http == pytest.approx(2.50 * per_page_view, abs=0.01)
     assert http - last_line["usd_per_million_page_views_function_url"] == pytest.approx(per_page_view, abs=0.01)
+    # the function's size: below a whole core its CPU costs the same at every size and only the wait for
+    # DynamoDB grows with memory, so a request costs more the larger the function
+    sizes = details["function_size"]["rows"]
+    assert [r["memory_mb"] for r in sizes] == [128, 256, 512, 1024, 1769]
+    costs = [r["usd_per_million_requests"] for r in sizes]
+    assert costs == sorted(costs) and len(set(costs)) == len(costs)
+    assert last_line["function_size_cheapest_fitting_mb"] in (128, 256, 512, 1024, 1769)
