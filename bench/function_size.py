@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -38,15 +36,6 @@ SIZES_MB = (128, 256, 512, 1024, 1769)
 FULL_CORE_MB = 1769
 LATENCY_BUDGET_MS = 150  # p95 of a request's time on Lambda: an SDK request (keepalive) should answer within it
 MEMORY_HEADROOM = 0.4  # of the size left free at the peak: Python's heap grows with bursts of large batches
-
-
-def _child(env: dict, source: str, requests: int, warm_up: int) -> dict:
-    done = subprocess.run([sys.executable, str(PROJECT_DIR / "bench" / "size_child.py"), source, str(requests),
-                           str(warm_up)], env=env, capture_output=True, text=True, timeout=900)
-    line = next((out for out in done.stderr.splitlines() if out.startswith("BENCH ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"size child failed:\n{done.stderr[-2000:]}")
-    return json.loads(line[6:])
 
 
 def on_lambda_ms(cpu_ms: float, memory_mb: int, calls: float) -> float:
@@ -68,22 +57,14 @@ def choose(rows: list[dict]) -> dict:
 def measure_cpu(requests: list[tuple[bytes, str]] | None = None, quick: bool = False) -> dict:
     """CPU per request of the collector in a fresh process against a moto server: `requests` (body, source
     address) as given, or synthetic visits as the SDK sends them."""
-    from moto.server import ThreadedMotoServer
+    import boto3
 
-    from bench.run import _aws_env, _free_port
+    from bench.run import bench_child, moto_server
     from chalicelib.schema.tables import create_tables
     from tests.conftest import stage_environment
 
-    _aws_env()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    import boto3
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
     count, warm_up = (40, 8) if quick else (400, 40)
-    try:
+    with moto_server() as endpoint:
         create_tables(boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1"), "prod")
         # the local stage's sites and settings, as bench/run.py replays with, on tables named for prod
         env = {**os.environ, **stage_environment("local"), "LIVEINSIGHT_STAGE": "prod",
@@ -91,13 +72,11 @@ def measure_cpu(requests: list[tuple[bytes, str]] | None = None, quick: bool = F
                "LIVEINSIGHT_COUNTRY_DB": str(PROJECT_DIR / "build" / "geo" / "country.mmdb"),
                "PYTHONDONTWRITEBYTECODE": "1"}
         if requests is None:
-            return _child(env, "-", count, warm_up)
+            return bench_child("size_child.py", ["-", count, warm_up], env, timeout=900)
         with tempfile.NamedTemporaryFile("w", suffix=".json") as listed:
             json.dump([{"body": body.decode(), "ip": ip} for body, ip in requests], listed)
             listed.flush()
-            return _child(env, listed.name, len(requests), warm_up)
-    finally:
-        server.stop()
+            return bench_child("size_child.py", [listed.name, len(requests), warm_up], env, timeout=900)
 
 
 def lambda_ms_per_request(requests: list[tuple[bytes, str]], calls_per_request: float, memory_mb: int) -> dict:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from contextlib import redirect_stdout
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -206,21 +206,40 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def measure_processes(cold_runs: int, rss_events: int, baseline_rss_events: int) -> dict:
-    """Fresh processes against a moto server: cold starts and peak memory, ours and the baseline's."""
-    import boto3
+@contextmanager
+def moto_server():
+    """A moto server on a free loopback port for child processes (AWS_ENDPOINT_URL): its endpoint."""
     from moto.server import ThreadedMotoServer
-
-    from bench import baseline
-    from chalicelib.schema.tables import create_tables
 
     _aws_env()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    endpoint = f"http://127.0.0.1:{port}"
     try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def bench_child(script: str, args: list, env: dict, timeout: int = 600) -> dict:
+    """bench/<script> in a fresh interpreter: the JSON of the `BENCH ` line it prints on stderr."""
+    done = subprocess.run([sys.executable, str(PROJECT_DIR / "bench" / script), *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    line = next((out for out in done.stderr.splitlines() if out.startswith("BENCH ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"bench/{script} {args} failed:\n{done.stderr[-2000:]}")
+    return json.loads(line[6:])
+
+
+def measure_processes(cold_runs: int, rss_events: int, baseline_rss_events: int) -> dict:
+    """Fresh processes against a moto server: cold starts and peak memory, ours and the baseline's."""
+    import boto3
+
+    from bench import baseline
+    from chalicelib.schema.tables import create_tables
+
+    with moto_server() as endpoint:
         dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
         create_tables(dynamodb, "prod")
         for table, key in baseline.TABLES.items():
@@ -233,19 +252,12 @@ def measure_processes(cold_runs: int, rss_events: int, baseline_rss_events: int)
                "PYTHONDONTWRITEBYTECODE": "1"}
 
         def child(target: str, events: int, batch: int) -> dict:
-            done = subprocess.run([sys.executable, str(PROJECT_DIR / "bench" / "child.py"), target, str(events),
-                                   str(batch)], env=env, capture_output=True, text=True, timeout=600)
-            line = next((out for out in done.stderr.splitlines() if out.startswith("BENCH ")), None)
-            if done.returncode != 0 or line is None:
-                raise RuntimeError(f"bench child {target} failed:\n{done.stderr[-2000:]}")
-            return json.loads(line[6:])
+            return bench_child("child.py", [target, events, batch], env)
 
         ours = [child("ours", 1, 1)["cold_start_ms"] for _ in range(cold_runs)]
         theirs = [child("baseline", 1, 1)["cold_start_ms"] for _ in range(cold_runs)]
         our_rss = child("ours", rss_events, 25)
         their_rss = child("baseline", baseline_rss_events, 25)
-    finally:
-        server.stop()
     return {"cold_start_ms": round(statistics.median(ours), 1),
             "baseline_cold_start_ms": round(statistics.median(theirs), 1),
             "peak_rss_mb": our_rss["peak_rss_mb"], "rss_events": our_rss["events"],
