@@ -45,6 +45,15 @@ class Services:
                             shards=self.settings.active_session_shards)
 
     @cached_property
+    def _retries(self):
+        """Every store's retry policy (the one given, or the default), telling Metrics of each throttle."""
+        from dataclasses import replace
+
+        from chalicelib.store.base import Backoff  # loads botocore: keep it off the import path
+
+        return replace(self.backoff or Backoff(), on_throttle=self.metrics.dynamodb_throttled)
+
+    @cached_property
     def _client(self):
         from chalicelib.store import create_dynamodb_client  # loads boto3: keep it off the import path
 
@@ -54,20 +63,20 @@ class Services:
     def events(self):
         from chalicelib.store import EventStore
 
-        return EventStore(self._client, self.settings.events_table, self.backoff)
+        return EventStore(self._client, self.settings.events_table, self._retries)
 
     @cached_property
     def sessions(self):
         from chalicelib.store import SessionStore
 
-        return SessionStore(self._client, self.settings.sessions_table, self.backoff,
+        return SessionStore(self._client, self.settings.sessions_table, self._retries,
                             events_table=self.settings.events_table)
 
     @cached_property
     def stats(self):
         from chalicelib.store import StatsStore
 
-        return StatsStore(self._client, self.settings.stats_table, self.backoff)
+        return StatsStore(self._client, self.settings.stats_table, self._retries)
 
     @cached_property
     def access_store(self):
@@ -75,14 +84,14 @@ class Services:
         from chalicelib.schema.tables import ACCESS
         from chalicelib.store.access import AccessStore
 
-        return AccessStore(self._client, ACCESS.name(self.settings.stage), self.backoff)
+        return AccessStore(self._client, ACCESS.name(self.settings.stage), self._retries)
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:
         """The per-site limit of events per minute; its counters live in the statistics table."""
         from chalicelib.store import LimitStore
 
-        return RateLimiter(LimitStore(self._client, self.settings.stats_table, self.backoff),
+        return RateLimiter(LimitStore(self._client, self.settings.stats_table, self._retries),
                            self.settings.events_per_minute)
 
     @cached_property
@@ -96,7 +105,7 @@ class Services:
         return Collector(
             settings=self.settings,
             events=self.events,
-            salts=SaltStore(self._client, self.settings.events_table, self.backoff),
+            salts=SaltStore(self._client, self.settings.events_table, self._retries),
             sessions=Sessionizer(self.sessions, self.session_rules, self.settings.event_retention_seconds,
                                  pause=_jitter_pause),
             stats=self.stats,
@@ -157,7 +166,7 @@ class Services:
         """One rewriter per lake partition (compaction or erasure): leases in the statistics table."""
         from chalicelib.store.leases import LeaseStore
 
-        return LeaseStore(self._client, self.settings.stats_table, self.backoff)
+        return LeaseStore(self._client, self.settings.stats_table, self._retries)
 
     def query_lake(self, request: dict, time_left_seconds: float | None = None) -> dict:
         """One query of the lake (the query function's body): a LakeQuery as JSON in, its answer out."""
@@ -211,7 +220,7 @@ class Services:
     def erasure_store(self):
         from chalicelib.store.erasure import ErasureStore
 
-        return ErasureStore(self._client, self.settings.events_table, self.settings.sessions_table, self.backoff)
+        return ErasureStore(self._client, self.settings.events_table, self.settings.sessions_table, self._retries)
 
     def request_erasure(self, visitor: str, query: dict[str, str]) -> dict:
         from chalicelib.core.deadline import remaining_seconds

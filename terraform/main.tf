@@ -106,7 +106,6 @@ module "alarms" {
   source              = "./modules/alarms"
   name_prefix         = var.name_prefix
   function_names      = local.function_names
-  table_names         = module.tables.table_names
   api_name            = local.api_name
   api_stage           = var.stage
   collector_api_id    = module.collector.api_id

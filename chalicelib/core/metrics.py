@@ -23,6 +23,7 @@ SESSIONS_STARTED = "SessionsStarted"
 SESSIONS_ENDED = "SessionsEnded"
 SESSION_DURATION = "SessionDuration"    # seconds, one value per ended session
 BOUNCED_SESSIONS = "BouncedSessions"
+DYNAMODB_THROTTLES = "DynamoDBThrottles"  # DynamoDB calls refused for capacity (alarm LiveInsight-DynamoDB-Throttles)
 EXPIRY_BACKLOG = "ExpiryBacklog"        # due sessions a run of the expiry job left for the next
 PAGE_VIEWS = "PageViews"                # per site
 ACTIVE_VISITORS = "ActiveVisitors"      # per site: distinct visitors of the last 5 minutes
@@ -138,6 +139,12 @@ class Metrics:
             dimensions: dict[str, str] | None = None) -> None:
         """One line of a job's figures (the lake writer, compaction, a query): {name: (value, unit)}."""
         self._write(emf_line(self.environment, values, extra_dimensions=dimensions))
+
+    def dynamodb_throttled(self, operation: str) -> None:
+        """One line at each throttled DynamoDB call, where it happens (a function that then times out
+        has still reported it). Nothing is printed while nothing is throttled: an idle stage pays for
+        this alarm's one metric, not the 8 per-table metrics AWS/DynamoDB would need (docs/performance.md)."""
+        self._write(emf_line(self.environment, {DYNAMODB_THROTTLES: (1, COUNT)}, properties={"operation": operation}))
 
     def per_site(self, name: str, values: dict[str, int]) -> None:
         for site, value in values.items():

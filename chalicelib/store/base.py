@@ -26,8 +26,8 @@ ATTEMPT_SECONDS_MAX = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
 BATCH_GET_LIMIT = 100
 # Errors worth another try; anything else (validation, access denied, missing table) is a
 # deployment fault that retrying cannot fix.
-RETRYABLE_CODES = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
+RETRYABLE_CODES = THROTTLE_CODES | frozenset({
     "InternalServerError", "ServiceUnavailable", "LimitExceededException",
     # a transaction resent (same ClientRequestToken) while its first send is still being applied
     "TransactionInProgressException",
@@ -107,6 +107,9 @@ class Backoff:
     sleep: Callable[[float], None] = time.sleep
     rand: Callable[[], float] = random.random
     clock: Callable[[], float] = time.monotonic  # the deadline's clock (chalicelib.core.deadline)
+    # Told of every throttled attempt (the operation's name): the LiveInsight-DynamoDB-Throttles alarm's
+    # metric (Metrics.dynamodb_throttled) is counted here, where every DynamoDB call of every function passes.
+    on_throttle: Callable[[str], None] | None = None
 
     def pause(self, attempt: int) -> None:
         self.sleep(self.rand() * min(self.cap_seconds, self.base_seconds * 2 ** attempt))
@@ -121,6 +124,15 @@ def retryable(exc: Exception) -> bool:
     return isinstance(exc, BotoCoreError)  # timeouts and connection errors
 
 
+def throttled(exc: Exception) -> bool:
+    """DynamoDB refused for capacity: a throttling error, or a transaction cancelled for one."""
+    code = error_code(exc)
+    if code == "TransactionCanceledException":
+        reasons = exc.response.get("CancellationReasons") or []  # type: ignore[attr-defined]
+        return any(reason.get("Code") == "ThrottlingError" for reason in reasons)
+    return code in THROTTLE_CODES
+
+
 def call(backoff: Backoff, operation: Callable, **kwargs):
     """One DynamoDB call, retried on throttling and transient faults while the deadline allows;
     StoreUnavailable after that. Other errors (a failed condition among them) go to the caller."""
@@ -132,6 +144,8 @@ def call(backoff: Backoff, operation: Callable, **kwargs):
         try:
             return operation(**kwargs)
         except (ClientError, BotoCoreError) as exc:
+            if backoff.on_throttle and throttled(exc):
+                backoff.on_throttle(name)
             if not retryable(exc):
                 raise
             if attempt == backoff.attempts - 1:

@@ -105,7 +105,7 @@ INPUTS = {
     "api": {"name_prefix": PREFIX, "rest_api_id": "a1b2c3d4e5", "deployment_id": "x1y2z3", "stage_name": "prod",
             "throttle_rate_limit": 1000, "throttle_burst_limit": 2000, "log_retention_days": 30,
             "kms_key_arn": KEY_ARN, "manage_api_gateway_account": True},
-    "alarms": {"name_prefix": PREFIX, "function_names": FUNCTIONS, "table_names": TABLES, "api_name": "LiveInsight",
+    "alarms": {"name_prefix": PREFIX, "function_names": FUNCTIONS, "api_name": "LiveInsight",
                "api_stage": "prod", "collector_api_id": COLLECTOR_API_ID, "metrics_environment": "Production",
                "kms_key_arn": KEY_ARN,
                "lake_failures_queue_name": f"{PREFIX}EventLake-StreamFailures"},

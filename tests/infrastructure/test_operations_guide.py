@@ -35,8 +35,11 @@ def test_the_three_alarms_of_the_guide():
     assert with_prefix(throttles["alarm_name"]) == "LiveInsight-DynamoDB-Throttles"
     assert (throttles["evaluation_periods"], throttles["threshold"]) == (1, 1)
     assert throttles["comparison_operator"] == "GreaterThanOrEqualToThreshold"
-    assert throttles["metric_query"][0]["expression"] == "${local.throttle_expression}"
-    # of every table, summed: the rendered queries are checked in test_rendered_documents.py
+    # counted by the functions at every throttled DynamoDB call: tests/integration/test_faults.py
+    assert (throttles["namespace"], throttles["metric_name"], throttles["statistic"]) == (
+        "LiveInsight", "DynamoDBThrottles", "Sum")
+    assert throttles["dimensions"] == {"Environment": "${var.metrics_environment}"}
+    assert (throttles["period"], throttles["treat_missing_data"]) == (60, "notBreaching")
 
 
 def test_every_alarm_notifies_the_topic():
@@ -55,6 +58,9 @@ def test_the_operators_extra_alarms():
     assert processing["dimensions"] == {"Environment": "${var.metrics_environment}"}
     assert alarm("no_events")["count"] == "${var.expect_traffic ? 1 : 0}"
     assert alarm("job_missed")["treat_missing_data"] == "breaching"  # no run at all is the failure
+    queries = alarm("api_5xx_rate")["metric_query"]
+    assert queries[0]["expression"] == "${local.api_5xx_expression}"  # rendered: test_rendered_documents.py
+    assert [q["id"] for q in queries[1:]] == ["collector", "rest"]  # = local.api_5xx_metric_ids
 
 
 def test_function_and_log_group_names():

@@ -1,6 +1,6 @@
 """Every JSON document the Terraform builds, rendered by Terraform itself (no provider needed) with
 prod's values, and checked against the format AWS accepts: the dashboard body (PutDashboard), the
-policy documents (IAM, the KMS key policy), the throttle alarm's metric math and the access log
+policy documents (IAM, the KMS key policy), the 5xx alarm's metric math and the access log
 format. A document that is broken here would fail the first `terraform apply`."""
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ def test_the_dashboard_body_is_what_put_dashboard_accepts(rendered):
     assert dashboard_body_problems(body) == []
     widgets = {w["properties"]["title"]: w["properties"]["metrics"] for w in json.loads(body)["widgets"]}
     throttles = widgets["DynamoDB throttled requests"]
-    assert len(throttles) == 2 * len(TABLES)  # one array per table and metric
+    assert len(throttles) == 2 * len(TABLES) + 1  # one array per table and metric, and the alarm's
     assert ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", "LiveInsight-Events"] in throttles
+    assert throttles[-1][:4] == ["LiveInsight", "DynamoDBThrottles", "Environment", "Production"]
 
 
 def test_the_policies_follow_iams_grammar(rendered):
@@ -83,12 +84,10 @@ def test_the_policies_grant_what_the_functions_use(rendered):
         f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*")
 
 
-def test_the_throttle_alarm_sums_exactly_its_queries(rendered):
+def test_the_5xx_alarm_reads_exactly_its_queries(rendered):
     alarms = rendered["alarms"]
-    ids = [metric["id"] for metric in alarms["throttle_metrics"]]
-    assert metric_math_problems(alarms["throttle_expression"], ids, "throttled") == []
-    assert {(m["table"], m["metric"]) for m in alarms["throttle_metrics"]} == {
-        (table, metric) for table in TABLES.values() for metric in ("ReadThrottleEvents", "WriteThrottleEvents")}
+    assert alarms["api_5xx_expression"] == "MAX([collector, rest])"
+    assert metric_math_problems(alarms["api_5xx_expression"], alarms["api_5xx_metric_ids"], "worst") == []
 
 
 def test_the_access_log_format_is_one_json_object_of_context_variables(rendered):
@@ -154,15 +153,16 @@ def _module_copy(tmp_path, module: str, old: str, new: str):
 
 
 def test_a_flattened_metrics_list_fails(tmp_path):
-    """The bug that stopped the first prod deploy: flatten() made one list of 24 strings."""
+    """The bug that stopped the first prod deploy (in the throttles widget, then as this one):
+    flatten() made one list of 24 strings."""
     broken = _module_copy(tmp_path, "dashboard", """metrics = concat([
-      for table in local.tables : ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", table]
+      for table in local.tables : ["AWS/DynamoDB", "ConsumedReadCapacityUnits", "TableName", table]
       ], [
-      for table in local.tables : ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", table]
+      for table in local.tables : ["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", table]
     ])""", """metrics = flatten([
       for table in local.tables : [
-        ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", table],
-        ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", table],
+        ["AWS/DynamoDB", "ConsumedReadCapacityUnits", "TableName", table],
+        ["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", table],
       ]
     ])""")
     body = render_documents(broken, INPUTS["dashboard"])["dashboard_body"]

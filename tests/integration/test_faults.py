@@ -205,6 +205,34 @@ def test_it_drives_the_real_app(wire, dynamodb):
     faults.uninstall()
 
 
+def test_each_throttled_call_is_the_throttle_alarms_metric(wire, dynamodb, capsys):
+    """LiveInsight-DynamoDB-Throttles reads LiveInsight/DynamoDBThrottles: one EMF line per throttled
+    attempt, printed by the function that was throttled; nothing while nothing is."""
+    faults = FaultInjector(production_client(), Clock())
+    wire(client=faults.client)
+    from chalice.test import Client
+
+    from app import app
+
+    def throttle_lines() -> list[dict]:
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        return [line for line in lines if "DynamoDBThrottles" in line]
+
+    event = {"event_type": "page_view", "page_url": "https://shop.example/", "user_id": "u"}
+    with Client(app, stage_name=STAGE) as api:
+        assert post(api, event).status_code == 200
+        assert throttle_lines() == []
+        faults.throttle("TransactWriteItems", calls=range(1, 3))  # the next two sends of the event's write
+        assert post(api, {**event, "page_url": "https://shop.example/b"}).status_code == 200
+    lines = throttle_lines()
+    assert [(line["DynamoDBThrottles"], line["operation"], line["Environment"]) for line in lines] == [
+        (1, "transact_write_items", "local")] * 2  # the stage's Environment
+    directive = lines[0]["_aws"]["CloudWatchMetrics"][0]
+    assert (directive["Namespace"], directive["Dimensions"]) == ("LiveInsight", [["Environment"]])
+    assert len(stored_events(dynamodb)) == 2
+    faults.uninstall()
+
+
 @pytest.fixture
 def moto_server(aws_env):
     from moto.server import ThreadedMotoServer

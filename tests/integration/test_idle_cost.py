@@ -22,14 +22,14 @@ MIN = 60_000
 
 # --- the Terraform ------------------------------------------------------------------------------
 
-def test_the_terraform_makes_one_key_sixteen_alarms_reading_24_metrics_one_dashboard_nine_log_groups():
+def test_the_terraform_makes_one_key_sixteen_alarms_reading_17_metrics_one_dashboard_nine_log_groups():
     found = inventory(values={})  # the defaults
     alarm = "module.alarms.aws_cloudwatch_metric_alarm."
     assert found["alarms"] == {
         f"{alarm}lambda_error_rate": {"instances": 1, "metrics_each": 1},
         f"{alarm}lambda_duration": {"instances": 1, "metrics_each": 1},
-        # metric math: Read and WriteThrottleEvents of the three tables (documents.tf)
-        f"{alarm}dynamodb_throttles": {"instances": 1, "metrics_each": 8},  # 4 tables,
+        # the functions' own count of throttled calls (not 8 AWS/DynamoDB metrics: Read and Write of 4 tables)
+        f"{alarm}dynamodb_throttles": {"instances": 1, "metrics_each": 1},
         f"{alarm}api_5xx_rate": {"instances": 1, "metrics_each": 2},  # metric math: the collector and the REST API
         f"{alarm}lambda_throttles": {"instances": 1, "metrics_each": 1},
         f"{alarm}processing_errors": {"instances": 1, "metrics_each": 1},
@@ -42,7 +42,7 @@ def test_the_terraform_makes_one_key_sixteen_alarms_reading_24_metrics_one_dashb
         f"{alarm}lake_dead_letters": {"instances": 1, "metrics_each": 1},
         f"{alarm}lake_stream_failures": {"instances": 1, "metrics_each": 1},
     }  # no_events: count = 0 unless expect_traffic
-    assert (found["alarm_count"], found["alarm_metrics"]) == (16, 24)
+    assert (found["alarm_count"], found["alarm_metrics"]) == (16, 17)
     # log groups: the API, the two minute jobs, the lake's writer, compaction, query and erasure, both APIs' access
     assert (found["kms_keys"], found["kms_keys_rotated"], found["dashboards"], found["log_groups"]) == (1, 1, 1, 9)
     assert found["log_retention_days"] == 30
@@ -52,7 +52,7 @@ def test_expect_traffic_adds_the_no_events_alarm():
     found = inventory(values={"expect_traffic": True})
     assert found["alarms"]["module.alarms.aws_cloudwatch_metric_alarm.no_events"] == {"instances": 1,
                                                                                       "metrics_each": 1}
-    assert (found["alarm_count"], found["alarm_metrics"]) == (17, 25)
+    assert (found["alarm_count"], found["alarm_metrics"]) == (17, 18)
 
 
 def test_an_expression_the_counter_does_not_know_is_an_error_not_a_guess(tmp_path):
@@ -145,8 +145,8 @@ def test_the_bill_is_the_sum_of_its_parts(idle_hour):
     assert memory == {"expire_sessions": 256, "roll_up_stats": 256, "compact_lake": 2048}
     items = {i["item"]: i for i in bill(found, idle_hour, memory)}
     assert items["KMS key"]["usd"] == 1 * prices.KMS_USD_PER_KEY_MONTH
-    assert items["CloudWatch alarms"]["amount"] == 24
-    assert items["CloudWatch alarms"]["usd"] == pytest.approx(24 * prices.CLOUDWATCH_USD_PER_ALARM_METRIC_MONTH)
+    assert items["CloudWatch alarms"]["amount"] == 17
+    assert items["CloudWatch alarms"]["usd"] == pytest.approx(17 * prices.CLOUDWATCH_USD_PER_ALARM_METRIC_MONTH)
     assert items["Custom metrics the idle jobs emit"]["amount"] == 0  # idle jobs print no zeros
     assert items["CloudWatch dashboard"]["usd"] == 0  # one dashboard: within the three free per account
     assert items["Lambda requests (scheduled jobs)"]["amount"] == 2 * 43_200 + 720  # compaction: hourly

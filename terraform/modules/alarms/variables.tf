@@ -16,11 +16,6 @@ variable "function_names" {
   })
 }
 
-variable "table_names" {
-  description = "The tables whose throttling is watched, by base name."
-  type        = map(string)
-}
-
 variable "api_name" {
   description = "The REST API's name (ApiName dimension)."
   type        = string
@@ -70,8 +65,9 @@ variable "expect_traffic" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key encrypting the SNS topic."
+  description = "The customer-managed key encrypting the SNS topic; null (the default): the topic is not encrypted (alarm messages hold no visitor data)."
   type        = string
+  default     = null
 }
 
 variable "lake_failures_queue_name" {

@@ -50,6 +50,8 @@ locals {
       for table in local.tables : ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", table]
       ], [
       for table in local.tables : ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", table]
+      ], [
+      concat(["LiveInsight", "DynamoDBThrottles"], local.own, [{ label = "as the functions saw them (the alarm's)" }]),
     ]) }
     dynamodb_capacity = { title = "DynamoDB consumed capacity units", stat = "Sum", metrics = concat([
       for table in local.tables : ["AWS/DynamoDB", "ConsumedReadCapacityUnits", "TableName", table]
