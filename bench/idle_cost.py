@@ -515,14 +515,19 @@ def measure() -> dict:
     sites = json.loads(sites_json)
     more = bill(found, measure_jobs(json.dumps({**sites, "another-site": {"origins": []}})), memory)
     list_price = sum(i["usd"] for i in items)
-    rotations = prices.KMS_BILLED_ROTATIONS * found["kms_keys_rotated"] * prices.KMS_USD_PER_ROTATION_MONTH
+    # The opt-in customer-managed key (customer_managed_key = true): its monthly fee, and from its third
+    # year its two billed rotations too.
+    keyed = inventory(values={**values, "customer_managed_key": True})
+    key_usd = (keyed["kms_keys"] - found["kms_keys"]) * prices.KMS_USD_PER_KEY_MONTH
+    rotations = prices.KMS_BILLED_ROTATIONS * keyed["kms_keys_rotated"] * prices.KMS_USD_PER_ROTATION_MONTH
     return {
         "usd_per_month": total(items),
         "usd_per_month_within_free_tier": total_within_free_tier(items),
         "items": [{**i, "amount": round(i["amount"], 6), "usd": round(i["usd"], 4)} for i in items],
         "sites": len(sites),
         "usd_per_month_per_further_site": round(sum(i["usd"] for i in more) - list_price, 3),
-        "usd_per_month_from_third_year": round(list_price + rotations, 2),  # the key's two billed rotations
+        "usd_per_month_with_customer_managed_key": round(list_price + key_usd, 2),
+        "usd_per_month_with_customer_managed_key_from_third_year": round(list_price + key_usd + rotations, 2),
         "usd_per_month_with_expect_traffic": round(list_price + alarm_if_traffic_expected
                                                    * prices.CLOUDWATCH_USD_PER_ALARM_METRIC_MONTH, 2),
         "terraform": found,
@@ -539,8 +544,9 @@ def table(idle: dict) -> str:
     return "\n".join([
         *rows, f"{'total, USD a month':<{width}}  {idle['usd_per_month']:>8.2f}",
         f"(within an otherwise unused free tier: ${idle['usd_per_month_within_free_tier']:.2f}; each further site "
-        f"+${idle['usd_per_month_per_further_site']:.2f}; from the key's third year "
-        f"${idle['usd_per_month_from_third_year']:.2f}; with expect_traffic "
+        f"+${idle['usd_per_month_per_further_site']:.2f}; with customer_managed_key "
+        f"${idle['usd_per_month_with_customer_managed_key']:.2f}, from the key's third year "
+        f"${idle['usd_per_month_with_customer_managed_key_from_third_year']:.2f}; with expect_traffic "
         f"${idle['usd_per_month_with_expect_traffic']:.2f})"])
 
 

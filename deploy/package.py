@@ -140,7 +140,7 @@ def _fix_functions(resources: dict) -> None:
             raise PackageError(f"{key} has role {function['role']} in .chalice/config.json, not {ROLES[key]}")
         function["function_name"] = f"${{local.function_names.{FUNCTIONS[key]}}}"
         function["role"] = ROLES[key]
-        function["kms_key_arn"] = "${module.encryption.key_arn}"  # the environment holds the API token
+        function["kms_key_arn"] = "${local.kms_key_arn}"  # the environment holds the API token (null: aws/lambda)
         function["tracing_config"] = {"mode": TRACING_MODE}
         # The log groups (with retention) must exist before a function could create its own.
         function["depends_on"] = ["module.logs", "module.iam"]

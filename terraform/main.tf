@@ -25,8 +25,14 @@ locals {
 }
 
 module "encryption" {
+  count       = var.customer_managed_key ? 1 : 0
   source      = "./modules/encryption"
   name_prefix = var.name_prefix
+}
+
+locals {
+  # null without a customer-managed key: each module then uses its service's AWS managed key or own encryption.
+  kms_key_arn = var.customer_managed_key ? module.encryption[0].key_arn : null
 }
 
 module "tables" {
@@ -36,7 +42,7 @@ module "tables" {
   billing_mode         = var.billing_mode
   provisioned_capacity = var.provisioned_capacity
   deletion_protection  = var.deletion_protection
-  kms_key_arn          = module.encryption.key_arn
+  kms_key_arn          = local.kms_key_arn
 }
 
 module "lake" {
@@ -44,7 +50,7 @@ module "lake" {
   name_prefix          = var.name_prefix
   schema               = local.lake_schema
   events_prefix        = local.lake_schema.events_prefix
-  kms_key_arn          = module.encryption.key_arn
+  kms_key_arn          = local.kms_key_arn
   event_retention_days = var.event_retention_days
 }
 
@@ -52,14 +58,14 @@ module "logs" {
   source         = "./modules/logs"
   function_names = values(local.function_names)
   retention_days = var.log_retention_days
-  kms_key_arn    = module.encryption.key_arn
+  kms_key_arn    = local.kms_key_arn
 }
 
 module "iam" {
   source            = "./modules/iam"
   name_prefix       = var.name_prefix
   table_arns        = module.tables.table_arns
-  kms_key_arn       = module.encryption.key_arn
+  kms_key_arn       = local.kms_key_arn
   log_group_arns    = module.logs.log_group_arns
   metrics_namespace = "LiveInsight"
   function_names    = local.function_names
@@ -84,7 +90,7 @@ module "api" {
   throttle_rate_limit        = var.api_throttle_rate_limit
   throttle_burst_limit       = var.api_throttle_burst_limit
   log_retention_days         = var.log_retention_days
-  kms_key_arn                = module.encryption.key_arn
+  kms_key_arn                = local.kms_key_arn
   manage_api_gateway_account = var.manage_api_gateway_account
 }
 
@@ -99,7 +105,7 @@ module "collector" {
   throttle_rate_limit  = var.api_throttle_rate_limit
   throttle_burst_limit = var.api_throttle_burst_limit
   log_retention_days   = var.log_retention_days
-  kms_key_arn          = module.encryption.key_arn
+  kms_key_arn          = local.kms_key_arn
 }
 
 module "alarms" {
@@ -112,7 +118,7 @@ module "alarms" {
   metrics_environment = local.metrics_environment
   alarm_emails        = var.alarm_emails
   expect_traffic      = var.expect_traffic
-  kms_key_arn         = module.encryption.key_arn
+  kms_key_arn         = local.kms_key_arn
 
   lake_failures_queue_name = module.lake.stream_failures_queue_name
 }

@@ -67,6 +67,12 @@ variable "provisioned_capacity" {
   default = { read_min = 10, read_max = 200, write_min = 10, write_max = 200 }
 }
 
+variable "customer_managed_key" {
+  description = "Encrypt tables, logs, lake, alarm topic and function environment with a customer-managed KMS key of LiveInsight's own ($1 a month, $2 from its first rotation, $3 from its second), auditable and revocable in one place. Off: AWS managed keys and the services' own encryption, at no monthly cost (docs/operations.md#encryption)."
+  type        = bool
+  default     = false
+}
+
 variable "deletion_protection" {
   description = "Protect the tables from deletion (on for prod)."
   type        = bool

@@ -43,7 +43,7 @@ def test_the_generated_terraform_is_fixed(packaged):
             "${module.iam.lambda_role_arn}")
         assert function["role"] == role, key
         assert function["depends_on"] == ["module.logs", "module.iam"]  # log groups with retention first
-        assert function["kms_key_arn"] == "${module.encryption.key_arn}"
+        assert function["kms_key_arn"] == "${local.kms_key_arn}"
         assert function["runtime"] == LAMBDA_RUNTIME == "python3.13"  # supported by AWS until 2029
         # DuckDB and sqlglot only where they are used; the country database only in the API function.
         layers = {"api_handler": ["${aws_lambda_layer_version.geo.arn}"]}.get(key) or (

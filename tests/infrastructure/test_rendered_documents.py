@@ -18,6 +18,7 @@ from tests.infrastructure.render import (
     ACCOUNT,
     INPUTS,
     INVOKE_ARN,
+    KEY_ARN,
     MODULES,
     REGION,
     STUBS,
@@ -72,6 +73,25 @@ def test_the_policies_follow_iams_grammar(rendered):
             IAMPolicyDocumentValidator(document).validate()
         elif kind == "trust":
             IAMTrustPolicyDocumentValidator(document).validate()
+
+
+KEYED_POLICIES = ("dynamodb_policy", "lake_writer_policy", "lake_compaction_policy", "lake_query_policy",
+                  "lake_erasure_policy")
+
+
+def test_the_customer_managed_key_is_granted_only_when_there_is_one(rendered):
+    """customer_managed_key (off by default): each policy that touches encrypted data may use the key;
+    without it the data is under AWS managed keys, whose key policies grant their services' callers."""
+    for name in KEYED_POLICIES:
+        keyed = [s for s in json.loads(rendered["iam"][name])["Statement"] if "kms:Decrypt" in s["Action"]]
+        assert [s["Resource"] for s in keyed] == [[KEY_ARN]], name
+    keyless = render_documents(MODULES / "iam", {**INPUTS["iam"], "kms_key_arn": None}, STUBS.get("iam"))
+    for name in (*KEYED_POLICIES, "cloudwatch_policy", "invoke_lake_policy"):
+        assert "kms:" not in keyless[name], name
+        assert iam_policy_problems(keyless[name], "identity") == [], name
+        IAMPolicyDocumentValidator(keyless[name]).validate()
+    keyed_statements = {name: len(json.loads(rendered["iam"][name])["Statement"]) for name in KEYED_POLICIES}
+    assert {name: len(json.loads(keyless[name])["Statement"]) + 1 for name in KEYED_POLICIES} == keyed_statements
 
 
 def test_the_policies_grant_what_the_functions_use(rendered):

@@ -44,8 +44,15 @@ def test_the_terraform_makes_one_key_sixteen_alarms_reading_17_metrics_one_dashb
     }  # no_events: count = 0 unless expect_traffic
     assert (found["alarm_count"], found["alarm_metrics"]) == (16, 17)
     # log groups: the API, the two minute jobs, the lake's writer, compaction, query and erasure, both APIs' access
-    assert (found["kms_keys"], found["kms_keys_rotated"], found["dashboards"], found["log_groups"]) == (1, 1, 1, 9)
+    # no customer-managed key unless asked for (customer_managed_key): AWS managed keys cost nothing a month
+    assert (found["kms_keys"], found["kms_keys_rotated"], found["dashboards"], found["log_groups"]) == (0, 0, 1, 9)
     assert found["log_retention_days"] == 30
+
+
+def test_the_customer_managed_key_is_one_rotated_key_when_asked_for():
+    found = inventory(values={"customer_managed_key": True})
+    assert (found["kms_keys"], found["kms_keys_rotated"]) == (1, 1)
+    assert found["alarm_metrics"] == 17
 
 
 def test_expect_traffic_adds_the_no_events_alarm():
@@ -144,7 +151,7 @@ def test_the_bill_is_the_sum_of_its_parts(idle_hour):
     memory = idle_cost.job_memory_mb()
     assert memory == {"expire_sessions": 256, "roll_up_stats": 256, "compact_lake": 2048}
     items = {i["item"]: i for i in bill(found, idle_hour, memory)}
-    assert items["KMS key"]["usd"] == 1 * prices.KMS_USD_PER_KEY_MONTH
+    assert items["KMS key"]["usd"] == 0  # opt-in: customer_managed_key
     assert items["CloudWatch alarms"]["amount"] == 17
     assert items["CloudWatch alarms"]["usd"] == pytest.approx(17 * prices.CLOUDWATCH_USD_PER_ALARM_METRIC_MONTH)
     assert items["Custom metrics the idle jobs emit"]["amount"] == 0  # idle jobs print no zeros

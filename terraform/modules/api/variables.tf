@@ -47,8 +47,9 @@ variable "log_retention_days" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key encrypting the access logs."
+  description = "The customer-managed key encrypting the access logs; null: CloudWatch Logs' own encryption."
   type        = string
+  default     = null
 }
 
 variable "xray_tracing" {

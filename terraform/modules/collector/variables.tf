@@ -68,6 +68,7 @@ variable "log_retention_days" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key encrypting the access logs."
+  description = "The customer-managed key encrypting the access logs; null: CloudWatch Logs' own encryption."
   type        = string
+  default     = null
 }

@@ -18,7 +18,7 @@ locals {
   # Exactly the calls chalicelib/store makes, on LiveInsight's tables and their indexes only.
   dynamodb_policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       {
         Sid    = "LiveInsightTables"
         Effect = "Allow"
@@ -38,13 +38,14 @@ locals {
         Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
         Resource = [var.table_arns["Access"]]
       },
-      {
+      ], [
+      for key in compact([var.kms_key_arn]) : {
         Sid      = "TableEncryptionKey"
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
-        Resource = [var.kms_key_arn]
-      },
-    ]
+        Resource = [key]
+      }
+    ])
   })
 
   # Metrics are Embedded Metric Format lines in the functions' own log groups (no PutMetricData),
@@ -107,7 +108,7 @@ locals {
   # (never reads, lists or deletes one), and hands abandoned batches to the failure queue.
   lake_writer_policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       local.own_logs.lake_writer,
       {
         Sid      = "ReadEventsStream"
@@ -127,38 +128,40 @@ locals {
         Action   = "sqs:SendMessage"
         Resource = [var.lake.stream_failures_queue_arn]
       },
-      {
+      ], [
+      for key in compact([var.kms_key_arn]) : {
         Sid      = "DataKey"
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = [var.kms_key_arn]
-      },
-    ]
+        Resource = [key]
+      }
+    ])
   })
 
   # Compaction: reads a partition's objects, writes the compacted object and its manifest, deletes
   # the objects it replaced: all under events/ only.
   lake_compaction_policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       local.own_logs.lake_compaction,
       local.list_events,
       local.partition_leases,
       local.rewrite_events,
-      {
+      ], [
+      for key in compact([var.kms_key_arn]) : {
         Sid      = "DataKey"
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
-        Resource = [var.kms_key_arn]
-      },
-    ]
+        Resource = [key]
+      }
+    ])
   })
 
   # The query function: reads the lake (DuckDB), or runs Athena in its workgroup, which reads the
   # Glue table and the lake with these same credentials and writes results to the results bucket.
   lake_query_policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       local.own_logs.lake_query,
       local.list_events,
       {
@@ -199,20 +202,21 @@ locals {
         Action   = ["s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
         Resource = [var.lake.results_bucket_arn, "${var.lake.results_bucket_arn}/*"]
       },
-      {
+      ], [
+      for key in compact([var.kms_key_arn]) : {
         Sid      = "DataKey"
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = [var.kms_key_arn]
-      },
-    ]
+        Resource = [key]
+      }
+    ])
   })
 
   # Erasure (DELETE /visitors/{id}, the function erase_visitor): the only path that deletes events
   # and sessions from DynamoDB, and that rewrites lake objects without a visitor's rows.
   lake_erasure_policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       local.own_logs.lake_erasure,
       local.list_events,
       local.partition_leases,
@@ -226,13 +230,14 @@ locals {
           [for base in ["Events", "Sessions"] : "${var.table_arns[base]}/index/*"],
         )
       },
-      {
+      ], [
+      for key in compact([var.kms_key_arn]) : {
         Sid      = "DataKey"
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
-        Resource = [var.kms_key_arn]
-      },
-    ]
+        Resource = [key]
+      }
+    ])
   })
 
   # The API function hands lake queries and erasures to their functions, and may invoke nothing else.

@@ -9,8 +9,9 @@ variable "table_arns" {
 }
 
 variable "kms_key_arn" {
-  description = "The key encrypting the tables and the functions' environment."
+  description = "The customer-managed key of tables, logs, lake and environment, which the functions may use; null: AWS managed keys, which need no grant."
   type        = string
+  default     = null
 }
 
 variable "log_group_arns" {

@@ -54,6 +54,7 @@ resource "aws_s3_bucket_versioning" "lake" {
 resource "aws_s3_bucket_server_side_encryption_configuration" "lake" {
   bucket = aws_s3_bucket.lake.id
   rule {
+    # Without a customer-managed key (kms_key_arn null), S3 uses the AWS managed key aws/s3.
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = var.kms_key_arn
@@ -126,9 +127,11 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
 
 # The event source mapping's on-failure destination: a message per abandoned batch, with its shard
 # and sequence numbers (not the records): the runbook replays them from the stream (24 hours).
+# Encrypted with the customer-managed key if there is one, else SQS's own keys (SSE-SQS).
 resource "aws_sqs_queue" "stream_failures" {
   name                      = "${var.name_prefix}EventLake-StreamFailures"
   kms_master_key_id         = var.kms_key_arn
+  sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
   message_retention_seconds = 1209600 # 14 days, SQS's longest: time to read and act on each one
 }
 
@@ -246,6 +249,7 @@ resource "aws_glue_catalog_table" "events" {
   }
 }
 
+# Results under the customer-managed key if there is one (SSE_KMS must name a key), else SSE_S3.
 resource "aws_athena_workgroup" "this" {
   name          = "${var.name_prefix}EventLake"
   description   = "LiveInsight's large lake queries: results encrypted, at most bytes_scanned_cutoff_per_query scanned per query"
@@ -266,7 +270,7 @@ resource "aws_athena_workgroup" "this" {
       expected_bucket_owner = local.account_id
 
       encryption_configuration {
-        encryption_option = "SSE_KMS"
+        encryption_option = var.kms_key_arn == null ? "SSE_S3" : "SSE_KMS"
         kms_key_arn       = var.kms_key_arn
       }
     }

@@ -18,8 +18,9 @@ variable "schema" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key encrypting both buckets, the failure queue and Athena's results."
+  description = "The customer-managed key of both buckets, the failure queue and Athena's results; null: the AWS managed key aws/s3, SQS's and Athena's own (SSE_S3) encryption."
   type        = string
+  default     = null
 }
 
 variable "events_prefix" {

@@ -15,6 +15,7 @@ variable "retention_days" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key encrypting the log groups."
+  description = "The customer-managed key encrypting the log groups; null: CloudWatch Logs' own encryption."
   type        = string
+  default     = null
 }

@@ -56,6 +56,7 @@ variable "deletion_protection" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key for server-side encryption."
+  description = "The customer-managed key for server-side encryption; null: the AWS managed key alias/aws/dynamodb."
   type        = string
+  default     = null
 }
