@@ -13,11 +13,13 @@
   var PERIODS = {
     realtime: { label: "Realtime (30 min)", granularities: MINUTE_BUCKETS ? ["minute"] : ["hour"] },
     day: { label: "Today", granularities: MINUTE_BUCKETS ? ["hour", "minute"] : ["hour"] },
-    "7d": { label: "Last 7 days", granularities: ["day", "hour"] },
-    "30d": { label: "Last 30 days", granularities: ["day", "week"] },
+    // the API's "7d"/"30d" are whole days before today and "6mo"/"12mo" whole months before this one (as
+    // Plausible's): the option says so, or right after traffic begins "Last 7 days" seems to lose visits
+    "7d": { label: "Last 7 days (to yesterday)", granularities: ["day", "hour"] },
+    "30d": { label: "Last 30 days (to yesterday)", granularities: ["day", "week"] },
     month: { label: "This month", granularities: ["day", "week"] },
-    "6mo": { label: "Last 6 months", granularities: ["month", "week", "day"] },
-    "12mo": { label: "Last 12 months", granularities: ["month", "week", "day"] },
+    "6mo": { label: "Last 6 months (to last month)", granularities: ["month", "week", "day"] },
+    "12mo": { label: "Last 12 months (to last month)", granularities: ["month", "week", "day"] },
     custom: { label: "Custom range", granularities: null }
   };
   var DEFAULT_PERIOD = "day"; // today so far: what a new site has (7d and 30d end yesterday, as Plausible's)
@@ -48,6 +50,8 @@
   var early = {};            // "path options" -> the answer of a query sent before the site list came (start)
   var auth = { link: null, credential: null };
   var generation = 0, timer = null, lastScope = "", notes = [];
+  var totals = null;         // {scope, answer}: the tiles' last answer, whose figure for the metric the chart names
+  var shownRange = null;     // the API's echo (query.date_range) of the view shown: [first, last], the site's wall clock
 
   // ---- formatting (shared with the cards through ctx) ----
   var numberFormat = new Intl.NumberFormat();
@@ -354,30 +358,56 @@
     });
   }
 
-  function chartPoints(answer) {
+  // A time label without a row had no events: 0 of a count, but no rate or duration at all (a gap, not 0).
+  function chartPoints(answer, metric) {
+    var none = metric.kind === "count" ? 0 : null;
     var labels = (answer.meta && answer.meta.time_labels) || answer.results.map(function (r) { return r.dimensions[0]; });
     var byLabel = {};
     answer.results.forEach(function (r) { byLabel[r.dimensions[0]] = r; });
     return labels.map(function (label) {
-      var row = byLabel[label], point = { label: label, value: row ? row.metrics[0] : 0 };
+      var row = byLabel[label], point = { label: label, value: row ? row.metrics[0] : none };
       if (row && row.comparison) {
         point.comparisonValue = row.comparison.metrics[0];
         point.comparisonLabel = row.comparison.dimensions[0];
       } else if (answer.meta && answer.meta.comparison_date_range) {
-        point.comparisonValue = 0;
+        point.comparisonValue = none;
       }
       return point;
     });
   }
-  function renderChart(answer, view) {
-    var metric = metricByKey(view.metric);
+  // tiles: the aggregate answer of the same view (or null): its figure for the metric is the chart's "whole range"
+  function renderChart(answer, view, tiles) {
+    var metric = metricByKey(view.metric), i = METRICS.indexOf(metric), row = tiles && tiles.results[0];
     $("chart-title").textContent = metric.label;
+    renderRange(answer.query && answer.query.date_range, view);
     LI.chart.render($("chart"), {
-      points: chartPoints(answer), granularity: view.granularity, metricLabel: metric.label,
+      points: chartPoints(answer, metric), granularity: view.granularity, metricLabel: metric.label,
+      aggregate: row ? row.metrics[i] : null, comparisonAggregate: row && row.comparison ? row.comparison.metrics[i] : null,
       format: function (v) { return formatMetric(metric, v); }, integer: metric.kind === "count",
       comparisonName: COMPARISONS[view.comparison],
       xTitle: view.granularity[0].toUpperCase() + view.granularity.slice(1) + " (" +
         ((sites[view.site] || {}).timezone || "UTC") + ")"
+    });
+  }
+
+  // The days the API says the view covers (its echo, query.date_range, is the site's wall clock with its offset,
+  // so it is shown as written), realtime's minutes; the period select is described by this text.
+  function renderRange(range, view) {
+    var holder = $("range");
+    holder.textContent = "";
+    shownRange = Array.isArray(range) && range.length === 2 ? range.map(String) : null;
+    if (!shownRange) return;
+    var first = shownRange[0], last = shownRange[1], minutes = view.period === "realtime";
+    var oneDay = first.slice(0, 10) === last.slice(0, 10);
+    var thisYear = today((sites[view.site] || {}).timezone || "UTC").slice(0, 4);
+    var kind = minutes ? "hourShort" : oneDay ? "longDay" :
+      first.slice(0, 4) === thisYear && last.slice(0, 4) === thisYear ? "day" : "dayYear";
+    (minutes || !oneDay ? [first, last] : [first]).forEach(function (text, i) {
+      if (i) holder.appendChild(document.createTextNode(" – "));
+      var time = document.createElement("time");
+      time.dateTime = minutes ? text : text.slice(0, 10);
+      time.textContent = LI.chart.wallClock(text, kind);
+      holder.appendChild(time);
     });
   }
 
@@ -408,13 +438,22 @@
     var whole = scope !== lastScope || view.period === "realtime";
     lastScope = scope;
     status(notes.concat(["Updating…"]).join(" "));
+    var tiles = whole ? api("api/v2/query", { body: scoped(aggregateBody(view), view, range) }).then(function (answer) {
+      if (scope === lastScope) totals = { scope: scope, answer: answer };
+      if (gen === generation) renderTiles(answer, view);
+      return answer;
+    }) : Promise.resolve(totals && totals.scope === scope ? totals.answer : null);
+    // The chart is drawn with the tiles' answer (the paint waits for both anyway); without it if that fails.
     var jobs = [api("api/v2/query", { body: scoped(timeseriesBody(view), view, range) }).then(function (answer) {
-      if (gen === generation) renderChart(answer, view);
+      return tiles.catch(function () { return null; }).then(function (aggregate) {
+        if (gen === generation) renderChart(answer, view, aggregate);
+      });
+    }, function (error) {
+      if (gen === generation) renderRange(null, view);
+      throw error;
     })];
     if (whole) {
-      jobs.push(api("api/v2/query", { body: scoped(aggregateBody(view), view, range) }).then(function (answer) {
-        if (gen === generation) renderTiles(answer, view);
-      }));
+      jobs.push(tiles);
       jobs.push(loadLive());
       // The cards' queries (~8) go once the tiles and the chart have answered: sent with them, they shared the
       // server and the first paint waited for all of them (bench/dashboard_paint.py). Unless the view moved on.
@@ -513,24 +552,40 @@
     showOnly("signin", message);
   }
 
+  // The whole view as ONE file (a browser asks before letting a page save many): sections one after the other,
+  // each a "# name" line then the API's CSV answer as it came, a blank line between them.
+  function csvCell(value) {
+    var text = String(value === null || value === undefined ? "" : value);
+    return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  }
+  function csvRow(cells) { return cells.map(csvCell).join(",") + "\r\n"; }
   function exportCsv() {
-    var view = state, range = dateRange(view), name = "liveinsight-" + view.site + "-" +
-      (view.period === "custom" ? view.from + "_" + view.to : view.period);
-    var files = [
+    var view = state, range = dateRange(view), dates = shownRange, metric = metricByKey(view.metric);
+    var name = ["liveinsight", view.site, view.period].concat(dates ? [dates[0].slice(0, 10) + "_" +
+      dates[1].slice(0, 10)] : []).join("-").replace(/[^A-Za-z0-9_.-]+/g, "-") + ".csv";
+    var about = { title: "View", csv: csvRow(["site", "period", "first", "last", "time_zone", "comparison", "filters"]) +
+      csvRow([view.site, view.period, dates ? dates[0] : "", dates ? dates[1] : "",
+        (sites[view.site] || {}).timezone || "UTC", view.comparison, view.filters.map(function (f) {
+          return f[1] + " " + f[0] + " " + f[2].join(" or ");
+        }).join("; ")]) };
+    var sections = [
       api("api/v2/query", { body: scoped(aggregateBody(view), view, range), accept: "text/csv" }).then(function (csv) {
-        return { name: name + "-totals.csv", csv: csv };
+        return { title: "Tiles", csv: csv };
       }),
       api("api/v2/query", { body: scoped(timeseriesBody(view), view, range), accept: "text/csv" }).then(function (csv) {
-        return { name: name + "-" + view.metric + "-by-" + view.granularity + ".csv", csv: csv };
-      })
+        return { title: "Chart: " + metric.label + " by " + view.granularity, csv: csv };
+      }),
+      LI.cards && LI.cards.exportAll ? LI.cards.exportAll(context(view, range)) : Promise.resolve([])
     ];
-    var cards = LI.cards && LI.cards.exportAll ? LI.cards.exportAll(context(view, range)) : null;
-    status("Preparing the CSV files…");
-    return Promise.all(files.concat([Promise.resolve(cards)])).then(function (done) {
-      var all = done.slice(0, 2).concat(Array.isArray(done[2]) ? done[2] : []);
-      all.forEach(function (file) { if (file && file.name && typeof file.csv === "string") download(file.name, file.csv); });
-      status("Downloaded " + all.length + " CSV file" + (all.length === 1 ? "" : "s") + ".");
-    }).catch(failed);
+    $("export").disabled = true;
+    status("Preparing the CSV file…");
+    return Promise.all(sections).then(function (done) {
+      var all = [about].concat(done.slice(0, 2), done[2] || []);
+      download(name, all.map(function (section) {
+        return csvRow(["# " + section.title]) + section.csv + (/\n$/.test(section.csv) ? "" : "\r\n");
+      }).join("\r\n"));
+      status("Downloaded " + name + " (" + all.length + " sections).");
+    }).catch(failed).then(function () { $("export").disabled = false; });
   }
   function download(name, text) {
     var link = document.createElement("a");

@@ -151,16 +151,20 @@
   function buildCard(def, ctx) {
     const titleId = id("title");
     const root = el("article", { class: "li-card", id: "card-" + def.id, "aria-labelledby": titleId, "data-card": def.id });
-    const details = el("button", { type: "button", class: "li-details-btn", "data-focus": "details:" + def.id, text: "Details",
-      "aria-label": "Details: " + def.title });
-    root.appendChild(el("div", { class: "li-card-head" }, [el("h2", { id: titleId, text: def.title }), def.funnel ? null : details]));
+    const details = def.funnel
+      // the funnel has no details view: its CSV, the one thing details would add, is downloaded from the card
+      ? el("button", { type: "button", class: "li-csv", "data-focus": "csv:" + def.id, text: "Download CSV",
+        "aria-label": "Download CSV: " + def.title })
+      : el("button", { type: "button", class: "li-details-btn", "data-focus": "details:" + def.id, text: "Details",
+        "aria-label": "Details: " + def.title });
+    root.appendChild(el("div", { class: "li-card-head" }, [el("h2", { id: titleId, text: def.title }), details]));
     const panel = el("div", { class: "li-panel" });
     if (def.views.length > 1) {
       root.appendChild(tabs(def, panel, ctx));
     }
     root.appendChild(panel);
     if (def.credit) root.appendChild(el("p", { class: "li-credit" }, [el("a", { href: def.credit.href, rel: "noopener", text: def.credit.text })]));
-    if (def.funnel) { funnelCard(ctx, panel); return root; }
+    if (def.funnel) { funnelCard(ctx, panel, details); return root; }
     const viewOf = () => (def.properties ? propertyView(ctx) : def.views.find((x) => x.slug === ui.tab[def.id]) || def.views[0]);
     details.addEventListener("click", () => { const view = viewOf(); if (view) openDetails(ctx, view); });
     if (def.properties) { propertiesCard(ctx, panel, details); return root; }
@@ -286,19 +290,25 @@
   }
 
   // ---- funnel: 2-8 goals in order, POST /api/v2/funnel ----
-  function funnelCard(ctx, panel) {
+  // the API refuses goal filters on funnels (their steps are goals)
+  const goalFiltered = (ctx) => (ctx.filters || []).some((f) => Array.isArray(f) && f[1] === "event:goal");
+  // The steps the funnel card shows (null: it shows none), so that its CSV and the whole view's are that funnel.
+  function funnelSteps(ctx) {
     const goals = ctx.goals || [];
-    if (goals.length < MIN_STEPS) {
-      panel.appendChild(message("A funnel needs at least two goals configured for this site.", "empty"));
+    if (goals.length < MIN_STEPS || goalFiltered(ctx)) return null;
+    const steps = (ui.steps[ctx.site] || goals.slice(0, Math.min(goals.length, 4))).filter((g) => goals.indexOf(g) >= 0);
+    return steps.length < MIN_STEPS ? goals.slice(0, MIN_STEPS) : steps;
+  }
+  function funnelCard(ctx, panel, csv) {
+    const steps = funnelSteps(ctx);
+    csv.disabled = !steps;
+    if (!steps) {
+      panel.appendChild(message(goalFiltered(ctx) ? "A funnel's steps are goals: remove the goal filter to see the funnel."
+        : "A funnel needs at least two goals configured for this site.", "empty"));
       return;
     }
-    if ((ctx.filters || []).some((f) => Array.isArray(f) && f[1] === "event:goal")) {
-      // the API refuses goal filters on funnels (their steps are goals): say what to do instead
-      panel.appendChild(message("A funnel's steps are goals: remove the goal filter to see the funnel.", "empty"));
-      return;
-    }
-    let steps = (ui.steps[ctx.site] || goals.slice(0, Math.min(goals.length, 4))).filter((g) => goals.indexOf(g) >= 0);
-    if (steps.length < MIN_STEPS) steps = goals.slice(0, MIN_STEPS);
+    const goals = ctx.goals;
+    let drawn = steps.slice();  // the funnel on screen (the form may hold steps not yet shown)
     const form = el("form", { class: "li-form li-funnel-form", "aria-label": "Funnel steps" });
     const result = el("div", { class: "li-funnel-result", "aria-live": "polite" });
     function drawForm() {
@@ -315,11 +325,22 @@
       fewer.addEventListener("click", () => { steps.pop(); drawForm(); });
       form.appendChild(el("span", { class: "li-step-actions" }, [more, fewer, el("button", { type: "submit", text: "Show funnel" })]));
     }
-    form.addEventListener("submit", (event) => { event.preventDefault(); ui.steps[ctx.site] = steps.slice(); drawFunnel(ctx, result, steps.slice()); });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      ui.steps[ctx.site] = steps.slice();
+      drawn = steps.slice();
+      drawFunnel(ctx, result, drawn.slice());
+    });
+    csv.addEventListener("click", () => {
+      csv.disabled = true;
+      const asked = drawn.slice();
+      limited(() => ctx.funnelCsv({ steps: asked })).then((text) => download(fileName(ctx, "funnel"), text),
+        (error) => { result.replaceChildren(message(errorText(error), "error")); }).then(() => { csv.disabled = false; });
+    });
     drawForm();
     panel.appendChild(form);
     panel.appendChild(result);
-    drawFunnel(ctx, result, steps.slice());
+    drawFunnel(ctx, result, drawn.slice());
   }
   function drawFunnel(ctx, result, steps) {
     const mine = generation;
@@ -462,7 +483,8 @@
     restoreFocus(container);
   }
 
-  // Every tab of every card (and the current property and funnel) as the API's CSV, for "export the view".
+  // Every tab of every card (and the current property and funnel) as the API's CSV, for "export the view":
+  // [{name, title, csv}], title naming the card and tab ("Pages: Top pages").
   function exportAll(given) {
     const ctx = given || (current && current.ctx);
     if (!ctx) return Promise.resolve([]);
@@ -472,11 +494,13 @@
       if (def.goals && !(ctx.goals || []).length) views = [];
       if (def.properties) views = propertyView(ctx) ? [propertyView(ctx)] : [];
       views.forEach((view) => jobs.push(queryCsv(ctx, { metrics: view.metrics, dimensions: [view.dimension] })
-        .then((csv) => ({ name: fileName(ctx, view.slug), csv }))));
+        .then((csv) => ({ name: fileName(ctx, view.slug), title: def.title === view.label && views.length === 1 ? def.title
+          : def.title + ": " + view.label, csv }))));
     });
-    const steps = ui.steps[ctx.site] || (ctx.goals || []).slice(0, 4);
-    if (steps.length >= MIN_STEPS && ctx.funnelCsv) {
-      jobs.push(limited(() => ctx.funnelCsv({ steps })).then((csv) => ({ name: fileName(ctx, "funnel"), csv })));
+    const steps = funnelSteps(ctx);
+    if (steps && ctx.funnelCsv) {
+      jobs.push(limited(() => ctx.funnelCsv({ steps })).then((csv) => ({ name: fileName(ctx, "funnel"),
+        title: "Funnel: " + steps.join(" > "), csv })));
     }
     return Promise.all(jobs);
   }

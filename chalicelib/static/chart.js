@@ -1,8 +1,9 @@
 // LiveInsight's time chart: a hand-written SVG line/area chart (y axis with nice ticks and gridlines, x time
 // labels thinned so they never overlap, tooltips on hover and arrow keys, a dashed comparison series).
 // LI.chart.render(container, {points: [{label, value, comparisonValue?, comparisonLabel?}], granularity,
-//   metricLabel, format(v), comparisonName, xTitle, integer}); labels are the API's time_labels
-// ("2024-09-10 13:00:00" or "2024-09-10"), already in the site's time zone, so they are shown as written.
+//   metricLabel, format(v), comparisonName, xTitle, integer, aggregate?, comparisonAggregate?}); labels are the API's
+// time_labels ("2024-09-10 13:00:00" or "2024-09-10"), already in the site's time zone, so they are shown as written;
+// aggregate is the API's figure over the whole range (the tile's), named in the chart's text.
 (function () {
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
@@ -52,6 +53,7 @@
     longHour: { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "numeric", minute: "2-digit",
       timeZone: "UTC" },
     longDay: { weekday: "short", day: "numeric", month: "short", year: "numeric", timeZone: "UTC" },
+    dayYear: { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" },
     longMonth: { month: "long", year: "numeric", timeZone: "UTC" }
   };
   var formatters = {};
@@ -100,10 +102,6 @@
     return d;
   }
 
-  function total(points, key) {
-    return points.reduce(function (sum, p) { return sum + (typeof p[key] === "number" ? p[key] : 0); }, 0);
-  }
-
   function dataTable(container, points, opts, manyDays) {
     var details = htmlEl("details", "chart-data", container);
     htmlEl("summary", "", details, "Chart data as a table");
@@ -150,12 +148,16 @@
     var x = function (i) { return margin.left + (n > 1 ? i * dx : plotW / 2); };
     var y = function (v) { return margin.top + plotH - (v / top) * plotH; };
 
+    // The figure over the whole range is the API's (the tile's), never a sum of the points: summed hourly
+    // uniques are not the range's uniques, and a sum of rates or durations means nothing.
+    var whole = typeof opts.aggregate === "number";
     var summary = opts.metricLabel + " per " + opts.granularity + (n ? ", " + timeLabel(points[0].label, opts.granularity,
-      true) + " to " + timeLabel(points[n - 1].label, opts.granularity, true) : ", no data") + ". Total " +
-      format(total(points, "value")) + ". Use the arrow keys to read each " + opts.granularity + ".";
+      true) + " to " + timeLabel(points[n - 1].label, opts.granularity, true) : ", no data") + "." + (whole ? " " +
+      opts.metricLabel + " over the whole range: " + format(opts.aggregate) +
+      (typeof opts.comparisonAggregate === "number" ? " (" + (opts.comparisonName || "comparison") + ": " +
+      format(opts.comparisonAggregate) + ")" : "") + "." : "") + " Use the arrow keys to read each " + opts.granularity + ".";
     var svg = svgEl("svg", { width: width, height: height, viewBox: "0 0 " + width + " " + height, role: "img",
-      tabindex: 0, "aria-label": summary, "data-total": total(points, "value"), "data-points": n,
-      "data-comparison-total": compared ? total(points, "comparisonValue") : "" }, container);
+      tabindex: 0, "aria-label": summary, "data-points": n, "data-aggregate": whole ? opts.aggregate : "" }, container);
 
     var grid = svgEl("g", { class: "grid" }, svg);
     ticks.forEach(function (t, i) {
@@ -183,11 +185,14 @@
     }
     svgEl("path", { d: areaPath(points, x, y, bottom), class: "area" }, svg);
     svgEl("path", { d: linePath(points, "value", x, y), class: "series main" }, svg);
-    if (n <= 62) {
-      points.forEach(function (p, i) {
-        if (typeof p.value === "number") svgEl("circle", { cx: x(i), cy: y(p.value), r: 2.5, class: "dot" }, svg);
-      });
-    }
+    // a dot on every point of a short series, and on a point between gaps (a rate with no visits either side),
+    // which no line would show
+    var has = function (i) { return i >= 0 && i < n && typeof points[i].value === "number"; };
+    points.forEach(function (p, i) {
+      if (has(i) && (n <= 62 || (!has(i - 1) && !has(i + 1)))) {
+        svgEl("circle", { cx: x(i), cy: y(p.value), r: 2.5, class: "dot" }, svg);
+      }
+    });
 
     var guide = svgEl("line", { y1: margin.top, y2: bottom, class: "guide", visibility: "hidden" }, svg);
     var marker = svgEl("circle", { r: 5, class: "marker", visibility: "hidden" }, svg);
@@ -262,5 +267,11 @@
   });
 
   window.LI = window.LI || {};
-  window.LI.chart = { render: render, niceTicks: yTicks, timeLabel: timeLabel };
+  // A wall-clock label of the site's zone ("2024-11-26", "2024-11-26T14:01:05+01:00") in one of FORMATS, as written.
+  function wallClock(label, kind) {
+    var date = parts(label);
+    return date ? fmt(kind, date) : "";
+  }
+
+  window.LI.chart = { render: render, niceTicks: yTicks, timeLabel: timeLabel, wallClock: wallClock };
 })();

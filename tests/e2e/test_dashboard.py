@@ -11,7 +11,7 @@ import json
 import time
 import urllib.request
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -138,13 +138,17 @@ def test_sign_in_then_every_tile_and_the_chart_equal_the_api(stack, visits, brow
     assert page.inner_text("#tile-pageviews .hint") == ""
     live = api(stack.base, f"stats/realtime?site={SITE}")["current_visitors"]
     assert page.get_attribute("#live-value", "data-value") == str(live) and live >= 6
+    # the chart's text names the API's figure over the range (the tile's), not a sum of its hours
+    svg = page.locator("#chart svg")
+    assert_chart_names_the_aggregate(page, "Unique visitors", expected[0], "6")
+    assert_range_shows(page, [today_in_zone()])
 
     page.click("#tile-pageviews")
     updated(page)
     assert "metric=pageviews" in query_of(page)
     assert page.get_attribute("#tile-pageviews", "aria-pressed") == "true"
-    svg = page.locator("#chart svg")
-    assert svg.get_attribute("data-total") == "9" and svg.get_attribute("data-points") == "24"  # every hour
+    assert svg.get_attribute("data-points") == "24"  # every hour
+    assert_chart_names_the_aggregate(page, "Page views", expected[2], "9")
     assert page.text_content("#chart .y-title") == "Page views"
     assert page.text_content("#chart .x-title") == f"Hour ({ZONE})"
     boxes = page.eval_on_selector_all("#chart .x-tick", "els => els.map(e => e.getBBox()).map(b => [b.x, b.width])")
@@ -164,10 +168,62 @@ def test_sign_in_then_every_tile_and_the_chart_equal_the_api(stack, visits, brow
     page.keyboard.press("Escape")
     assert not page.is_visible("#chart .chart-tip")
 
+    page.click("#tile-bounce_rate")  # a rate: no sum of hours could stand for it
+    updated(page)
+    assert_chart_names_the_aggregate(page, "Bounce rate", expected[4], f"{expected[4]:g}%")
+    # an hour without visits has no bounce rate: a gap ("–"), not 0%
+    rates = api(stack.base, "api/v2/query", {"site_id": SITE, "metrics": ["bounce_rate"], "date_range": "day",
+                                             "dimensions": ["time:hour"]})["results"]
+    cells = page.eval_on_selector_all("#chart .chart-data td", "els => els.map(e => e.textContent)")
+    shown = [c for c in cells if c != "–"]
+    assert len(cells) == 24 and len(shown) == len([r for r in rates if r["metrics"][0] is not None]) >= 1, cells
+    assert page.locator("#chart circle.dot").count() == len(shown)
+
     found = axe.violations(page, axe.install_axe(tmp_path_factory.mktemp("axe")))
     assert axe.blocking(found) == [], found
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    page.close()
+
+
+def today_in_zone():
+    return datetime.now(ZoneInfo(ZONE)).date()
+
+
+def assert_chart_names_the_aggregate(page, label: str, value, shown: str) -> None:
+    svg = page.locator("#chart svg")
+    assert float(svg.get_attribute("data-aggregate")) == float(value)
+    assert f"{label} over the whole range: {shown}." in svg.get_attribute("aria-label")
+    assert "Total" not in svg.get_attribute("aria-label")
+
+
+def assert_range_shows(page, days) -> None:
+    """The dates under the period picker: <time datetime> of the range's first (and last) day, as the API
+    resolved it in the site's zone, their text the day of the month (whatever the locale's month names)."""
+    assert page.get_attribute("#period", "aria-describedby") == "range"
+    times = page.eval_on_selector_all("#range time", "els => els.map(e => [e.dateTime, e.textContent])")
+    assert [t[0] for t in times] == [d.isoformat() for d in days], times
+    for (_, text), day in zip(times, days, strict=True):
+        assert str(day.day) in text.replace(str(day.year), ""), times
+
+
+def test_the_range_picker_shows_the_days_it_covers(stack, visits, browser):
+    page = open_dashboard(browser, stack.base, "?site=demo&period=7d")
+    options = dict(page.eval_on_selector_all("#period option", "els => els.map(e => [e.value, e.textContent])"))
+    assert options["7d"] == "Last 7 days (to yesterday)" and options["30d"] == "Last 30 days (to yesterday)"
+    yesterday = today_in_zone() - timedelta(days=1)
+    assert_range_shows(page, [yesterday - timedelta(days=6), yesterday])  # 7d ends yesterday, as Plausible's
+    assert " – " in page.inner_text("#range")
+    # the tiles count exactly those days: the API's 7d is [yesterday - 6, yesterday]
+    assert tile_values(page) == [float(v) for v in aggregate(stack.base, "7d")["metrics"]]
+    assert tile_values(page) == [float(v) for v in aggregate(stack.base, [(yesterday - timedelta(days=6)).isoformat(),
+                                                                         yesterday.isoformat()])["metrics"]]
+    page.select_option("#period", "day")
+    updated(page)
+    assert_range_shows(page, [today_in_zone()])
+    page.select_option("#period", "30d")
+    updated(page)
+    assert_range_shows(page, [yesterday - timedelta(days=29), yesterday])
     page.close()
 
 
@@ -248,21 +304,60 @@ def test_a_custom_range_and_the_csv_of_the_whole_view(stack, visits, browser):
     assert tile_values(page)[2] == 15
     assert page.eval_on_selector_all("#granularity option", "e => e.map(o => o.value)") == ["hour", "day"]
 
+    assert_range_shows(page, [date.fromisoformat(d) for d in custom])
+
     downloads = []
     page.on("download", lambda download: downloads.append(download))
     page.click("#export")
     page.wait_for_selector("#status:has-text('Downloaded')")
-    names = {d.suggested_filename: d for d in downloads}
-    stem = f"liveinsight-demo-{custom[0]}_{custom[1]}"
-    totals = open(names[f"{stem}-totals.csv"].path(), newline="").read()
-    assert totals == api(stack.base, "api/v2/query", {"site_id": SITE, "metrics": METRICS, "date_range": custom,
-                                                      "filters": []}, accept="text/csv")
-    assert next(csv.DictReader(io.StringIO(totals)))["pageviews"] == "15"
-    series = list(csv.DictReader(io.StringIO(open(names[f"{stem}-visitors-by-hour.csv"].path()).read())))
-    assert sum(int(row["visitors"]) for row in series) >= 9 and "time:hour" in series[0]
-    # the cards' CSVs come along (LI.cards.exportAll): a file per card tab
-    assert any(name.startswith("demo-top-pages") for name in names), sorted(names)
+    page.wait_for_timeout(1000)  # a second file would have come by now
+    assert [d.suggested_filename for d in downloads] == [f"liveinsight-demo-custom-{custom[0]}_{custom[1]}.csv"]
+    sections = csv_sections(open(downloads[0].path(), newline="", encoding="utf-8").read())
+
+    def query_csv(body: dict) -> str:
+        return api(stack.base, "api/v2/query", {"site_id": SITE, "date_range": custom, "filters": [], **body},
+                   accept="text/csv")
+
+    titles = list(sections)
+    assert titles[:3] == ["View", "Tiles", "Chart: Unique visitors by hour"], titles
+    view = next(csv.DictReader(io.StringIO(sections["View"])))
+    assert (view["site"], view["period"], view["time_zone"]) == (SITE, "custom", ZONE)
+    assert view["first"].startswith(custom[0]) and view["last"].startswith(custom[1])
+    assert sections["Tiles"] == query_csv({"metrics": METRICS})
+    assert next(csv.DictReader(io.StringIO(sections["Tiles"])))["pageviews"] == "15"
+    assert sections["Chart: Unique visitors by hour"] == query_csv(
+        {"metrics": ["visitors"], "dimensions": ["time:hour"], "include": {"time_labels": True}})
+    # every card's tab (this site has no goals, so no goals or funnel; no property key chosen)
+    assert sorted(titles[3:]) == sorted(CARD_SECTIONS), titles
+    for title, (dimension, metrics) in CARD_SECTIONS.items():
+        assert sections[title] == query_csv({"metrics": metrics, "dimensions": [dimension]}), title
+    assert "/pricing" in sections["Pages: Top pages"] and "DE" in sections["Locations: Countries"]
     page.close()
+
+
+CARD_SECTIONS = {  # the whole view's CSV section of each card's tab: (dimension, metrics) asked of the API
+    "Pages: Top pages": ("event:page", ["visitors", "pageviews"]),
+    "Pages: Entry pages": ("visit:entry_page", ["visits"]), "Pages: Exit pages": ("visit:exit_page", ["visits"]),
+    **{f"Sources: {label}": (dimension, ["visitors"]) for label, dimension in [
+        ("Channels", "visit:channel"), ("Sources", "visit:source"), ("Referrers", "visit:referrer"),
+        ("UTM medium", "visit:utm_medium"), ("UTM source", "visit:utm_source"), ("UTM campaign", "visit:utm_campaign"),
+        ("UTM content", "visit:utm_content"), ("UTM term", "visit:utm_term")]},
+    "Locations: Countries": ("visit:country", ["visitors"]),
+    "Devices: Browser": ("visit:browser", ["visitors"]), "Devices: OS": ("visit:os", ["visitors"]),
+    "Devices: Device": ("visit:device", ["visitors"]),
+}
+
+
+def csv_sections(text: str) -> dict[str, str]:
+    """The whole view's one CSV file: a "# title" line, that section's CSV (the API's, byte for byte), then a
+    blank line before the next section."""
+    assert text.endswith("\r\n") and not text.endswith("\r\n\r\n")
+    sections = {}
+    for part in text[:-2].split("\r\n\r\n"):
+        title, _, body = part.partition("\r\n")
+        assert title.startswith("# ") and body and title[2:] not in sections, part[:200]
+        sections[title[2:]] = body + "\r\n"
+    return sections
 
 
 def test_phone_width_has_no_horizontal_scrolling(stack, visits, browser):
@@ -291,9 +386,11 @@ def test_realtime_refreshes_itself_without_comparison(stack, visits, browser):
     while tile_values(page)[2] != before + 2 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert tile_values(page)[2] == before + 2
-    page.click("#tile-pageviews")  # the minutes partition the 30 minutes: their sum is the tile
+    page.click("#tile-pageviews")  # the chart's text names the tile's figure, the API's over the 30 minutes
     updated(page)
-    assert svg.get_attribute("data-total") == str(int(tile_values(page)[2]))
+    assert float(svg.get_attribute("data-aggregate")) == tile_values(page)[2]
+    assert f"Page views over the whole range: {int(tile_values(page)[2])}." in svg.get_attribute("aria-label")
+    assert len(page.eval_on_selector_all("#range time", "els => els.map(e => e.dateTime)")) == 2  # its minutes
     svg.focus()
     page.keyboard.press("End")  # the current minute, on the site's wall clock
     now = datetime.now(ZoneInfo(ZONE))
@@ -309,7 +406,7 @@ def test_today_by_the_minute(stack, visits, browser):
     assert page.eval_on_selector_all("#granularity option", "e => e.map(o => o.value)") == ["hour", "minute"]
     svg = page.locator("#chart svg")
     assert svg.get_attribute("data-points") == "1440"  # every wall-clock minute of the day
-    assert svg.get_attribute("data-total") == str(int(aggregate(stack.base, "day")["metrics"][2]))
+    assert svg.get_attribute("data-aggregate") == str(int(aggregate(stack.base, "day")["metrics"][2]))
     page.select_option("#granularity", "hour")
     updated(page)
     assert svg.get_attribute("data-points") == "24" and query_of(page) == "?site=demo&period=day&metric=pageviews"

@@ -332,16 +332,31 @@ def test_funnel_steps_equal_the_funnel_api(stack, traffic, browser):
                           f"{number(s['dropoff'])} ({s['dropoff_percentage']}%)" if i else "–"])
             for i, s in enumerate(steps)]
     assert shown_rows(page, "#card-funnel") == want
+    # the card's own CSV: the funnel API's answer for the steps shown (visitors, conversion rates, drop-off)
+    stamp = "_".join(date_range())
+    body = {"site_id": SITE, "date_range": date_range(), "steps": GOAL_NAMES}
+    name, text = funnel_csv(page)
+    assert (name, text) == (f"{SITE}-funnel-{stamp}.csv", api(stack.base, "/api/v2/funnel", body, csv=True))
+    header = text.splitlines()[0].split(",")
+    assert {"visitors", "conversion_rate", "dropoff"} <= set(header), header
     # two steps picked in the form
     page.click("#card-funnel button:has-text('Remove step')")
     page.select_option("#card-funnel select[data-step='1']", "Purchase")
     page.click("#card-funnel button[type=submit]")
     page.wait_for_function("() => document.querySelectorAll('#card-funnel tbody tr').length === 2")
     settle(page)
-    two = api(stack.base, "/api/v2/funnel", {"site_id": SITE, "date_range": date_range(),
-                                             "steps": ["Visit /pricing", "Purchase"]})["results"]["steps"]
+    body["steps"] = ["Visit /pricing", "Purchase"]
+    two = api(stack.base, "/api/v2/funnel", body)["results"]["steps"]
     assert [r[1][0] for r in shown_rows(page, "#card-funnel")] == [number(s["visitors"]) for s in two]
+    assert funnel_csv(page)[1] == api(stack.base, "/api/v2/funnel", body, csv=True)
     page.close()
+
+
+def funnel_csv(page) -> tuple[str, str]:
+    with page.expect_download() as downloaded:
+        page.click("#card-funnel .li-csv")
+    download = downloaded.value
+    return download.suggested_filename, Path(download.path()).read_bytes().decode()
 
 
 def test_properties_pick_a_key_and_export_the_view(stack, traffic, browser):
@@ -356,12 +371,17 @@ def test_properties_pick_a_key_and_export_the_view(stack, traffic, browser):
     # "": the events without the property (the API's null)
     assert sorted(r for r, _ in shown_rows(page, "#card-properties")) == ["", "free", "pro", "team"]
 
-    exported = {item["name"]: item["csv"] for item in page.evaluate("LI.cards.exportAll()")}
-    stamp = "_".join(date_range())
-    assert f"{SITE}-property-plan-{stamp}.csv" in exported and f"{SITE}-funnel-{stamp}.csv" in exported
-    assert exported[f"{SITE}-countries-{stamp}.csv"] == v2(
-        stack.base, {"metrics": ["visitors"], "dimensions": ["visit:country"]}, csv=True)
+    # the sections of the whole view's CSV (app.js writes them into one file), each named by card and tab
+    exported = {item["title"]: item["csv"] for item in page.evaluate("LI.cards.exportAll()")}
     assert len(exported) == 3 + 8 + 1 + 3 + 1 + 1 + 1
+    assert exported["Locations: Countries"] == v2(
+        stack.base, {"metrics": ["visitors"], "dimensions": ["visit:country"]}, csv=True)
+    assert exported["Properties: plan"] == v2(
+        stack.base, {"metrics": ["visitors", "events"], "dimensions": ["event:props:plan"]}, csv=True)
+    assert exported["Goals"] == v2(stack.base, {"metrics": ["visitors", "events", "conversion_rate", "total_revenue",
+                                                            "average_revenue"], "dimensions": ["event:goal"]}, csv=True)
+    assert exported["Funnel: Visit /pricing > Signup > Purchase"] == api(
+        stack.base, "/api/v2/funnel", {"site_id": SITE, "date_range": date_range(), "steps": GOAL_NAMES}, csv=True)
     page.close()
 
 
@@ -387,6 +407,10 @@ def test_under_a_goal_filter_the_funnel_says_to_remove_it(stack, traffic, browse
     settle(page)
     assert "remove the goal filter" in page.inner_text("#card-funnel")
     assert page.locator("#card-funnel .li-error").count() == 0
+    assert page.is_disabled("#card-funnel .li-csv")  # no funnel, no CSV of one
+    # nor a funnel section in the whole view's CSV (the API would refuse it, failing the whole export)
+    titles = [item["title"] for item in page.evaluate("LI.cards.exportAll()")]
+    assert titles and not any(t.startswith("Funnel") for t in titles), titles
     page.close()
 
 
