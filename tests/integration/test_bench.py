@@ -21,7 +21,9 @@ KEYS = {
     "usd_per_million_page_views_spa", "usd_per_million_page_views_single_request",
     "requests_per_page_view_multi_page", "requests_per_page_view_spa", "write_units_per_page_view_spa",
     "usd_per_million_page_views_rest_api", "usd_per_million_page_views_function_url",
-    "function_size_cheapest_fitting_mb", "function_cpu_ms_per_request",
+    "function_size_cheapest_fitting_mb", "function_cpu_ms_per_request", "cold_start_import_ms",
+    "baseline_cold_start_import_ms", "write_units_per_page_view_by_visitors_per_minute",
+    "usd_per_million_page_views_by_visitors_per_minute", "scale_curve_spread", "hot_key_ceiling_requests_per_second",
 }
 
 
