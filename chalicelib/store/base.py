@@ -1,6 +1,6 @@
 """The only code that speaks DynamoDB: the client, attribute values and the retry rules.
 
-Low-level client only (no boto3.resource: it costs ~60 ms of cold start and hides request counts).
+Low-level client only, from botocore (no boto3: its import and resources cost cold start and hide request counts).
 Throttling and transient faults are retried with capped exponential backoff and full jitter; what
 still fails becomes StoreUnavailable, so callers never answer 2xx for what was not stored.
 """
@@ -35,11 +35,15 @@ RETRYABLE_CODES = THROTTLE_CODES | frozenset({
 
 
 def create_dynamodb_client():
-    """One client per process. AWS_ENDPOINT_URL_DYNAMODB points it at the local emulator."""
-    import boto3
+    """One client per process. AWS_ENDPOINT_URL_DYNAMODB points it at the local emulator.
+
+    Made by botocore itself, as boto3.client would (it is a thin wrapper over a botocore session), without
+    importing boto3: boto3 brings s3transfer and its resource machinery, ~0.3 s of the collector's cold
+    start that a low-level DynamoDB client never uses (bench/child.py, docs/performance.md)."""
+    import botocore.session
     from botocore.config import Config
 
-    return boto3.client(
+    return botocore.session.get_session().create_client(
         "dynamodb",
         region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         config=Config(
