@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import os
 import random
 import sys
@@ -52,6 +53,10 @@ PAGES_PER_VISIT = 3.1
 PATHS = 200
 PARTITION_WRITE_UNITS_PER_SECOND = 1_000  # DynamoDB's per-partition limit
 READ_MINUTES = 30  # GET /stats/realtime reads the last 30 minutes' buckets
+# How many collector processes write at once: requests a second x seconds a request (the collector's
+# 75 ms at 512 MB, bench/results.json multi_page lambda_ms_per_request). Each keeps its own last token
+# in an item (store/stats.py), so an item holds about this many tokens.
+SECONDS_PER_REQUEST = 0.075
 MINUTE_MS = 60_000
 SITE = "shop"
 SOURCES = {"referrer_host": ["google.com", "news.ycombinator.com", "t.co", None],
@@ -139,11 +144,12 @@ def play_minute(visitors_per_minute: int, shards: int = 4, seed: int = 16, max_r
     requests = requests[:max_requests]
     paths = _zipf_paths(rng, len(requests))
     table = STATS.name("bench")
+    processes = max(1, math.ceil(visitors_per_minute * REQUESTS_PER_VISITOR_MINUTE / 60 * SECONDS_PER_REQUEST))
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(client, "bench")
         meter = MeteredClient(client)
-        store = StatsStore(meter, table, Backoff(sleep=lambda _: None))
+        stores = [StatsStore(meter, table, Backoff(sleep=lambda _: None)) for _ in range(processes)]
         per_update, log = [], io.StringIO()
         for (offset_ms, visitor, n), path in zip(requests, paths, strict=True):
             time_ms = minute_ms + offset_ms
@@ -158,7 +164,7 @@ def play_minute(visitors_per_minute: int, shards: int = 4, seed: int = 16, max_r
                                                     first_event=first)])
             before = meter.write_units
             with redirect_stdout(log):
-                write_rollup(store, rollup, time_ms + 1_000, max_event_age_ms=86_400_000)
+                write_rollup(rng.choice(stores), rollup, time_ms + 1_000, max_event_age_ms=86_400_000)
             per_update.append(meter.write_units - before)
         items = client.query(TableName=table, KeyConditionExpression="pk = :pk",
                              ExpressionAttributeValues={":pk": {"S": f"{SITE}#m#0"}})["Items"]
@@ -170,6 +176,7 @@ def play_minute(visitors_per_minute: int, shards: int = 4, seed: int = 16, max_r
     return {
         "visitors_per_minute": visitors_per_minute,
         "shard_visitors": len(mine),
+        "processes": processes,
         "shard_requests": shard_requests,
         "played_requests": len(requests),
         "write_units_per_request": round(sum(per_update) / len(per_update), 3),

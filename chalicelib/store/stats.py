@@ -4,10 +4,15 @@ A minute bucket (one site, minute and shard) holds plain counters, one map per b
 (`page` -> {"/pricing": 3}), the set of hashed visitor ids seen and the set of update tokens
 applied. Every update is one conditional UpdateItem whose condition makes it exact and bounded:
 
-- **exactly once**: it adds its random token to `applied` and requires it absent, so an update
-  resent after a timeout that had in fact landed is recognised, not counted twice;
+- **exactly once**: it adds its random token to a token set and requires it absent from both, so an
+  update resent after a timeout that had in fact landed is recognised, not counted twice. A token is
+  needed only until its sender has seen the update succeed (no one resends it after that), so a
+  process's next update of the same item deletes its previous token: an item keeps about one token per
+  process writing it, not one per update, and stops growing 8 bytes with every request (issue 16's scale
+  curve). DynamoDB allows one action per attribute in an expression, so a process alternates between
+  the two sets `applied` and `applied_b`, adding to one and deleting its previous token from the other;
 - **bounded**: it requires each map, the visitor set and the token set to stay within their caps
-  (MAX_VALUES_PER_MAP, MAX_MEMBERS_PER_SET), so no flood of distinct values can push the item
+  (MAX_VALUES_PER_MAP, MAX_MEMBERS_PER_SET, MAX_TOKENS_PER_SET), so no flood of distinct values can push the item
   towards DynamoDB's 400 KB limit. A full bucket is not an error: the update goes to the minute's
   next item (sort key `<minute>#1`, `#2`, ...), which readers sum like the first. Nothing is capped
   away and every item has a proven size bound (tests/unit/test_store.py computes it).
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from botocore.exceptions import ClientError
 
@@ -29,11 +34,15 @@ from chalicelib.schema.tables import spill_key
 from chalicelib.store.base import Backoff, call, condition_failed, error_code, from_item, to_item
 
 MAX_VALUES_PER_MAP = 100  # distinct values of one breakdown in one item
-MAX_MEMBERS_PER_SET = 4_000  # visitor hashes, and update tokens, in one item (8 bytes each)
+MAX_MEMBERS_PER_SET = 4_000  # visitor hashes in one item (8 bytes each)
+# update tokens in each of an item's two token sets: about one a process writing the item, since each
+# process retires its previous one; a minute item written by more processes at once continues in the next
+MAX_TOKENS_PER_SET = 1_000
 VALUES_PER_UPDATE = 40  # keeps an update's expressions under DynamoDB's 4 KB per expression
 MEMBERS_PER_UPDATE = 1_000
 SPILL_ITEMS_MAX = 1_000  # a minute's items: past this the update is refused (an operator sees it)
 VISITORS, APPLIED, EXPIRES_AT = "visitors", "applied", "expires_at_s"
+TOKEN_SETS = (APPLIED, "applied_b")  # a process adds to one, and retires its previous token from the other
 APPLIED_OUT, CREATE, ADD_MAPS, FULL = "applied", "create", "add_maps", "full"
 
 
@@ -48,6 +57,8 @@ class BucketUpdate:
     members: set[bytes]
     token: bytes
     expires_at_s: int
+    token_set: int = 0  # which of TOKEN_SETS the token goes to
+    retire: bytes | None = None  # this process's previous token on the item, in the other set: deleted
 
     def parts(self) -> Iterator[BucketUpdate]:
         """Splits an update whose expressions would be too long: each part has its own token."""
@@ -95,12 +106,14 @@ def _number(n: int) -> dict:
 def update_request(update: BucketUpdate) -> dict:
     """The UpdateItem arguments (without table and key) of one part."""
     x = _Expression()
-    adds, sets = [], [f"{x.name(EXPIRES_AT)} = {x.value(_number(update.expires_at_s))}"]
+    adds, sets, deletes = [], [f"{x.name(EXPIRES_AT)} = {x.value(_number(update.expires_at_s))}"], []
+    token, tokens = x.value({"B": update.token}), x.name(TOKEN_SETS[update.token_set])
     conditions = ["attribute_exists(pk)",
-                  f"NOT contains({x.name(APPLIED)}, {x.value({'B': update.token})})",
-                  f"(attribute_not_exists({x.name(APPLIED)}) OR size({x.name(APPLIED)}) < "
-                  f"{x.value(_number(MAX_MEMBERS_PER_SET))})"]
-    adds.append(f"{x.name(APPLIED)} {x.value({'BS': [update.token]})}")
+                  *(f"NOT contains({x.name(name)}, {token})" for name in TOKEN_SETS),
+                  f"(attribute_not_exists({tokens}) OR size({tokens}) < {x.value(_number(MAX_TOKENS_PER_SET))})"]
+    adds.append(f"{tokens} {x.value({'BS': [update.token]})}")
+    if update.retire is not None:
+        deletes.append(f"{x.name(TOKEN_SETS[1 - update.token_set])} {x.value({'BS': [update.retire]})}")
     for counter, count in update.counters.items():
         if count:
             adds.append(f"{x.name(counter)} {x.value(_number(count))}")
@@ -123,7 +136,8 @@ def update_request(update: BucketUpdate) -> dict:
         # Room for every value of this part, or none of them new: the map never passes its cap.
         room = x.value(_number(MAX_VALUES_PER_MAP - len(entries)))
         conditions.append(f"attribute_exists({map_ref}) AND (size({map_ref}) <= {room} OR ({' AND '.join(exists)}))")
-    return {"UpdateExpression": f"SET {', '.join(sets)} ADD {', '.join(adds)}",
+    delete = f" DELETE {', '.join(deletes)}" if deletes else ""
+    return {"UpdateExpression": f"SET {', '.join(sets)} ADD {', '.join(adds)}{delete}",
             "ConditionExpression": " AND ".join(conditions),
             "ExpressionAttributeNames": x.names, "ExpressionAttributeValues": x.values}
 
@@ -133,7 +147,7 @@ def new_item(pk: str, sk: str, update: BucketUpdate) -> dict:
             **{name: {k: v for k, v in entries.items() if v} for name, entries in update.maps.items()},
             EXPIRES_AT: update.expires_at_s}
     item = to_item(item)
-    item[APPLIED] = {"BS": [update.token]}
+    item[TOKEN_SETS[update.token_set]] = {"BS": [update.token]}
     if update.members:
         item[VISITORS] = {"BS": sorted(update.members)}
     return item
@@ -142,7 +156,7 @@ def new_item(pk: str, sk: str, update: BucketUpdate) -> dict:
 def why_refused(old: dict | None, update: BucketUpdate) -> str:
     if old is None:
         return CREATE
-    if update.token in old.get(APPLIED, {}).get("BS", []):
+    if any(update.token in old.get(name, {}).get("BS", []) for name in TOKEN_SETS):
         return APPLIED_OUT  # an earlier send of this very update landed
     if any(entries and name not in old for name, entries in update.maps.items()):
         return ADD_MAPS
@@ -155,6 +169,7 @@ class StatsStore:
         self._table = table_name
         self._backoff = backoff or Backoff()
         self._open_item: dict[tuple[str, str], int] = {}  # (pk, minute) -> first item not known full
+        self._last_token: dict[tuple[str, str], tuple[bytes, int]] = {}  # (pk, sk) -> this process's token, set
         self.items_read = 0  # for cost measurements
 
     def add(self, pk: str, label: str, update: BucketUpdate) -> None:
@@ -164,26 +179,25 @@ class StatsStore:
             self._add_part(pk, label, part)
 
     def _add_part(self, pk: str, label: str, part: BucketUpdate) -> None:
-        if len(self._open_item) > 10_000:  # a per-process hint only: forgetting it costs a refusal
-            self._open_item.clear()
+        self._bound_hints()
         known = self._open_item.get((pk, label))
         # A bucket this process has not seen yet is most likely new (a quiet site's request is the
         # first of its minute): try to create it, which costs one request instead of two.
         create, index = known is None, known or 0
-        request = update_request(part)
         for _ in range(2 * SPILL_ITEMS_MAX):  # each turn creates, completes or skips an item
             if index >= SPILL_ITEMS_MAX:
                 break
-            key = {"pk": {"S": pk}, "sk": {"S": spill_key(label, index)}}
+            sk = spill_key(label, index)
+            key, item_part = {"pk": {"S": pk}, "sk": {"S": sk}}, self._retiring(part, pk, sk)
             if create:
                 create = False
-                reason = self._refusal(self._client.put_item, part, Item=new_item(pk, key["sk"]["S"], part),
+                reason = self._refusal(self._client.put_item, part, Item=new_item(pk, sk, item_part),
                                        ConditionExpression="attribute_not_exists(pk)")
-                if reason in (None, APPLIED_OUT):
+                if self._landed(reason, pk, sk, item_part):
                     break
                 # it exists: update it
-            reason = self._refusal(self._client.update_item, part, Key=key, **request)
-            if reason in (None, APPLIED_OUT):
+            reason = self._refusal(self._client.update_item, part, Key=key, **update_request(item_part))
+            if self._landed(reason, pk, sk, item_part):
                 break
             if reason == CREATE:
                 create = True
@@ -196,6 +210,29 @@ class StatsStore:
         if index >= SPILL_ITEMS_MAX:
             raise StoreUnavailable(f"statistics of {pk} {label} fill {SPILL_ITEMS_MAX} items")
         self._open_item[(pk, label)] = index
+
+    def _bound_hints(self) -> None:
+        """Per-process hints only: forgetting one costs a refusal, or leaves a token in its item."""
+        for hints in (self._open_item, self._last_token):
+            if len(hints) > 10_000:
+                hints.clear()
+
+    def _landed(self, reason: str | None, pk: str, sk: str, item_part: BucketUpdate) -> bool:
+        """Whether the part is in the item now (applied, or an earlier send was); then its token is the
+        one this process's next update of the item retires."""
+        if reason not in (None, APPLIED_OUT):
+            return False
+        self._last_token[(pk, sk)] = (item_part.token, item_part.token_set)
+        return True
+
+    def _retiring(self, part: BucketUpdate, pk: str, sk: str) -> BucketUpdate:
+        """The part as this process sends it to one item: into the token set its last update of the item
+        did not use, deleting that update's token (whose success it saw, so nobody resends it)."""
+        last = self._last_token.get((pk, sk))
+        if last is None:
+            return part
+        token, token_set = last
+        return replace(part, token_set=1 - token_set, retire=token)
 
     def _refusal(self, operation, part: BucketUpdate, **kwargs) -> str | None:
         """None when the write was applied now; else why DynamoDB refused it."""

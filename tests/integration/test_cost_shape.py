@@ -14,6 +14,7 @@ import math
 import uuid
 
 import boto3
+import botocore.session
 import pytest
 
 from chalicelib.services import Services, set_services
@@ -114,15 +115,16 @@ def test_one_low_level_client_per_process_and_nothing_but_dynamodb(dynamodb, set
 
     created = []
 
-    def client(service, *args, **kwargs):
+    def create_client(session, service, *args, **kwargs):
         created.append(service)
         return dynamodb
 
-    def resource(*args, **kwargs):
-        raise AssertionError("boto3.resource must not be used")
+    def boto3_used(*args, **kwargs):
+        raise AssertionError("boto3 must not be used: the client is botocore's (its import costs cold start)")
 
-    monkeypatch.setattr(boto3, "client", client)
-    monkeypatch.setattr(boto3, "resource", resource)
+    monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
+    monkeypatch.setattr(boto3, "client", boto3_used)
+    monkeypatch.setattr(boto3, "resource", boto3_used)
     set_services(Services(settings))  # builds its own client, lazily
     calls = RequestCounter(dynamodb)
     try:

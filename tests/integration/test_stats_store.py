@@ -14,7 +14,14 @@ from chalicelib.stats.buckets import DIMENSIONS, MAX_VALUE_BYTES, value_key
 from chalicelib.stats.rollup import DIMENSION_BYTES_KEPT, capped, merge, minute_buckets
 from chalicelib.store import StatsStore
 from chalicelib.store.base import Backoff
-from chalicelib.store.stats import MAX_MEMBERS_PER_SET, MAX_VALUES_PER_MAP, BucketUpdate, update_request
+from chalicelib.store.stats import (
+    MAX_MEMBERS_PER_SET,
+    MAX_TOKENS_PER_SET,
+    MAX_VALUES_PER_MAP,
+    TOKEN_SETS,
+    BucketUpdate,
+    update_request,
+)
 from chalicelib.store.storable import MAX_ITEM_BYTES, check_item
 from tests.integration.conftest import STAGE, Serialized
 
@@ -72,6 +79,36 @@ def test_an_update_whose_answer_was_lost_is_applied_once(dynamodb):
     assert (counters["pageviews"], counters["page:/a"], counters["page:/b"]) == (3, 2, 1)
 
 
+def test_a_retiring_update_whose_answer_was_lost_is_applied_once(dynamodb):
+    """The same, for the process's second update of the item: it retires the first one's token in the same
+    expression, and its resend finds its own token there (DELETE of a token already gone changes nothing)."""
+    flaky = LandThenTimeOut(dynamodb)
+    store = StatsStore(flaky, STATS.name(STAGE), Backoff(sleep=lambda _: None))
+    flaky.timeouts = 1  # not yet: the first update (it creates the item) is answered
+    store.add(PK, MINUTE_LABEL, update(["/a"], [b"v0000000"]))
+    flaky.timeouts = 0
+    store.add(PK, MINUTE_LABEL, update(["/a"], [b"v0000001"]))  # the first UpdateItem of this store
+    assert flaky.timeouts == 1
+    store.add(PK, MINUTE_LABEL, update(["/b"], [b"v0000002"]))
+    [item] = items(dynamodb)
+    assert sum(len(item.get(name, {}).get("BS", [])) for name in TOKEN_SETS) == 1
+    counters = merged(store)
+    assert (counters["pageviews"], counters["page:/a"], counters["page:/b"]) == (3, 2, 1)
+
+
+def test_an_item_keeps_one_token_a_process_not_one_an_update(dynamodb, no_sleep_backoff):
+    """Each process's next update of an item retires its previous token (its success was seen, so it is
+    never resent): the item stops growing 8 bytes a request, and every update still counts once."""
+    table = STATS.name(STAGE)
+    one, other = StatsStore(dynamodb, table, no_sleep_backoff), StatsStore(dynamodb, table, no_sleep_backoff)
+    for i in range(30):
+        (one if i % 3 else other).add(PK, MINUTE_LABEL, update([f"/{i % 4}"], [bytes([i]) * 8]))
+    [item] = items(dynamodb)
+    tokens = [t for name in ("applied", "applied_b") for t in item.get(name, {}).get("BS", [])]
+    assert len(tokens) == 2  # the last of each process
+    assert merged(one)["pageviews"] == 30 and len(item["visitors"]["BS"]) == 30
+
+
 def test_the_same_update_sent_twice_counts_once(store):
     same = update(["/a"], [b"v0000000"], token=b"12345678")
     store.add(PK, MINUTE_LABEL, same)
@@ -126,7 +163,8 @@ def test_the_largest_minute_item_is_under_the_limit():
                                       "session_pageviews")},
             **{name: {"M": {f"{longest[:-4]}{i:04d}": big for i in range(MAX_VALUES_PER_MAP)}} for name in DIMENSIONS},
             "visitors": {"BS": [i.to_bytes(8, "big") for i in range(MAX_MEMBERS_PER_SET)]},
-            "applied": {"BS": [(i + 1 << 32).to_bytes(8, "big") for i in range(MAX_MEMBERS_PER_SET)]}}
+            **{name: {"BS": [(i + 1 << 32 | n).to_bytes(8, "big") for i in range(MAX_TOKENS_PER_SET)]}
+               for n, name in enumerate(TOKEN_SETS)}}
     assert check_item(item) < MAX_ITEM_BYTES
 
 
