@@ -159,6 +159,9 @@ def visitor_key(site: str, visitor_id: str) -> str:
 # A minute statistics bucket whose item is full continues in further items of the same minute:
 # sort keys `<minute>`, `<minute>#1`, `<minute>#2`, ... (store/stats.py); readers take them all.
 SPILL_SEPARATOR = "#"
+# On a minute's first item, once the minute has continued: the index of its newest item, so a process new
+# to the minute goes there at once instead of trying each full item in turn (each refusal is billed).
+SPILL_NEWEST = "newest_item"
 
 
 def spill_key(label: str, index: int) -> str:

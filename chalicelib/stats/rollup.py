@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.core.hll import HyperLogLog
 from chalicelib.core.metrics import Metrics
-from chalicelib.schema.tables import spill_last
+from chalicelib.schema.tables import SPILL_NEWEST, spill_last
 from chalicelib.stats.buckets import (
     BUCKET_MS,
     DAY,
@@ -59,7 +59,7 @@ class Merged:
 
     def add(self, bucket: dict) -> None:
         for name, value in bucket.items():
-            if isinstance(value, int) and name not in ("version", "expires_at_s", "unique_visitors"):
+            if isinstance(value, int) and name not in ("version", "expires_at_s", "unique_visitors", SPILL_NEWEST):
                 self.counters[name] += value
             elif isinstance(value, dict) and name in DIMENSIONS:  # a minute bucket's breakdown map
                 prefix = DIMENSIONS[name].prefix

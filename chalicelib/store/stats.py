@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from botocore.exceptions import ClientError
 
 from chalicelib.core.errors import StoreUnavailable
-from chalicelib.schema.tables import spill_key
+from chalicelib.schema.tables import SPILL_NEWEST, spill_key
 from chalicelib.store.base import Backoff, call, condition_failed, error_code, from_item, to_item
 
 MAX_VALUES_PER_MAP = 100  # distinct values of one breakdown in one item
@@ -170,6 +170,7 @@ class StatsStore:
         self._backoff = backoff or Backoff()
         self._open_item: dict[tuple[str, str], int] = {}  # (pk, minute) -> first item not known full
         self._last_token: dict[tuple[str, str], tuple[bytes, int]] = {}  # (pk, sk) -> this process's token, set
+        self._refused: dict | None = None  # the item the last refused write found
         self.items_read = 0  # for cost measurements
 
     def add(self, pk: str, label: str, update: BucketUpdate) -> None:
@@ -194,6 +195,8 @@ class StatsStore:
                 reason = self._refusal(self._client.put_item, part, Item=new_item(pk, sk, item_part),
                                        ConditionExpression="attribute_not_exists(pk)")
                 if self._landed(reason, pk, sk, item_part):
+                    if reason is None and index:
+                        self._note_newest(pk, label, index)
                     break
                 # it exists: update it
             reason = self._refusal(self._client.update_item, part, Key=key, **update_request(item_part))
@@ -203,8 +206,9 @@ class StatsStore:
                 create = True
             elif reason == ADD_MAPS:
                 self._add_maps(key, part)
-            else:  # FULL: the minute continues in its next item, most likely new
-                index, create = index + 1, True
+            else:  # FULL: the minute continues in its newest item, or its next (most likely new)
+                newest = (self._refused or {}).get(SPILL_NEWEST, {}).get("N")
+                index, create = (int(newest), False) if newest and int(newest) > index else (index + 1, True)
         else:
             raise StoreUnavailable(f"statistics of {pk} {label} kept changing")
         if index >= SPILL_ITEMS_MAX:
@@ -242,8 +246,24 @@ class StatsStore:
         except ClientError as exc:
             if not condition_failed(exc):
                 raise StoreUnavailable(f"statistics update failed: {error_code(exc)}") from exc
-            return why_refused(exc.response.get("Item"), part)
+            self._refused = exc.response.get("Item")
+            return why_refused(self._refused, part)
         return None
+
+    def _note_newest(self, pk: str, label: str, index: int) -> None:
+        """Tells the minute's first item that the minute now continues in item `index`, so that other
+        processes new to the minute go there directly: one write of the first item per item created,
+        instead of a refused (and billed) write of every full item by every process."""
+        try:
+            call(self._backoff, self._client.update_item, TableName=self._table,
+                 Key={"pk": {"S": pk}, "sk": {"S": spill_key(label, 0)}},
+                 UpdateExpression="SET #newest = :index",
+                 ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#newest) OR #newest < :index)",
+                 ExpressionAttributeNames={"#newest": SPILL_NEWEST},
+                 ExpressionAttributeValues={":index": {"N": str(index)}})
+        except ClientError as exc:
+            if not condition_failed(exc):  # a newer item was noted meanwhile: nothing to do
+                raise StoreUnavailable(f"statistics update failed: {error_code(exc)}") from exc
 
     def _add_maps(self, key: dict, part: BucketUpdate) -> None:
         """Adds the breakdown maps an item lacks (an item written before maps existed)."""

@@ -109,6 +109,41 @@ def test_an_item_keeps_one_token_a_process_not_one_an_update(dynamodb, no_sleep_
     assert merged(one)["pageviews"] == 30 and len(item["visitors"]["BS"]) == 30
 
 
+class CountingWrites:
+    """A client that counts the writes made through it."""
+
+    def __init__(self, client) -> None:
+        self._client, self.writes = client, 0
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def put_item(self, **kwargs):
+        self.writes += 1
+        return self._client.put_item(**kwargs)
+
+    def update_item(self, **kwargs):
+        self.writes += 1
+        return self._client.update_item(**kwargs)
+
+
+def test_a_process_new_to_a_continued_minute_goes_to_its_newest_item(dynamodb, no_sleep_backoff):
+    """Each refused write is billed on its item's size: a process that has not yet written a minute
+    reads where it continues from the minute's first item, rather than trying every full item."""
+    table = STATS.name(STAGE)
+    busy = StatsStore(dynamodb, table, no_sleep_backoff)
+    for i in range(5 * MAX_VALUES_PER_MAP):  # distinct pages: a new item every MAX_VALUES_PER_MAP
+        busy.add(PK, MINUTE_LABEL, update([f"/p{i}"]))
+    assert len(items(dynamodb)) == 5
+    first = next(i for i in items(dynamodb) if i["sk"]["S"] == MINUTE_LABEL)
+    assert first["newest_item"] == {"N": "4"}
+    counting = CountingWrites(dynamodb)
+    StatsStore(counting, table, no_sleep_backoff).add(PK, MINUTE_LABEL, update(["/p499"]))
+    assert counting.writes == 3  # its create of the first item, the first item refusing, the newest item
+    counters = merged(busy)
+    assert counters["pageviews"] == 5 * MAX_VALUES_PER_MAP + 1 and "newest_item" not in counters
+
+
 def test_the_same_update_sent_twice_counts_once(store):
     same = update(["/a"], [b"v0000000"], token=b"12345678")
     store.add(PK, MINUTE_LABEL, same)
