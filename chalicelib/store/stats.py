@@ -171,6 +171,7 @@ class StatsStore:
         self._open_item: dict[tuple[str, str], int] = {}  # (pk, minute) -> first item not known full
         self._last_token: dict[tuple[str, str], tuple[bytes, int]] = {}  # (pk, sk) -> this process's token, set
         self._refused: dict | None = None  # the item the last refused write found
+        self._busy: set[str] = set()  # keys whose minutes this process found written by others
         self.items_read = 0  # for cost measurements
 
     def add(self, pk: str, label: str, update: BucketUpdate) -> None:
@@ -182,9 +183,11 @@ class StatsStore:
     def _add_part(self, pk: str, label: str, part: BucketUpdate) -> None:
         self._bound_hints()
         known = self._open_item.get((pk, label))
-        # A bucket this process has not seen yet is most likely new (a quiet site's request is the
-        # first of its minute): try to create it, which costs one request instead of two.
-        create, index = known is None, known or 0
+        # A bucket this process has not seen yet is most likely new on a quiet site (its request is the
+        # first of its minute): try to create it, which costs one request instead of two. On a busy key
+        # (this process's last try to create one of its minutes found it there) it most likely exists,
+        # and a refused create is billed on the whole item: update it first.
+        create, index = known is None and pk not in self._busy, known or 0
         for _ in range(2 * SPILL_ITEMS_MAX):  # each turn creates, completes or skips an item
             if index >= SPILL_ITEMS_MAX:
                 break
@@ -192,11 +195,7 @@ class StatsStore:
             key, item_part = {"pk": {"S": pk}, "sk": {"S": sk}}, self._retiring(part, pk, sk)
             if create:
                 create = False
-                reason = self._refusal(self._client.put_item, part, Item=new_item(pk, sk, item_part),
-                                       ConditionExpression="attribute_not_exists(pk)")
-                if self._landed(reason, pk, sk, item_part):
-                    if reason is None and index:
-                        self._note_newest(pk, label, index)
+                if self._created(pk, label, index, part, item_part):
                     break
                 # it exists: update it
             reason = self._refusal(self._client.update_item, part, Key=key, **update_request(item_part))
@@ -215,9 +214,22 @@ class StatsStore:
             raise StoreUnavailable(f"statistics of {pk} {label} fill {SPILL_ITEMS_MAX} items")
         self._open_item[(pk, label)] = index
 
+    def _created(self, pk: str, label: str, index: int, part: BucketUpdate, item_part: BucketUpdate) -> bool:
+        """Tries to create item `index` of the minute with the part; False if it exists already."""
+        sk = spill_key(label, index)
+        reason = self._refusal(self._client.put_item, part, Item=new_item(pk, sk, item_part),
+                               ConditionExpression="attribute_not_exists(pk)")
+        if self._landed(reason, pk, sk, item_part):
+            if reason is None and index:
+                self._note_newest(pk, label, index)
+            return True
+        if index == 0:
+            self._busy.add(pk)
+        return False
+
     def _bound_hints(self) -> None:
         """Per-process hints only: forgetting one costs a refusal, or leaves a token in its item."""
-        for hints in (self._open_item, self._last_token):
+        for hints in (self._open_item, self._last_token, self._busy):
             if len(hints) > 10_000:
                 hints.clear()
 

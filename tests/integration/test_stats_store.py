@@ -144,6 +144,21 @@ def test_a_process_new_to_a_continued_minute_goes_to_its_newest_item(dynamodb, n
     assert counters["pageviews"] == 5 * MAX_VALUES_PER_MAP + 1 and "newest_item" not in counters
 
 
+def test_a_process_that_found_a_key_busy_updates_its_next_minute_first(dynamodb, no_sleep_backoff):
+    """A quiet site's request is usually the first of its minute (create, one write); on a busy key another
+    process has usually created it, and a refused create is billed on the whole item."""
+    table, counting = STATS.name(STAGE), CountingWrites(dynamodb)
+    first, second = StatsStore(dynamodb, table, no_sleep_backoff), StatsStore(counting, table, no_sleep_backoff)
+    first.add(PK, MINUTE_LABEL, update(["/a"]))
+    second.add(PK, MINUTE_LABEL, update(["/a"]))
+    assert counting.writes == 2  # its create refused, then its update
+    next_minute = "2026-11-27T10:06"
+    first.add(PK, next_minute, update(["/a"]))
+    second.add(PK, next_minute, update(["/b"]))
+    assert counting.writes == 3  # the update alone
+    assert merged(first)["pageviews"] == 4
+
+
 def test_the_same_update_sent_twice_counts_once(store):
     same = update(["/a"], [b"v0000000"], token=b"12345678")
     store.add(PK, MINUTE_LABEL, same)
