@@ -10,9 +10,11 @@ import time
 import uuid
 
 import boto3
+from botocore.exceptions import ClientError
 
 from chalicelib.core.metrics import NAMESPACE
 from chalicelib.sessions.expiry import expire_idle_sessions
+from chalicelib.store.base import call
 from scripts.local_stream import StreamPoller
 from tests.infrastructure.aws_formats import emf_problems, emitted_metrics
 from tests.infrastructure.conftest import TERRAFORM_DIR, resources
@@ -35,6 +37,16 @@ def _traffic(api, services, now_ms: int) -> None:
     assert post(api, {"event_type": "page_view", "page_url": "https://shop.example/"},
                 headers={"User-Agent": BOT_UA}).status_code == 200
     assert post(api, raw=b"{not json").status_code == 400
+    # a DynamoDB call throttled once, through the stores' retry policy: DynamoDBThrottles (the alarm's;
+    # the whole app under injected throttling: tests/integration/test_faults.py)
+    throttled = [ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetItem")]
+
+    def get_item(**kwargs):
+        if throttled:
+            raise throttled.pop()
+        return services._client.get_item(**kwargs)
+
+    call(services._retries, get_item, TableName=services.settings.events_table, Key={"pk": {"S": "salt#none"}})
     # a run out of time at once leaves the due session for the next: ExpiryBacklog 1
     expire_idle_sessions(services.sessions, services.session_rules, services.metrics, now_ms=now_ms, budget_seconds=0)
     services.expire_sessions(now_ms=now_ms)
