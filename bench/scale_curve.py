@@ -44,6 +44,7 @@ if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
 from bench import prices  # noqa: E402
+from bench.capacity import item_size, write_units  # noqa: E402
 
 RESULTS = PROJECT_DIR / "bench" / "results.json"
 LEVELS = (100, 1_000, 10_000, 100_000)  # distinct visitors of one site in one minute
@@ -84,8 +85,6 @@ class MeteredClient:
     def _write(self, operation, item_key: dict, new_bytes, **kwargs):
         from botocore.exceptions import ClientError
 
-        from bench.capacity import item_size, write_units
-
         key = (item_key["pk"]["S"], item_key["sk"]["S"])
         try:
             response = operation(**kwargs)
@@ -99,13 +98,9 @@ class MeteredClient:
         return response
 
     def put_item(self, **kwargs):
-        from bench.capacity import item_size
-
         return self._write(self._client.put_item, kwargs["Item"], lambda _: item_size(kwargs["Item"]), **kwargs)
 
     def update_item(self, **kwargs):
-        from bench.capacity import item_size
-
         return self._write(self._client.update_item, kwargs["Key"], lambda r: item_size(r["Attributes"]),
                            **{"ReturnValues": "ALL_NEW", **kwargs})
 
@@ -171,8 +166,6 @@ def play_minute(visitors_per_minute: int, shards: int = 4, seed: int = 16, max_r
             per_update.append(meter.write_units - before)
         items = client.query(TableName=table, KeyConditionExpression="pk = :pk",
                              ExpressionAttributeValues={":pk": {"S": f"{SITE}#m#0"}})["Items"]
-    from bench.capacity import item_size
-
     sizes = sorted(item_size(i) for i in items)
     tail = per_update[-max(1, len(per_update) // 10):]  # the played part's last tenth: its peak
     scale = shard_requests / len(requests)  # the unplayed rest of the minute repeats the played part

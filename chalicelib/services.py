@@ -55,7 +55,7 @@ class Services:
 
     @cached_property
     def _client(self):
-        from chalicelib.store import create_dynamodb_client  # loads boto3: keep it off the import path
+        from chalicelib.store import create_dynamodb_client  # loads botocore: keep it off the import path
 
         return self.dynamodb_client or create_dynamodb_client()
 

@@ -170,7 +170,6 @@ class StatsStore:
         self._backoff = backoff or Backoff()
         self._open_item: dict[tuple[str, str], int] = {}  # (pk, minute) -> first item not known full
         self._last_token: dict[tuple[str, str], tuple[bytes, int]] = {}  # (pk, sk) -> this process's token, set
-        self._refused: dict | None = None  # the item the last refused write found
         self._busy: set[str] = set()  # keys whose minutes this process found written by others
         self.items_read = 0  # for cost measurements
 
@@ -198,7 +197,7 @@ class StatsStore:
                 if self._created(pk, label, index, part, item_part):
                     break
                 # it exists: update it
-            reason = self._refusal(self._client.update_item, part, Key=key, **update_request(item_part))
+            reason, old = self._refusal(self._client.update_item, part, Key=key, **update_request(item_part))
             if self._landed(reason, pk, sk, item_part):
                 break
             if reason == CREATE:
@@ -206,7 +205,7 @@ class StatsStore:
             elif reason == ADD_MAPS:
                 self._add_maps(key, part)
             else:  # FULL: the minute continues in its newest item, or its next (most likely new)
-                newest = (self._refused or {}).get(SPILL_NEWEST, {}).get("N")
+                newest = (old or {}).get(SPILL_NEWEST, {}).get("N")
                 index, create = (int(newest), False) if newest and int(newest) > index else (index + 1, True)
         else:
             raise StoreUnavailable(f"statistics of {pk} {label} kept changing")
@@ -217,8 +216,8 @@ class StatsStore:
     def _created(self, pk: str, label: str, index: int, part: BucketUpdate, item_part: BucketUpdate) -> bool:
         """Tries to create item `index` of the minute with the part; False if it exists already."""
         sk = spill_key(label, index)
-        reason = self._refusal(self._client.put_item, part, Item=new_item(pk, sk, item_part),
-                               ConditionExpression="attribute_not_exists(pk)")
+        reason, _ = self._refusal(self._client.put_item, part, Item=new_item(pk, sk, item_part),
+                                  ConditionExpression="attribute_not_exists(pk)")
         if self._landed(reason, pk, sk, item_part):
             if reason is None and index:
                 self._note_newest(pk, label, index)
@@ -250,17 +249,17 @@ class StatsStore:
         token, token_set = last
         return replace(part, token_set=1 - token_set, retire=token)
 
-    def _refusal(self, operation, part: BucketUpdate, **kwargs) -> str | None:
-        """None when the write was applied now; else why DynamoDB refused it."""
+    def _refusal(self, operation, part: BucketUpdate, **kwargs) -> tuple[str | None, dict | None]:
+        """(None, None) when the write was applied now; else why DynamoDB refused it, and the item it found."""
         try:
             call(self._backoff, operation, TableName=self._table, ReturnValuesOnConditionCheckFailure="ALL_OLD",
                  **kwargs)
         except ClientError as exc:
             if not condition_failed(exc):
                 raise StoreUnavailable(f"statistics update failed: {error_code(exc)}") from exc
-            self._refused = exc.response.get("Item")
-            return why_refused(self._refused, part)
-        return None
+            old = exc.response.get("Item")
+            return why_refused(old, part), old
+        return None, None
 
     def _note_newest(self, pk: str, label: str, index: int) -> None:
         """Tells the minute's first item that the minute now continues in item `index`, so that other
