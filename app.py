@@ -59,6 +59,16 @@ def write_event_lake(event) -> dict:
     return get_services().write_event_lake(event.to_dict(), time_left_seconds=_time_left_seconds(event))
 
 
+# The same stream feeds the realtime statistics: a batch every few seconds (within the realtime view's
+# 10-second freshness) becomes one update a statistics bucket, instead of one update a request
+# (docs/stats.md "Where the statistics come from"). Locally scripts/local_stack.py polls it every second.
+@app.on_dynamodb_record(stream_arn=EVENTS_STREAM_ARN, batch_size=1000, starting_position="TRIM_HORIZON",
+                        maximum_batching_window_in_seconds=5)
+def aggregate_events(event) -> dict:
+    """New events to the minute statistics buckets; a failed batch is retried whole (see stats/stream.py)."""
+    return get_services().aggregate_events(event.to_dict(), time_left_seconds=_time_left_seconds(event))
+
+
 @app.schedule(Rate(1, unit=Rate.HOURS))
 def compact_lake(event) -> None:
     """Hourly: each partition's small stream objects merged into one compacted object."""

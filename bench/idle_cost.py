@@ -10,7 +10,9 @@ measured: one hour of runs of each (60 + 60) through their real Lambda entry poi
 empty prod stage in moto, counting every DynamoDB request (botocore hooks) and its read units as
 DynamoDB bills them, the EMF metrics and log bytes each run prints, and our own time per run (the
 emulator's time replaced by bench/prices.py's per-call latency, as bench/run.py does). A month is
-30 days: 43,200 runs of each job. Prices: bench/prices.py, list prices without the free tier.
+30 days: 43,200 runs of each job. The Events stream's functions (the lake writer, the statistics
+aggregator) cost nothing idle: Lambda invokes them only with records, though their alarms and log
+groups are counted. Prices: bench/prices.py, list prices without the free tier.
 """
 
 from __future__ import annotations

@@ -34,6 +34,8 @@ LAMBDA_MEMORY_GB = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_te
     "lambda_memory_size"] / 1024
 UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 PAGES_PER_VISIT = 4  # page views in one visit (session) of the workload
+STREAM_MEMORY_MB = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"]["prod"][
+    "lambda_functions"]["aggregate_events"]["lambda_memory_size"]
 MIN = 60_000
 
 
@@ -99,14 +101,17 @@ def measure_recorded(recorded: dict) -> dict:
 
 def replay(requests: list[tuple[bytes, int, str]], now: int) -> dict:
     """Requests (body, page views in it, source address) through the real collector, on moto in this
-    process; the minute jobs then end the sessions and roll their statistics up (an hour later)."""
+    process, each followed by the statistics stream function over what it stored (a quiet site: every
+    batch of the Events stream holds one request; bench/scale_curve.py has busier ones); the minute jobs
+    then end the sessions and roll their statistics up (an hour later)."""
     import boto3
     from moto import mock_aws
 
     from bench.capacity import CapacityMeter
     from chalicelib.ingest.collector import IngestRequest
-    from chalicelib.schema.tables import TABLES, create_tables
+    from chalicelib.schema.tables import EVENTS, TABLES, create_tables
     from chalicelib.services import Services
+    from scripts.local_stream import StreamPoller
 
     _aws_env()
     settings = _settings()
@@ -120,8 +125,15 @@ def replay(requests: list[tuple[bytes, int, str]], now: int) -> dict:
             services.collector.collect(IngestRequest(
                 body=json.dumps({"event_type": "page_view", "page_url": "https://shop.example/"}).encode(),
                 content_type="text/plain", user_agent=UA, source_ip="203.0.113.1"))
+        streams = boto3.client("dynamodbstreams", region_name="us-east-1",
+                               endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com")
+        arn = client.describe_table(TableName=EVENTS.name(settings.stage))["Table"]["LatestStreamArn"]
+        poller = StreamPoller(streams, arn, services.aggregate_events)
+        with redirect_stdout(io.StringIO()):
+            poller.poll_once()  # the warm-up's event
         meter = CapacityMeter(client, boto3.client("dynamodb", region_name="us-east-1"), lambda t: by_name[t])
         timer = Timer(client)
+        stream = StreamedStatistics(poller, meter, timer)
         log = io.StringIO()
         started = time.perf_counter()
         with redirect_stdout(log):
@@ -130,8 +142,10 @@ def replay(requests: list[tuple[bytes, int, str]], now: int) -> dict:
                                                                   user_agent=UA, source_ip=source_ip,
                                                                   country_header="DE"))
                 assert result.status_code == 200, result.body
-        wall = time.perf_counter() - started
-        ingest_calls, ingest_inside = sum(meter.calls.values()), timer.inside_seconds
+                stream.poll()
+        wall = time.perf_counter() - started - stream.seconds
+        ingest_calls = sum(meter.calls.values()) - stream.calls
+        ingest_inside = timer.inside_seconds - stream.inside_seconds
         # All-in: the minute jobs end these sessions and roll up their statistics later.
         with redirect_stdout(log):
             services.expire_sessions(now_ms=now + 60 * MIN)
@@ -147,11 +161,45 @@ def replay(requests: list[tuple[bytes, int, str]], now: int) -> dict:
         "read_units_per_page_view": round(meter.read_units / pv, 3),
         "own_ms_per_request": round(own_ms_per_request, 3),
         "ddb_calls_per_request": round(ingest_calls / len(requests), 3),
+        # the statistics stream function (256 MB: .chalice/config.json), one invocation a batch
+        **stream.figures(pv),
         "log_bytes_per_page_view": round(len(log.getvalue().encode()) / pv, 1),
         # the same requests in a process of their own: CPU a request, at the function's share of a core
         **lambda_ms_per_request([(body, ip) for body, _, ip in requests], ingest_calls / len(requests),
                                 round(LAMBDA_MEMORY_GB * 1024)),
     }
+
+
+class StreamedStatistics:
+    """The statistics stream function in the replay: its invocations, DynamoDB calls and time, kept apart
+    from the collector's, and priced as Lambda bills it at its own memory size."""
+
+    def __init__(self, poller, meter, timer) -> None:
+        self._poller, self._meter, self._timer = poller, meter, timer
+        self.invocations = self.calls = 0
+        self.seconds = self.inside_seconds = 0.0
+
+    def poll(self) -> None:
+        calls, inside = sum(self._meter.calls.values()), self._timer.inside_seconds
+        started = time.perf_counter()
+        handed = self._poller.poll_once()
+        self.seconds += time.perf_counter() - started
+        if handed:
+            self.invocations += 1
+            self.calls += sum(self._meter.calls.values()) - calls
+            self.inside_seconds += self._timer.inside_seconds - inside
+
+    def figures(self, page_views: int) -> dict:
+        invocations = max(1, self.invocations)
+        own_ms = (self.seconds - self.inside_seconds) * 1000 / invocations
+        lambda_ms = on_lambda_ms(own_ms, STREAM_MEMORY_MB, self.calls / invocations)
+        usd_per_invocation = (prices.LAMBDA_USD_PER_MILLION_REQUESTS
+                              + STREAM_MEMORY_MB / 1024 * max(1.0, lambda_ms) / 1000 * prices.LAMBDA_USD_PER_GB_SECOND
+                              * 1_000_000) / 1_000_000
+        return {"stream_invocations_per_page_view": round(self.invocations / page_views, 3),
+                "stream_ddb_calls_per_invocation": round(self.calls / invocations, 3),
+                "stream_lambda_ms_per_invocation": round(lambda_ms, 2),
+                "stream_usd_per_invocation": usd_per_invocation}
 
 
 def _batched(page_views: int, batch: int, now: int):
@@ -186,9 +234,11 @@ def our_cost(figures: dict, api_price: float = prices.API_GATEWAY_HTTP_USD_PER_M
     """`api_price`: dollars per million requests of the API in front (the collector's HTTP API by default).
     Lambda's duration: the requests' CPU at the function's share of a core plus DynamoDB's latency
     (bench/function_size.py)."""
-    return usd_per_million(figures["requests"] / figures["page_views"], figures["lambda_ms_per_request"],
-                           figures["write_units_per_page_view"], figures["read_units_per_page_view"],
-                           figures["log_bytes_per_page_view"], api_usd_per_million_requests=api_price)
+    stream = figures["stream_invocations_per_page_view"] * figures["stream_usd_per_invocation"] * 1_000_000
+    return round(usd_per_million(figures["requests"] / figures["page_views"], figures["lambda_ms_per_request"],
+                                 figures["write_units_per_page_view"], figures["read_units_per_page_view"],
+                                 figures["log_bytes_per_page_view"], api_usd_per_million_requests=api_price)
+                 + stream, 3)
 
 
 def baseline_cost(own_ms_per_event: float) -> float:
@@ -336,6 +386,7 @@ def run(quick: bool) -> dict:
     from bench.dashboard_paint import measure as measure_dashboard_paint
     from bench.expiry_cost import measure as measure_expiry
     from bench.flood_items import measure as measure_floods
+    from bench.freshness import measure as measure_freshness
     from bench.function_size import measure as measure_function_size
     from bench.idle_cost import measure as measure_idle
     from bench.lake_cost import measure as measure_lake
@@ -362,6 +413,7 @@ def run(quick: bool) -> dict:
     lake = measure_lake(quick)  # stream writer, a replayed day of batches and compactions, a 30-day query
     latency = measure_query_latency(quick)  # Stats API v2: filtered 30-day breakdowns and a 4-step funnel
     paint = measure_dashboard_paint(quick)  # the dashboard in Chromium on the local stack: paint, page weight
+    freshness = measure_freshness(quick)  # an event accepted -> counted in /stats/realtime, with the stream's window
     bills = {bill["page_views_per_month"]: bill for bill in lake["bills"]}
     days = {day["page_views_per_month"]: day for day in lake["replayed_days"]}
     results = {
@@ -422,6 +474,8 @@ def run(quick: bool) -> dict:
         "dashboard_paint_cold_ms": {k: p["cold"]["paint_ms"] for k, p in paint["periods"].items()},
         "dashboard_complete_warm_p50_ms": {k: p["warm_complete"]["p50_ms"] for k, p in paint["periods"].items()},
         "dashboard_js_css_gzip_bytes": paint["weight"]["js_css_gzip_bytes"],
+        "realtime_freshness_p50_seconds": freshness["freshness_p50_seconds"],
+        "realtime_freshness_p95_seconds": freshness["freshness_p95_seconds"],
     }
     # One site from 100 to 100,000 visitors a minute: what grows is the statistics buckets (bench/scale_curve.py)
     scale = curve(QUICK_LEVELS if quick else LEVELS, results={**results, "details": {"multi_page": multi_page}})
@@ -436,7 +490,7 @@ def run(quick: bool) -> dict:
         "details": {"multi_page": multi_page, "spa": spa, "single": single, "batch25": batch25,
                     "scale_curve": scale, "processes": processes, "expiry": expiry, "idle": idle,
                     "function_size": sizing, "stalled": stalled, "floods": floods, "user_agent": user_agent,
-                    "lake": lake, "query_latency": latency, "dashboard_paint": paint,
+                    "lake": lake, "query_latency": latency, "dashboard_paint": paint, "freshness": freshness,
                     "baseline_own_ms_per_event": round(baseline_own_ms, 3), "lambda_memory_gb": LAMBDA_MEMORY_GB,
                     "prices_as_of": prices.PRICES_AS_OF, "quick": quick},
     }

@@ -1,29 +1,35 @@
 """The cost of a page view as one site grows: write units and dollars per page view at 100, 1,000,
 10,000 and 100,000 distinct visitors a minute, and the hot-key ceiling (issue 16).
 
-    .venv/bin/python -m bench.scale_curve            # the table (~3 minutes: 40,000 updates at the top)
+    .venv/bin/python -m bench.scale_curve            # the table
     .venv/bin/python -m bench.scale_curve --quick    # 100 and 1,000 only
 
 Only the statistics buckets grow with a site's traffic: an event's item, a visitor's session and its
 index entries are the same size whether the site has ten visitors a minute or a million. So one minute
-of one site is played through the real statistics write path (stats/buckets.py Rollup and
-write_rollup, store/stats.py on moto), request by request, and every write is billed from the real
-item sizes before and after it (bench/capacity.py, as DynamoDB bills an update: the larger of the
-two). Each visitor of the minute sends `REQUESTS_PER_VISITOR_MINUTE` requests (a page view, most of
-them an engagement), pages from 200 paths (Zipf), one in `PAGES_PER_VISIT` page views starting a visit
-(its referrer, channel, country, device facts). A visitor always lands in the same shard
-(LIVEINSIGHT_STATS_SHARDS, 4), so one shard's quarter of the visitors is played and its figures are
-each shard's.
+of one site is played through the real statistics write path, and every write is billed from the real
+item sizes before and after it (as DynamoDB bills an update: the larger of the two). Each visitor of the
+minute sends `REQUESTS_PER_VISITOR_MINUTE` requests (a page view, most of them an engagement), pages
+from 200 paths (Zipf), one in `PAGES_PER_VISIT` page views starting a visit (its referrer, channel,
+country, device facts on the event, as the sessionizer flags it).
+
+The statistics are written by the Events stream's function (stats/stream.py), one batch at a time, so
+the minute is cut into batches as Lambda cuts the stream: the table's stream has one shard per
+partition (1,000 write units a second each: `EVENT_WRITE_UNITS_PER_REQUEST` a request), each event
+lands on one at random, and each stream shard's records are cut into batches at 1,000 records or 5
+seconds after a batch's first record (app.py's batch size and window). Every batch's events of one
+statistics shard (a visitor always lands in the same one: LIVEINSIGHT_STATS_SHARDS, 4) go through
+Rollup, write_rollup and a stream batch's StatsStore (store/stats.py) on moto; shard 0's quarter is
+played and its figures are each shard's.
 
 The rest of a page view's cost (API, Lambda, events, sessions, reads, logs) is the recorded
 multi-page workload's from bench/results.json, constant per page view; the curve adds to it each
 level's statistics write units in place of the recorded ones.
 
 **Hot-key ceiling.** DynamoDB serves at most 1,000 write units a second per partition, and all the
-updates of one shard's minute go to one partition key (`<site>#m#<shard>`: its items differ only by
-sort key, and a minute's writes all target the same one or two of them, so splitting for heat cannot
-spread them). So a site can take at most shards x 1,000 / (write units of one update at the minute's
-peak) requests a second before its statistics writes are throttled.
+updates of one statistics shard's minute go to one partition key (`<site>#m#<shard>`: its items differ
+only by sort key). Each level states the write units a second that key takes; the ceiling is where it
+would reach 1,000, extrapolated linearly from the largest level (conservative: a batch holds more of
+the minute as traffic grows, so units per request fall).
 """
 
 from __future__ import annotations
@@ -37,7 +43,6 @@ import random
 import sys
 from contextlib import redirect_stdout
 from pathlib import Path
-from types import SimpleNamespace
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
@@ -54,10 +59,11 @@ PAGES_PER_VISIT = 3.1
 PATHS = 200
 PARTITION_WRITE_UNITS_PER_SECOND = 1_000  # DynamoDB's per-partition limit
 READ_MINUTES = 30  # GET /stats/realtime reads the last 30 minutes' buckets
-# How many collector processes write at once: requests a second x seconds a request (the collector's
-# 75 ms at 512 MB, bench/results.json multi_page lambda_ms_per_request). Each keeps its own last token
-# in an item (store/stats.py), so an item holds about this many tokens.
-SECONDS_PER_REQUEST = 0.075
+# The Events table's write units a request (its events, written in a transaction: billed twice; the
+# recorded multi-page workload's 4.26 a page view at 1.6 requests a page view): how many partitions, so
+# stream shards, the table needs at a level of traffic.
+EVENT_WRITE_UNITS_PER_REQUEST = 2.66
+BATCH_RECORDS, BATCH_WINDOW_MS = 1_000, 5_000  # app.py's aggregate_events mapping
 MINUTE_MS = 60_000
 SITE = "shop"
 SOURCES = {"referrer_host": ["google.com", "news.ycombinator.com", "t.co", None],
@@ -77,6 +83,7 @@ class MeteredClient:
     def __init__(self, client) -> None:
         self._client = client
         self.write_units = 0
+        self.read_units = 0.0
         self._bytes: dict[tuple[str, str], int] = {}
 
     def __getattr__(self, name):
@@ -97,6 +104,16 @@ class MeteredClient:
         self._bytes[key] = after
         return response
 
+    def query(self, **kwargs):
+        """A Query, billed as DynamoDB bills it: the items' whole sizes (a projection does not lower it), 1
+        unit a 4 KB strongly consistent, half that eventually consistent. The items' sizes are the ones
+        this client wrote."""
+        response = self._client.query(**kwargs)
+        read_bytes = sum(self._bytes.get((i["pk"]["S"], i["sk"]["S"]), 0) if "pk" in i else item_size(i)
+                         for i in response.get("Items", []))
+        self.read_units += math.ceil(max(1, read_bytes) / 4096) * (1 if kwargs.get("ConsistentRead") else 0.5)
+        return response
+
     def put_item(self, **kwargs):
         return self._write(self._client.put_item, kwargs["Item"], lambda _: item_size(kwargs["Item"]), **kwargs)
 
@@ -105,18 +122,42 @@ class MeteredClient:
                            **{"ReturnValues": "ALL_NEW", **kwargs})
 
 
-def _zipf_paths(rng: random.Random, n: int) -> list[str]:
-    weights = [1 / (rank + 1) for rank in range(PATHS)]
-    return [f"/page/{i}" for i in rng.choices(range(PATHS), weights=weights, k=n)]
+_ZIPF_WEIGHTS = [1 / (rank + 1) for rank in range(PATHS)]
 
 
-def play_minute(visitors_per_minute: int, shards: int = 4, seed: int = 16, max_requests: int = 4_500) -> dict:
-    """One shard's minute at this many visitors a minute for the site, through the real write path."""
+def _zipf_path(rng: random.Random) -> str:
+    return f"/page/{rng.choices(range(PATHS), weights=_ZIPF_WEIGHTS)[0]}"
+
+
+def _batches(events: list[tuple[int, str, int]], stream_shards: int, rng: random.Random) -> list[list]:
+    """The minute's events (time, visitor, n-th request) cut as Lambda cuts the stream: each event on a
+    random stream shard, each shard's records in batches of at most BATCH_RECORDS, closed BATCH_WINDOW_MS
+    after their first record."""
+    by_shard: list[list] = [[] for _ in range(stream_shards)]
+    for event in events:
+        by_shard[rng.randrange(stream_shards)].append(event)
+    batches = []
+    for records in by_shard:
+        batch: list = []
+        for event in records:  # in time order
+            if batch and (len(batch) == BATCH_RECORDS or event[0] - batch[0][0] >= BATCH_WINDOW_MS):
+                batches.append(batch)
+                batch = []
+            batch.append(event)
+        if batch:
+            batches.append(batch)
+    return sorted(batches, key=lambda b: b[-1][0])  # applied as each closes
+
+
+def play_minute(visitors_per_minute: int, shards: int = 4, seed: int = 16) -> dict:
+    """One statistics shard's minute at this many visitors a minute for the site, through the real write path."""
     import boto3
     from moto import mock_aws
 
     from chalicelib.schema.tables import STATS, create_tables
+    from chalicelib.sessions.model import STARTS_SESSION
     from chalicelib.stats.buckets import Rollup, shard_of, write_rollup
+    from chalicelib.stats.stream import batch_tokens
     from chalicelib.store import StatsStore
     from chalicelib.store.base import Backoff
 
@@ -125,63 +166,67 @@ def play_minute(visitors_per_minute: int, shards: int = 4, seed: int = 16, max_r
         os.environ.setdefault(variable, value)
     rng = random.Random(seed)
     minute_ms = 1_793_444_400_000  # a fixed minute (2026-10-31T11:00Z): the same run every time
-    visitors = [f"v{seed}-{i}" for i in range(visitors_per_minute)]
-    mine = [v for v in visitors if shard_of(v, shards) == 0]
-    # Each visitor's requests, spread over the minute in arrival order.
-    requests = []
-    for visitor in mine:
+    # Each visitor's requests (one event each), spread over the minute in arrival order.
+    events = []
+    for i in range(visitors_per_minute):
         count = int(REQUESTS_PER_VISITOR_MINUTE) + (rng.random() < REQUESTS_PER_VISITOR_MINUTE % 1)
-        requests += [(rng.randrange(MINUTE_MS), visitor, n) for n in range(count)]
-    requests.sort()
-    shard_requests = len(requests)
-    # Past one full item's worth (store/stats.py caps an item at MAX_MEMBERS_PER_SET updates), a
-    # minute's items repeat the same growth from empty: play the first `played` requests only.
-    requests = requests[:max_requests]
-    paths = _zipf_paths(rng, len(requests))
+        events += [(rng.randrange(MINUTE_MS), f"v{seed}-{i}", n) for n in range(count)]
+    events.sort()
+    requests_per_second = len(events) / 60
+    stream_shards = max(1, math.ceil(requests_per_second * EVENT_WRITE_UNITS_PER_REQUEST
+                                     / PARTITION_WRITE_UNITS_PER_SECOND))
+    batches = _batches(events, stream_shards, rng)
+    mine = {visitor for _, visitor, _ in events if shard_of(visitor, shards) == 0}
     table = STATS.name("bench")
-    processes = max(1, math.ceil(visitors_per_minute * REQUESTS_PER_VISITOR_MINUTE / 60 * SECONDS_PER_REQUEST))
-    # Each process meets the minute once (its first write of it costs more: it has to find the item), so
-    # a played part of the minute has its share of them: processes x played / all requests.
-    played_processes = max(1, round(processes * min(max_requests, shard_requests) / shard_requests))
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(client, "bench")
         meter = MeteredClient(client)
-        stores = [StatsStore(meter, table, Backoff(sleep=lambda _: None)) for _ in range(played_processes)]
-        per_update, log = [], io.StringIO()
-        for (offset_ms, visitor, n), path in zip(requests, paths, strict=True):
-            time_ms = minute_ms + offset_ms
+        per_update, log, shard_requests, read_units = [], io.StringIO(), 0, 0.0
+        for batch in batches:
+            records = []
+            for time_offset_ms, visitor, n in batch:
+                if visitor not in mine:
+                    continue  # another statistics shard's: the same work, in another partition
+                page_view = n == 0
+                record = {"pk": f"{SITE}#{visitor}#{n}", "site": SITE, "time_ms": minute_ms + time_offset_ms,
+                          "visitor_id": visitor, "event_type": "page_view" if page_view else "engagement",
+                          "page_path": _zipf_path(rng) if page_view else None}
+                if page_view and rng.random() < 1 / PAGES_PER_VISIT:
+                    record.update({STARTS_SESSION: True,
+                                   **{name: rng.choice(values) for name, values in SOURCES.items()}})
+                records.append(record)
+            if not records:
+                continue
+            shard_requests += len(records)
             rollup = Rollup(shards)
-            page_view = n == 0
-            rollup.add_events([{"site": SITE, "time_ms": time_ms, "visitor_id": visitor,
-                                "event_type": "page_view" if page_view else "engagement",
-                                "page_path": path if page_view else None}])
-            if page_view and rng.random() < 1 / PAGES_PER_VISIT:
-                first = {name: rng.choice(values) for name, values in SOURCES.items()}
-                rollup.add_started([SimpleNamespace(site=SITE, started_ms=time_ms, visitor_id=visitor,
-                                                    first_event=first)])
-            before = meter.write_units
-            with redirect_stdout(log):
-                write_rollup(rng.choice(stores), rollup, time_ms + 1_000, max_event_age_ms=86_400_000)
+            rollup.add_events(records)
+            before, reads_before = meter.write_units, meter.read_units
+            with redirect_stdout(log):  # a batch's store, as Services.aggregate_events makes one
+                write_rollup(StatsStore(meter, table, Backoff(sleep=lambda _: None), stream_batches=True), rollup,
+                             minute_ms + batch[-1][0] + 1_000, max_event_age_ms=86_400_000,
+                             new_token=batch_tokens(records))
             per_update.append(meter.write_units - before)
+            read_units += meter.read_units - reads_before
         items = client.query(TableName=table, KeyConditionExpression="pk = :pk",
                              ExpressionAttributeValues={":pk": {"S": f"{SITE}#m#0"}})["Items"]
     sizes = sorted(item_size(i) for i in items)
-    tail = per_update[-max(1, len(per_update) // 10):]  # the played part's last tenth: its peak
-    scale = shard_requests / len(requests)  # the unplayed rest of the minute repeats the played part
     return {
         "visitors_per_minute": visitors_per_minute,
         "shard_visitors": len(mine),
-        "processes": processes,
-        "played_processes": played_processes,
+        "stream_shards": stream_shards,
+        "batches": len(batches),
+        "shard_updates": len(per_update),
         "shard_requests": shard_requests,
-        "played_requests": len(requests),
-        "write_units_per_request": round(sum(per_update) / len(per_update), 3),
-        "write_units_per_update_peak": round(max(tail), 1),
-        "write_units_per_update_peak_mean": round(sum(tail) / len(tail), 2),
-        "items_per_shard_minute": round(len(sizes) * scale),
+        "write_units_per_request": round(sum(per_update) / shard_requests, 3),
+        # a continued minute's full item sends a stream batch's update to look for its token (store/stats.py)
+        "read_units_per_request": round(read_units / shard_requests, 3),
+        "write_units_per_update_mean": round(sum(per_update) / len(per_update), 2),
+        "write_units_per_update_peak": round(max(per_update), 1),
+        "partition_write_units_per_second": round(sum(per_update) / 60, 1),
+        "items_per_shard_minute": len(sizes),
         "largest_item_bytes": sizes[-1],
-        "shard_minute_bytes": round(sum(sizes) * scale),
+        "shard_minute_bytes": sum(sizes),
     }
 
 
@@ -191,37 +236,52 @@ def curve(levels=LEVELS, shards: int = 4, results: dict | None = None) -> dict:
     requests_per_pv = multi["requests"] / multi["page_views"]
     recorded_stats_units = multi["write_units_per_page_view_by_table"]["Stats"]
     usd_per_unit = prices.DYNAMODB_USD_PER_MILLION_WRITE_UNITS / 1e6
-    # Everything but the statistics writes, per page view (constant as the site grows).
-    base_usd_per_pv = results["usd_per_million_page_views"] / 1e6 - recorded_stats_units * usd_per_unit
+    # The recorded workload's statistics function: one invocation a request (a quiet site's batches).
+    usd_per_invocation = multi.get("stream_usd_per_invocation", 0.0)
+    recorded_stream_usd_per_pv = multi.get("stream_invocations_per_page_view", 0.0) * usd_per_invocation
+    # Everything but the statistics writes and function, per page view (constant as the site grows).
+    base_usd_per_pv = (results["usd_per_million_page_views"] / 1e6 - recorded_stats_units * usd_per_unit
+                       - recorded_stream_usd_per_pv)
     base_units_per_pv = multi["write_units_per_page_view"] - recorded_stats_units
     rows = []
     for level in levels:
         played = play_minute(level, shards)
         stats_units = played["write_units_per_request"] * requests_per_pv
+        stats_reads = played["read_units_per_request"] * requests_per_pv
+        page_views_per_minute = level * REQUESTS_PER_VISITOR_MINUTE / requests_per_pv
+        invocations_per_pv = played["batches"] / page_views_per_minute
+        stats_usd = (stats_units * usd_per_unit + stats_reads * prices.DYNAMODB_USD_PER_MILLION_READ_UNITS / 1e6
+                     + invocations_per_pv * usd_per_invocation)
         units = base_units_per_pv + stats_units
-        ceiling = shards * PARTITION_WRITE_UNITS_PER_SECOND / played["write_units_per_update_peak_mean"]
+        site_requests_per_second = level * REQUESTS_PER_VISITOR_MINUTE / 60
+        ceiling = (site_requests_per_second * PARTITION_WRITE_UNITS_PER_SECOND
+                   / played["partition_write_units_per_second"])
         read_bytes = READ_MINUTES * shards * played["shard_minute_bytes"]
         rows.append({**played, "stats_write_units_per_page_view": round(stats_units, 2),
+                     "stats_read_units_per_page_view": round(stats_reads, 2),
+                     "stream_invocations_per_page_view": round(invocations_per_pv, 4),
                      "write_units_per_page_view": round(units, 2),
-                     "usd_per_million_page_views": round((base_usd_per_pv + stats_units * usd_per_unit) * 1e6, 2),
+                     "usd_per_million_page_views": round((base_usd_per_pv + stats_usd) * 1e6, 2),
                      "hot_key_ceiling_requests_per_second": round(ceiling),
-                     "site_requests_per_second": round(level * REQUESTS_PER_VISITOR_MINUTE / 60, 1),
+                     "site_requests_per_second": round(site_requests_per_second, 1),
                      "realtime_read_megabytes": round(read_bytes / 1e6, 2),
                      "realtime_read_units": round(max(1, read_bytes / 4096) * 0.5, 1)})
     units = [r["write_units_per_page_view"] for r in rows]
     return {"levels": rows, "shards": shards, "requests_per_page_view": round(requests_per_pv, 3),
             "base_write_units_per_page_view": round(base_units_per_pv, 2),
             "spread_write_units": round(max(units) / min(units) - 1, 3),
-            "hot_key_ceiling_requests_per_second": min(r["hot_key_ceiling_requests_per_second"] for r in rows)}
+            # from the largest level: the one whose batches hold the most of a minute
+            "hot_key_ceiling_requests_per_second": rows[-1]["hot_key_ceiling_requests_per_second"]}
 
 
 def table(found: dict) -> str:
-    lines = ["visitors/min  req/s  stats WU/pv  WU/pv  $/M pv  peak WU/update  items/shard-min  largest item  "
-             "realtime read  ceiling req/s"]
+    lines = ["visitors/min  req/s  stats WU/pv  WU/pv  $/M pv  updates/shard-min  WU/update  items/shard-min  "
+             "largest item  realtime read  ceiling req/s"]
     for r in found["levels"]:
         lines.append(f"{r['visitors_per_minute']:>12,}  {r['site_requests_per_second']:>5,.0f}  "
                      f"{r['stats_write_units_per_page_view']:>11.2f}  {r['write_units_per_page_view']:>5.2f}  "
-                     f"{r['usd_per_million_page_views']:>6.2f}  {r['write_units_per_update_peak_mean']:>14.1f}  "
+                     f"{r['usd_per_million_page_views']:>6.2f}  {r['shard_updates']:>17,}  "
+                     f"{r['write_units_per_update_mean']:>9.1f}  "
                      f"{r['items_per_shard_minute']:>15,}  {r['largest_item_bytes']:>10,} B  "
                      f"{r['realtime_read_megabytes']:>10.2f} MB  {r['hot_key_ceiling_requests_per_second']:>13,}")
     lines.append(f"spread of write units per page view, largest over smallest: +{found['spread_write_units']:.0%}")

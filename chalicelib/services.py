@@ -133,6 +133,17 @@ class Services:
             return expire_idle_sessions(self.sessions, self.session_rules, self.metrics, now_ms=now_ms,
                                         budget_seconds=budget_seconds, on_ended=count_ended)
 
+    def aggregate_events(self, lambda_event: dict, time_left_seconds: float | None = None) -> dict:
+        """One batch of the events table's stream to the minute statistics buckets (the stream function
+        and `make local`). A store of its own for each batch: see StatsStore's `stream_batches`."""
+        from chalicelib.stats.stream import aggregate_stream_batch
+        from chalicelib.store import StatsStore
+
+        store = StatsStore(self._client, self.settings.stats_table, self._retries, stream_batches=True)
+        with _job_deadline(time_left_seconds):
+            return aggregate_stream_batch(lambda_event, store, shards=self.settings.stats_shards,
+                                          max_event_age_ms=self.settings.max_event_age_ms, now_ms=_now_ms())
+
     def roll_up_stats(self, now_ms: int | None = None, time_left_seconds: float | None = None) -> RollupReport:
         """One run of the minute job's statistics work (hour/day buckets, ActiveVisitors)."""
         with _job_deadline(time_left_seconds):

@@ -31,19 +31,22 @@ TERRAFORM_SOURCE = PROJECT_DIR / "terraform"
 BUILD_DIR = PROJECT_DIR / "build" / "terraform"
 # Chalice's resource names of our functions -> the keys of local.function_names in terraform/main.tf.
 FUNCTIONS = {"api_handler": "api", "expire_sessions": "expiry", "roll_up_stats": "rollup",
-             "write_event_lake": "lake_writer", "compact_lake": "lake_compaction", "query_lake": "lake_query",
-             "erase_visitor": "lake_erasure"}
+             "aggregate_events": "stats_aggregator", "write_event_lake": "lake_writer",
+             "compact_lake": "lake_compaction", "query_lake": "lake_query", "erase_visitor": "lake_erasure"}
 # ...and the names those keys give (after the stage's name prefix); a test holds main.tf to them.
 FUNCTION_NAMES = {"api": "EventCollector", "expiry": "SessionExpiry", "rollup": "StatsRollup",
-                  "lake_writer": "EventLakeWriter", "lake_compaction": "EventLakeCompaction",
-                  "lake_query": "EventLakeQuery", "lake_erasure": "VisitorErasure"}
+                  "stats_aggregator": "StatsAggregator", "lake_writer": "EventLakeWriter",
+                  "lake_compaction": "EventLakeCompaction", "lake_query": "EventLakeQuery",
+                  "lake_erasure": "VisitorErasure"}
 # The event lake's functions (erase_visitor rewrites lake objects): each has a role of its own (least
-# privilege, terraform/modules/iam) and the lake layer (DuckDB, sqlglot); the others share the
-# guide's LiveInsight-Lambda-Role.
+# privilege, terraform/modules/iam) and the lake layer (DuckDB, sqlglot). The statistics aggregator
+# (the Events stream to the Stats table) has a role of its own too, without the layer; the others
+# share the guide's LiveInsight-Lambda-Role.
 LAKE_FUNCTIONS = ("write_event_lake", "compact_lake", "query_lake", "erase_visitor")
 SHARED_ROLE = "${module.iam.lambda_role_arn}"
-ROLES = {key: f"${{module.iam.lake_role_arns.{FUNCTIONS[key]}}}" if key in LAKE_FUNCTIONS else SHARED_ROLE
-         for key in FUNCTIONS}
+OWN_ROLES = {"aggregate_events": "${module.iam.stats_aggregator_role_arn}",
+             **{key: f"${{module.iam.lake_role_arns.{FUNCTIONS[key]}}}" for key in LAKE_FUNCTIONS}}
+ROLES = {key: OWN_ROLES.get(key, SHARED_ROLE) for key in FUNCTIONS}
 # The paths websites' browsers call (the SDK's file, the ingest routes): the collector's HTTP API serves
 # them (terraform/modules/collector) with the methods the app's routes give them.
 COLLECTOR_PATHS = ("/events", "/api/event", "/api/send", "/liveinsight.js")
@@ -89,6 +92,39 @@ STREAM_MAPPING = {
     # The writer's role must read the stream before Lambda starts polling it.
     "depends_on": ["module.iam"],
 }
+# The Events stream -> aggregate_events mapping: the realtime statistics (docs/stats.md). The
+# aggregator turns a batch into one conditional update a minute bucket, which makes a batch
+# idempotent only if a failed batch comes back whole and identical; hence:
+# - The same filter as the lake writer: new events only (INSERTs with an event_id, not the salts).
+# - No bisect, no ReportBatchItemFailures: a split or partial retry would be a different batch, whose
+#   buckets' updates would count some events twice. A failing batch means DynamoDB (or KMS, IAM) is
+#   failing, or a bug, not one bad record: there is nothing to isolate.
+# - Retried until it succeeds (-1 retries, -1 record age), as the lake writer's: abandoning a batch
+#   would lose its counts for good, and retrying it whole counts it exactly once when DynamoDB is back.
+#   The StatsAggregator-IteratorAge alarm fires once the statistics are a minute behind.
+# - A 5-second batching window with the realtime view's 10-second freshness; 1,000 records a batch,
+#   the most a DynamoDB stream mapping takes, so a backlog drains fast.
+# - ParallelizationFactor 1 (the default, stated so nobody raises it): one batch at a time per shard, in
+#   order, so a retried batch is never overtaken by the next.
+# - The lake writer's on-failure queue: only records that leave the stream (24 hours) reach it, and
+#   the message's requestContext.functionArn names the function that abandoned them.
+STATS_STREAM_MAPPING = {
+    "event_source_arn": "${module.tables.stream_arns[\"Events\"]}",
+    "starting_position": "TRIM_HORIZON",
+    "batch_size": 1000,
+    "maximum_batching_window_in_seconds": 5,
+    "bisect_batch_on_function_error": False,
+    "parallelization_factor": 1,
+    "maximum_retry_attempts": -1,
+    "maximum_record_age_in_seconds": -1,
+    "destination_config": {"on_failure": {"destination_arn": "${module.lake.stream_failures_queue_arn}"}},
+    "filter_criteria": {"filter": [{"pattern": json.dumps(STREAM_FILTER, separators=(",", ":"))}]},
+    # The aggregator's role must read the stream before Lambda starts polling it.
+    "depends_on": ["module.iam"],
+}
+# Chalice's name of each mapping (<function>-dynamodb-event-source) -> its settings.
+STREAM_MAPPINGS = {"write_event_lake-dynamodb-event-source": STREAM_MAPPING,
+                   "aggregate_events-dynamodb-event-source": STATS_STREAM_MAPPING}
 TRACING_MODE = "PassThrough"  # X-Ray only when the caller traces (no cost by default)
 # The Lambda runtime is the Python in .python-version (3.13: supported by AWS until mid-2029, where
 # 3.11 was deprecated in 2026). Chalice takes the runtime from the Python it runs on, and picks the
@@ -160,10 +196,16 @@ def _fix_functions(resources: dict) -> None:
 
 def _fix_stream_mapping(resources: dict) -> None:
     mappings = resources.get("aws_lambda_event_source_mapping", {})
-    if set(mappings) - {"write_event_lake-dynamodb-event-source"}:
-        raise PackageError(f"unknown event source mappings {sorted(mappings)}: configure them in deploy/package.py")
-    for mapping in mappings.values():
-        mapping.update(copy.deepcopy(STREAM_MAPPING))
+    unknown = set(mappings) - set(STREAM_MAPPINGS)
+    if unknown:
+        raise PackageError(f"unknown event source mappings {sorted(unknown)}: configure them in deploy/package.py "
+                           "STREAM_MAPPINGS")
+    for name, mapping in mappings.items():
+        settings = STREAM_MAPPINGS[name]
+        if mapping.get("batch_size") != settings["batch_size"] or mapping.get(
+                "maximum_batching_window_in_seconds") != settings["maximum_batching_window_in_seconds"]:
+            raise PackageError(f"{name}: app.py's batch size or batching window differs from deploy/package.py's")
+        mapping.update(copy.deepcopy(settings))
 
 
 def _fix_api(resources: dict) -> None:

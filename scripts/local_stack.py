@@ -6,7 +6,8 @@ server on 127.0.0.1 (LIVEINSIGHT_PORT, default 8000) with the `local` stage, and
 session expiry, statistics rollup and lake compaction on a timer (EXPIRY_INTERVAL_SECONDS, default 60),
 since `chalice local` runs no schedules. The event lake lives in the emulator's S3 (bucket
 LIVEINSIGHT_LAKE_BUCKET, default liveinsight-local-lake), fed by scripts/local_stream.py polling the
-events table's stream as Lambda does (every LAKE_POLL_INTERVAL_SECONDS, default 5). Any LiveInsight
+events table's stream as Lambda does (every LAKE_POLL_INTERVAL_SECONDS, default 5); the realtime
+statistics are fed from the same stream every STATS_POLL_INTERVAL_SECONDS (default 1). Any LiveInsight
 setting exported in the shell (SESSION_TIMEOUT_SECONDS, for one) wins over
 the stage's defaults in .chalice/config.json. Ctrl-C stops everything.
 """
@@ -102,20 +103,24 @@ def run_minute_jobs_every(interval_seconds: float, stop: threading.Event) -> thr
     return thread
 
 
-def start_lake_stream(endpoint: str, events_table: str, stop: threading.Event) -> float:
-    """The events table's stream to the stream function's body, polled like Lambda polls it."""
+def start_event_streams(endpoint: str, events_table: str, stop: threading.Event) -> tuple[float, float]:
+    """The events table's stream to both stream functions' bodies (the lake writer, the statistics),
+    each polled on its own like Lambda polls it; returns their intervals."""
     import boto3
 
     from chalicelib.services import get_services
     from chalicelib.store import create_dynamodb_client
     from scripts.local_stream import start_polling
 
-    interval_seconds = float(os.environ.get("LAKE_POLL_INTERVAL_SECONDS") or 5)
+    lake_seconds = float(os.environ.get("LAKE_POLL_INTERVAL_SECONDS") or 5)
+    # The realtime view's: in AWS a batch waits at most 5 s (app.py); locally every second is cheap.
+    stats_seconds = float(os.environ.get("STATS_POLL_INTERVAL_SECONDS") or 1)
     arn = create_dynamodb_client().describe_table(TableName=events_table)["Table"]["LatestStreamArn"]
     # moto serves DynamoDB Streams on the same port; the client needs the endpoint named (FIELD-NOTES).
     streams = boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name=os.environ["AWS_DEFAULT_REGION"])
-    start_polling(streams, arn, lambda event: get_services().write_event_lake(event), interval_seconds, stop)
-    return interval_seconds
+    start_polling(streams, arn, lambda event: get_services().write_event_lake(event), lake_seconds, stop)
+    start_polling(streams, arn, lambda event: get_services().aggregate_events(event), stats_seconds, stop)
+    return lake_seconds, stats_seconds
 
 
 def main() -> int:
@@ -152,7 +157,8 @@ def main() -> int:
         app = factory.load_chalice_app({**stage_env, **shell})  # sets os.environ; the shell wins
         lake_bucket = os.environ["LIVEINSIGHT_LAKE_BUCKET"]
         create_s3_client().create_bucket(Bucket=lake_bucket)
-        poll_interval = start_lake_stream(f"http://{HOST}:{ddb_port}", EVENTS.name(STAGE), stop_expiry)
+        poll_interval, stats_interval = start_event_streams(f"http://{HOST}:{ddb_port}", EVENTS.name(STAGE),
+                                                            stop_expiry)
         server = factory.create_local_server(app, config, HOST, api_port)
         expiry_interval = float(os.environ.get("EXPIRY_INTERVAL_SECONDS") or 60)
         run_minute_jobs_every(expiry_interval, stop_expiry)
@@ -164,6 +170,7 @@ LiveInsight is running (stage '{STAGE}').
   API          {base}/events   (POST)      health: {base}/health
   DynamoDB     http://{HOST}:{ddb_port}  (moto emulator; tables: {', '.join(tables)})
   Sessions     end after {timeout}s idle; expiry runs every {expiry_interval:g}s
+  Statistics   from the events table's stream, polled every {stats_interval:g}s
   Event lake   s3://{lake_bucket}/events/ in the emulator; the stream is polled every {poll_interval:g}s,
                compaction runs every {expiry_interval:g}s
   Dashboard    {base}/dashboard    token: {os.environ.get("LIVEINSIGHT_API_TOKEN", "")}

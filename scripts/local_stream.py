@@ -3,8 +3,10 @@ hands each batch, shaped as Lambda delivers it, to the stream function's body.
 
 Like Lambda: every shard read from TRIM_HORIZON, GetRecords up to `batch_size` records, the batch
 invoked with {"Records": [...]} (eventSourceARN added, binaries as base64 text, ApproximateCreationDateTime
-as epoch seconds), and on {"batchItemFailures": [...]} (or an exception) the shard is read again from
-the lowest sequence number reported. Unlike Lambda it polls every few seconds, not 4 times a second.
+as epoch seconds), and on {"batchItemFailures": [...]} the shard is read again from the lowest sequence
+number reported; after an exception (a function error) the same batch is invoked again, as Lambda retries
+a batch whole when the mapping neither bisects nor takes partial failures (the statistics function's
+exactly-once rests on it: stats/stream.py). Unlike Lambda it polls every few seconds, not 4 times a second.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class StreamPoller:
                  batch_size: int = BATCH_SIZE) -> None:
         self._client, self._arn, self._invoke, self._batch_size = streams_client, stream_arn, invoke, batch_size
         self._iterators: dict[str, str | None] = {}  # shard id -> next iterator (None: shard closed)
+        self._failed: dict[str, tuple[list[dict], str | None]] = {}  # shard id -> (batch to retry, iterator after it)
 
     def poll_once(self) -> int:
         """One round over every shard: returns how many records were handed over."""
@@ -72,20 +75,24 @@ class StreamPoller:
                                                **arguments)["ShardIterator"]
 
     def _poll_shard(self, shard_id: str) -> int:
-        iterator = self._iterators[shard_id]
-        if iterator is None:
-            return 0
-        response = self._client.get_records(ShardIterator=iterator, Limit=self._batch_size)
-        records = [lambda_record(r, self._arn) for r in response.get("Records", [])]
-        next_iterator = response.get("NextShardIterator")
+        if shard_id in self._failed:
+            records, next_iterator = self._failed.pop(shard_id)
+        else:
+            iterator = self._iterators[shard_id]
+            if iterator is None:
+                return 0
+            response = self._client.get_records(ShardIterator=iterator, Limit=self._batch_size)
+            records = [lambda_record(r, self._arn) for r in response.get("Records", [])]
+            next_iterator = response.get("NextShardIterator")
         if not records:
             self._iterators[shard_id] = next_iterator
             return 0
         try:
             failures = (self._invoke({"Records": records}) or {}).get("batchItemFailures") or []
-        except Exception as exc:  # noqa: BLE001 - as Lambda: a function error retries the batch
+        except Exception as exc:  # noqa: BLE001 - as Lambda: a function error retries the batch, whole
             log("ERROR", "local stream function failed; batch retried", error=repr(exc)[:300])
-            failures = [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]
+            self._failed[shard_id] = (records, next_iterator)
+            return 0
         if failures:
             checkpoint = min((f["itemIdentifier"] for f in failures), key=int)
             self._iterators[shard_id] = self._iterator(shard_id, "AT_SEQUENCE_NUMBER", checkpoint)

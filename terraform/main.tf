@@ -8,6 +8,8 @@ locals {
     api    = "${var.name_prefix}EventCollector"
     expiry = "${var.name_prefix}SessionExpiry"
     rollup = "${var.name_prefix}StatsRollup"
+    # The realtime statistics: the Events stream to the minute buckets of the Stats table.
+    stats_aggregator = "${var.name_prefix}StatsAggregator"
     # The event lake (docs/lake.md): stream writer, hourly compaction, query engine.
     lake_writer     = "${var.name_prefix}EventLakeWriter"
     lake_compaction = "${var.name_prefix}EventLakeCompaction"

@@ -1,9 +1,11 @@
 """POST /events as a use case: decode -> validate -> check origin -> drop bots -> enrich ->
-de-duplicate -> store with sessions -> aggregate -> answer with a status per event.
+de-duplicate -> store with sessions -> answer with a status per event.
 
 Events are stored in the same transaction as the sessions that count them (sessionizer.py), each
 claiming its `event_id` for its site: an event is counted in sessions exactly when it is stored,
-and once. Statistics follow, with updates that a resend cannot apply twice (store/stats.py).
+and once. Statistics are made from what was stored: the events table's stream feeds them in batches
+(stats/stream.py), so a request writes no statistics, except for a session its event ends (rare:
+the expiry job ends idle sessions within a minute), with updates a resend cannot apply twice.
 
 It takes its collaborators (settings, stores, sessionizer, metrics, clock) as arguments and
 knows nothing of HTTP frameworks, so it runs the same under Chalice, in tests and in benchmarks.
@@ -28,6 +30,7 @@ from chalicelib.core.settings import Settings
 from chalicelib.enrich.hints import ClientHints
 from chalicelib.ingest.events import Event, decode_body, validate_event
 from chalicelib.schema.tables import EVENTS, event_key
+from chalicelib.sessions.model import PAGE_VIEW
 from chalicelib.stats.buckets import Rollup, write_rollup
 
 if TYPE_CHECKING:  # the store loads botocore; the collector only needs its interface
@@ -195,9 +198,10 @@ class Collector:
         keyed = self._keyed(valid, statuses, tally)
         records = self._records(keyed, request, received_ms, hints)
         self._refuse_unstorable(keyed, records, statuses, tally)
-        rollup = Rollup(self._settings.stats_shards)
-        self._sessionize(records, keyed, statuses, tally, rollup)
-        self._aggregate(rollup, received_ms, tally)
+        ended = Rollup(self._settings.stats_shards)
+        self._sessionize(records, keyed, statuses, tally, ended)
+        if ended.buckets:
+            self._aggregate(ended, received_ms, tally)
 
     def _keyed(self, valid: list[tuple[int, Event]], statuses: list, tally: Tally) -> dict[str, tuple[int, Event, str]]:
         """Every event with its id and key; a repeat within this request, or an id stored already,
@@ -261,9 +265,8 @@ class Collector:
                 tally.rejected[RejectReason.INVALID] += 1
 
     def _aggregate(self, rollup: Rollup, now_ms: int, tally: Tally) -> None:
-        """Statistics are derived data: if they cannot be written the events are still stored
-        (and answered 2xx); the loss is logged and counted as a ProcessingError, never doubled."""
-        tally.pageviews_by_site.update(rollup.pageviews_by_site())
+        """Statistics are derived data: if the ended sessions' cannot be written the events are still
+        stored (and answered 2xx); the loss is logged and counted as a ProcessingError, never doubled."""
         try:
             write_rollup(self._stats, rollup, now_ms, self._settings.max_event_age_ms)
         except StoreUnavailable as exc:
@@ -271,17 +274,18 @@ class Collector:
             tally.aggregate_errors += 1
 
     def _sessionize(self, records: dict[str, dict], keyed: dict[str, tuple[int, Event, str]], statuses: list,
-                    tally: Tally, rollup: Rollup) -> None:
-        """Stores every record with its session, one visitor at a time, and answers for each."""
+                    tally: Tally, ended: Rollup) -> None:
+        """Stores every record with its session, one visitor at a time, and answers for each; the
+        sessions the records end are added to `ended`."""
         by_visitor: dict[tuple[str, str, str | None], list[dict]] = {}
         for record in records.values():
             previous = record.pop(PREVIOUS_VISITOR)
             by_visitor.setdefault((record["site"], record["visitor_id"], previous), []).append(record)
         for (site, visitor_id, previous), group in by_visitor.items():
             outcome = self._sessions.apply(site, visitor_id, group, previous_visitor_id=previous)
-            rollup.add_events(r for r in group if r["event_id"] in outcome.applied)
-            rollup.add_started(outcome.started)
-            rollup.add_ended(outcome.ended)
+            tally.pageviews_by_site[site] += sum(r["event_type"] == PAGE_VIEW for r in group
+                                                 if r["event_id"] in outcome.applied)
+            ended.add_ended(outcome.ended)
             tally.sessions_started += len(outcome.started)
             tally.ended_sessions.extend((s.duration_ms, s.bounce) for s in outcome.ended)
             for record in group:

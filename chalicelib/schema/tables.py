@@ -168,6 +168,11 @@ def spill_key(label: str, index: int) -> str:
     return label if index == 0 else f"{label}{SPILL_SEPARATOR}{index}"
 
 
+def spill_index(sk: str) -> int:
+    """Which of its minute's items a stored statistics item is (0: the first)."""
+    return int(sk.split(SPILL_SEPARATOR, 1)[1]) if SPILL_SEPARATOR in sk else 0
+
+
 def spill_label(sk: str) -> str:
     """The bucket a stored statistics item belongs to, whichever of its items it is."""
     return sk.split(SPILL_SEPARATOR, 1)[0]

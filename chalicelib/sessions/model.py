@@ -36,6 +36,9 @@ UUID_BYTES = 16
 FIRST_EVENT_FIELDS = ("referrer_host", "source", "channel", "utm_source", "utm_medium", "utm_campaign", "utm_term",
                       "utm_content", "device_type", "browser", "os", "country")
 SEQUENCE_DIGITS = 10
+# On the stored event that starts a session (True), so the statistics, which are made from the events
+# table's stream (stats/stream.py), count the visit and its sources without reading the session.
+STARTS_SESSION = "starts_session"
 
 
 @dataclass(frozen=True)

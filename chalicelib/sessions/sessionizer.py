@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.core.errors import StoreUnavailable
 from chalicelib.schema.tables import visitor_key
-from chalicelib.sessions.model import ACTIVE, ENDED, Session, SessionRules, plan
+from chalicelib.sessions.model import ACTIVE, ENDED, STARTS_SESSION, Session, SessionRules, plan
 
 if TYPE_CHECKING:
     from chalicelib.store import SessionStore
@@ -101,6 +101,7 @@ class Sessionizer:
             for record in batch:
                 session = steps.assignment[record["event_id"]]
                 record["session_id"], record["visitor_id"] = session.session_id, session.visitor_id
+            _mark_starts(steps, batch)
             commit = self._store.commit([(w.session.to_record(self._rules, self._retention_seconds),
                                           w.expected_version) for w in steps.writes], batch, self._new_claim())
             if commit.done:
@@ -144,6 +145,17 @@ class Sessionizer:
                 outcome.unstorable[batch[0]["event_id"]] = commit.invalid
             return 1
         return per_commit
+
+
+def _mark_starts(steps, batch: list[dict]) -> None:
+    """Flags each new session's first event (the one its start time and sources come from), and only
+    those: a record planned again after a refused commit may have been flagged by the earlier plan."""
+    for record in batch:
+        record.pop(STARTS_SESSION, None)
+    for write in steps.writes:
+        if write.started:
+            first = next(r for r in batch if steps.assignment[r["event_id"]] is write.session)  # batch is in time order
+            first[STARTS_SESSION] = True
 
 
 def _event_id(batch: list[dict], key: str) -> str:

@@ -1,17 +1,19 @@
-"""Real-time aggregates: what each request adds to the per-minute statistics buckets.
+"""Real-time aggregates: what each batch of new events adds to the per-minute statistics buckets.
 
 A minute bucket is one item per (site, minute, shard) holding counters (`pageviews`, `sessions`,
 ...), one map per breakdown (`page`: {"/pricing": 3}, `country`: {"DE": 2}, ...) and the set of
-hashed visitor ids seen that minute. A request rolls its events up in memory and makes one
-conditional update per bucket it touches, normally one: exactly once and size-bounded (a full item
-continues in the minute's next item; see store/stats.py). A visitor always lands in the same
+hashed visitor ids seen that minute. A batch of the events table's stream (stats/stream.py) is rolled
+up in memory and makes one conditional update per bucket it touches: exactly once and size-bounded (a
+full item continues in the minute's next item; see store/stats.py), and fewer updates a page view the
+busier the site, since a batch holds more of each minute. A visitor always lands in the same
 shard, so shards never share a visitor and their visitor sets union exactly. Hour and day buckets
 are computed from minute buckets by the minute job (rollup.py), where breakdowns are flattened to
 `page:/pricing`-style counters.
 
-Session numbers come from sessions: `sessions` and the source dimensions count when a session
-starts; `ended`, `bounces`, `duration_ms`, `session_pageviews`, entry and exit pages when it ends,
-all in the bucket of the session's start, so they agree with GET /sessions.
+Session numbers come from sessions: `sessions` and the source dimensions count the event that starts
+a session (flagged by the sessionizer); `ended`, `bounces`, `duration_ms`, `session_pageviews`, entry
+and exit pages count when it ends (whoever ends it writes them: the expiry job, or the request whose
+event ends it), all in the bucket of the session's start, so they agree with GET /sessions.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from chalicelib.sessions.model import PAGE_VIEW, Session
+from chalicelib.sessions.model import PAGE_VIEW, STARTS_SESSION, Session
 
 if TYPE_CHECKING:
     from chalicelib.store import StatsStore
@@ -75,7 +77,7 @@ DIMENSIONS: dict[str, Dimension] = {
     "event": Dimension("event:", EVENTS),
 }
 # Session facts (stored on the session from its first event) behind each source dimension.
-_SESSION_SOURCES = {"referrer": "referrer_host", "channel": "channel", "utm_source": "utm_source",
+SESSION_SOURCES = {"referrer": "referrer_host", "channel": "channel", "utm_source": "utm_source",
                     "utm_medium": "utm_medium", "utm_campaign": "utm_campaign", "country": "country",
                     "device": "device_type", "browser": "browser", "os": "os"}
 
@@ -137,7 +139,8 @@ class BucketKey:
 
 
 class Rollup:
-    """One request's (or one expiry run's) additions, by bucket, before they are written."""
+    """One stream batch's (or one expiry run's, or one request's ended sessions') additions, by bucket,
+    before they are written."""
 
     def __init__(self, shards: int) -> None:
         self.shards = shards
@@ -156,13 +159,10 @@ class Rollup:
             if record["event_type"] == PAGE_VIEW:
                 bucket.counters[PAGEVIEWS] += 1
                 bucket.count("page", record.get("page_path"))
-
-    def add_started(self, sessions: Iterable[Session]) -> None:
-        for session in sessions:
-            bucket = self._bucket(session.site, session.started_ms, session.visitor_id)
-            bucket.counters[SESSIONS] += 1
-            for dimension, source in _SESSION_SOURCES.items():
-                bucket.count(dimension, session.first_event.get(source))
+            if record.get(STARTS_SESSION):  # the session's first event: its start time and its sources
+                bucket.counters[SESSIONS] += 1
+                for dimension, source in SESSION_SOURCES.items():
+                    bucket.count(dimension, record.get(source))
 
     def add_ended(self, sessions: Iterable[Session]) -> None:
         for session in sessions:
@@ -176,12 +176,6 @@ class Rollup:
                 bucket.count("entry_page", session.entry_page)
             if session.exit_page is not None:
                 bucket.count("exit_page", session.exit_page)
-
-    def pageviews_by_site(self) -> Counter:
-        totals: Counter = Counter()
-        for key, bucket in self.buckets.items():
-            totals[key.site] += bucket.counters[PAGEVIEWS]
-        return totals
 
 
 def dirty_pk(site: str) -> str:

@@ -26,7 +26,9 @@ from deploy.verify.lambda_events import (
     erasure_call,
     gateway_answer,
     query_call,
+    realtime_call,
     scheduled_call,
+    stats_stream_call,
     stream_call,
 )
 from deploy.verify.lambda_runtime import (
@@ -51,9 +53,12 @@ INTERPOLATION = re.compile(r"\$\{([^}]+)\}")
 EVENT_SOURCES = {"apigateway.amazonaws.com": "api", "events.amazonaws.com": "schedule"}
 # Functions nothing but another function invokes (the API hands them lake queries and erasures).
 DIRECT = {"query_lake": "query", "erase_visitor": "erasure"}
-# The order of invocation: the API stores events, the stream writer puts them in the lake, the query
-# reads them, the jobs (compaction among them) run, the erasure removes a visitor.
+# The order of invocation: the API stores events, the stream's functions put them in the lake and the
+# statistics (then the API reads the realtime statistics), the query reads the lake, the jobs
+# (compaction among them) run, the erasure removes a visitor.
 ORDER = ("api", "stream", "query", "schedule", "erasure")
+STATS_FUNCTION = "aggregate_events"  # the stream's other function: the realtime statistics'
+PAGE_VIEW = "page_view"
 # Each layer's zip beside chalice.tf.json (deploy/package.py), by its aws_lambda_layer_version name.
 LAYER_ZIPS = {"lake": "lake-layer.zip", "geo": "geo-layer.zip"}
 LAYER_REFERENCE = re.compile(r"^\$\{aws_lambda_layer_version\.(\w+)\.arn\}$")
@@ -198,7 +203,8 @@ def _verify(call: Call, got: dict, want: Expectations, setup: dict) -> tuple[int
     return answer.status, call.check(answer, want)
 
 
-def _invoke_all(fn: Function, calls: list[Call], setup: dict, want: Expectations, report: Report) -> None:
+def _invoke_all(fn: Function, calls: list[Call], setup: dict, want: Expectations, report: Report,
+                label: str = "") -> None:
     # Lambda puts a layer's python/ (unzipped at /opt) between the task root and the runtime's packages.
     runtime_path = [setup["layer_dir"], setup["runtime_dir"]] if "lake" in fn.layers else [setup["runtime_dir"]]
     plan = {"task_root": setup["task"], "runtime_path": runtime_path, "handler": fn.handler,
@@ -206,9 +212,9 @@ def _invoke_all(fn: Function, calls: list[Call], setup: dict, want: Expectations
             "invocations": [{"name": c.name, "event": c.event} for c in calls]}
     env = function_environment(fn, setup)
     started = time.perf_counter()
-    results = run_runner(setup["python"], plan, env, setup["work"], fn.key)
-    report.timings_s[f"function {fn.key}"] = round(time.perf_counter() - started, 2)
-    report.init_ms[fn.name] = results.get("init_ms", 0.0)
+    results = run_runner(setup["python"], plan, env, setup["work"], fn.key + label)
+    report.timings_s[f"function {fn.key}{label}"] = round(time.perf_counter() - started, 2)
+    report.init_ms.setdefault(fn.name, results.get("init_ms", 0.0))
     for call, got in zip(calls, results["invocations"], strict=True):
         status, problems = _verify(call, got, want, setup)
         lines = _request_log(results["log"], got["request_id"])
@@ -242,6 +248,8 @@ def _lake_calls(fn: Function, stage: str, client, s3) -> list:
         from chalicelib.schema.tables import EVENTS
 
         arn = f"arn:aws:dynamodb:us-east-1:123456789012:table/{EVENTS.name(stage)}/stream/2026-01-01T00:00:00.000"
+        if fn.key == STATS_FUNCTION:
+            return [stats_stream_call(items, arn)]
         return [stream_call(items, arn, lambda: [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get(
             "Contents", [])])]
     days = {time.strftime("%Y-%m-%d", time.gmtime(int(item["time_ms"]["N"]) / 1000)) for item in items}
@@ -265,16 +273,33 @@ def _run_functions(fns: list[Function], stage: str, setup: dict, report: Report)
         setup["endpoint"] = endpoint
         want = Expectations(stage, TEST_SITE, TEST_ORIGIN, TEST_VALUES["var.api_token"],
                             stored_event=lambda site, event_id: stored_event(client, stage, site, event_id))
-        for fn in fns:
+        for fn, step in _steps(fns):
             if fn.source not in ORDER:
                 report.failures.append(f"{fn.name} ({fn.handler}): invoked by {fn.source}, which this check "
                                        "has no event for")
+                continue
+            if step == "realtime":  # the API again, now that the stream's functions made the statistics
+                page_views = sum(1 for item in _stored_events(client, stage)
+                                 if (item.get("site", {}).get("S"), item.get("event_type", {}).get("S")) == (
+                                     TEST_SITE, PAGE_VIEW))
+                _invoke_all(fn, [realtime_call(want, page_views)], setup, want, report, label=" (realtime)")
                 continue
             if fn.source in ("api", "schedule"):
                 calls = api_calls(want) if fn.source == "api" else [scheduled_call()]
             else:
                 calls = _lake_calls(fn, stage, client, s3)
             _invoke_all(fn, calls, setup, want, report)
+
+
+def _steps(fns: list[Function]) -> list[tuple[Function, str]]:
+    """Each function (in ORDER) and its source; then the API function once more, right after the
+    stream's functions, for the realtime statistics they make."""
+    steps = [(fn, fn.source) for fn in fns]
+    api = [fn for fn in fns if fn.source == "api"]
+    after = [i for i, fn in enumerate(fns) if fn.source in ("api", "stream")]
+    if api and after:
+        steps.insert(after[-1] + 1, (api[0], "realtime"))
+    return steps
 
 
 def check(package_dir: Path, boto3_version: str | None = None) -> Report:

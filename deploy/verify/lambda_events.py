@@ -198,14 +198,24 @@ def _unauthorized(answer: Answer, want: Expectations) -> list[str]:
                         ["no WWW-Authenticate: Bearer"])
 
 
-def _realtime(answer: Answer, want: Expectations) -> list[str]:
-    problems = _status(answer, 200) + _content_type(answer, "application/json")
-    pageviews = None if problems else answer.json().get("pageviews")
-    return problems or ([] if pageviews == 2 else [f"pageviews {pageviews}, not the 2 posted"])
+def realtime_call(want: Expectations, page_views: int) -> Call:
+    """The realtime statistics, read through the API once the stream's functions ran: they are made
+    from the Events table's stream (the statistics aggregator), so they count every stored page view."""
+    def check(answer: Answer, want: Expectations) -> list[str]:
+        problems = _status(answer, 200) + _content_type(answer, "application/json")
+        pageviews = None if problems else answer.json().get("pageviews")
+        return problems or ([] if pageviews == page_views else
+                            [f"pageviews {pageviews}, not the {page_views} stored"])
+
+    return Call(f"GET /{want.stage}/stats/realtime?site={want.site} (Bearer token)",
+                api_request(want.stage, "GET", "/stats/realtime", "/stats/realtime",
+                            {"Content-Type": None, "Authorization": f"Bearer {want.token}"},
+                            query={"site": want.site}), check)
 
 
 def api_calls(want: Expectations) -> list[Call]:
-    """The API function's requests, in order: a warm function serves them one after another."""
+    """The API function's requests, in order: a warm function serves them one after another (the
+    realtime statistics' come later, `realtime_call`)."""
     stage, visitor = want.stage, want.visitor_id
 
     def event(title: str) -> str:
@@ -243,8 +253,6 @@ def api_calls(want: Expectations) -> list[Call]:
         Call(f"GET /{stage}/visitors/{visitor}/sessions (no token)",
              request("GET", f"/visitors/{visitor}/sessions", "/visitors/{visitor_id}/sessions",
                      path_parameters=sessions_path), _unauthorized),
-        Call(f"GET /{stage}/stats/realtime?site={want.site} (Bearer token)",
-             request("GET", "/stats/realtime", "/stats/realtime", bearer, query={"site": want.site}), _realtime),
         *collector_calls(want, event),
     ]
 
@@ -280,7 +288,7 @@ def scheduled_call() -> Call:
 STREAM_SAMPLE = "dynamodb-stream-event.json"  # AWS's documented DynamoDB Streams event for Lambda
 
 
-def stream_call(items: list[dict], stream_arn: str, lake_objects: Callable[[], list[str]]) -> Call:
+def stream_records(items: list[dict], stream_arn: str) -> list[dict]:
     """A batch of the Events table's stream as Lambda delivers it: AWS's sample record, with only what
     a real INSERT of each stored item changes (keys, new image, sequence number, size, stream)."""
     template = next(r for r in sample(STREAM_SAMPLE)["Records"] if r["eventName"] == "INSERT")
@@ -292,12 +300,33 @@ def stream_call(items: list[dict], stream_arn: str, lake_objects: Callable[[], l
                                   SequenceNumber=str(100000000000000000000 + n),
                                   SizeBytes=len(json.dumps(item)), ApproximateCreationDateTime=int(time.time()))
         records.append(record)
+    return records
+
+
+def stream_call(items: list[dict], stream_arn: str, lake_objects: Callable[[], list[str]]) -> Call:
+    """The lake writer's batch: every record written, into Parquet objects of the lake."""
+    records = stream_records(items, stream_arn)
 
     def check(payload: object) -> list[str]:
         problems = [] if payload == {"batchItemFailures": []} else [f"answered {payload!r}, not no failures"]
         written = [key for key in lake_objects() if key.endswith(".parquet")]
         return problems + ([] if written else ["no Parquet object in the lake after the batch"])
     return Call(f"DynamoDB Streams batch ({len(records)} INSERT records)", {"Records": records}, None, check)
+
+
+def stats_stream_call(items: list[dict], stream_arn: str) -> Call:
+    """The statistics aggregator's batch: every event counted into the minute buckets (the realtime
+    view read afterwards shows them: `realtime_call`)."""
+    records = stream_records(items, stream_arn)
+
+    def check(payload: object) -> list[str]:
+        counted = payload.get("events") if isinstance(payload, dict) else None
+        buckets = payload.get("buckets") if isinstance(payload, dict) else None
+        if counted != len(records) or not (isinstance(buckets, int) and buckets >= 1):
+            return [f"answered {str(payload)[:300]}, not the {len(records)} events counted into buckets"]
+        return []
+    return Call(f"DynamoDB Streams batch ({len(records)} INSERT records) to the statistics", {"Records": records},
+                None, check)
 
 
 def query_call(site: str, day: str, stored: int) -> Call:

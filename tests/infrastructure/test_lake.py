@@ -45,9 +45,11 @@ def matches(pattern, value) -> bool:
 
 @pytest.fixture(scope="module")
 def mapping(packaged) -> dict:
+    """The writer's mapping (the Events stream has a second, the statistics aggregator's: test_stats_aggregator.py)."""
     doc = json.loads((packaged["prod"] / "chalice.tf.json").read_text())
-    [found] = doc["resource"]["aws_lambda_event_source_mapping"].values()
-    return found
+    mappings = doc["resource"]["aws_lambda_event_source_mapping"]
+    assert set(mappings) == {"write_event_lake-dynamodb-event-source", "aggregate_events-dynamodb-event-source"}
+    return mappings["write_event_lake-dynamodb-event-source"]
 
 
 def test_the_writer_reads_the_real_stream_with_its_failure_handling(mapping):
@@ -148,7 +150,7 @@ def policies() -> dict[str, str]:
     return {"writer": rendered["lake_writer_policy"], "compaction": rendered["lake_compaction_policy"],
             "query": rendered["lake_query_policy"], "erasure": rendered["lake_erasure_policy"],
             "shared": rendered["dynamodb_policy"], "invoke": rendered["invoke_lake_policy"],
-            "logs": rendered["cloudwatch_policy"]}
+            "logs": rendered["cloudwatch_policy"], "aggregator": rendered["stats_aggregator_policy"]}
 
 
 def test_the_writer_only_adds_objects_under_events_and_dead_letter(policies):

@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from deploy.verify.lambda_check import CheckError, check, format_report, functions
-from deploy.verify.lambda_events import SAMPLES_DIR, MalformedProxyAnswer, api_calls, gateway_answer, scheduled_call
+from deploy.verify.lambda_events import (
+    SAMPLES_DIR,
+    MalformedProxyAnswer,
+    api_calls,
+    gateway_answer,
+    realtime_call,
+    scheduled_call,
+)
 from deploy.verify.lambda_runtime import RUNTIME_DISTRIBUTIONS, clean_python, probe, runtime_packages
 
 # What each request must get (deploy/verify/lambda_events.py names them).
@@ -27,6 +34,7 @@ EXPECTED_STATUS = {
     "GET /{stage}/liveinsight.js": 200,
     "GET /{stage}/visitors/lambda-check-visitor/sessions (Bearer token)": 200,
     "GET /{stage}/visitors/lambda-check-visitor/sessions (no token)": 401,
+    # Read once the stream's functions ran: the statistics aggregator made it (every stored page view).
     "GET /{stage}/stats/realtime?site=demo (Bearer token)": 200,
     # The same function behind the collector's HTTP API (payload 1.0; the first also checks the country
     # the country database's layer gives its address).
@@ -39,11 +47,12 @@ EXPECTED_STATUS = {
     # The lake: what each answered was checked too (no batch failures and Parquet in the lake; the
     # query counts the events the API stored; the erasure removed the visitor's events and rows).
     "DynamoDB Streams batch (5 INSERT records)": "ok",  # 2 through the REST API, 3 through the collector
+    "DynamoDB Streams batch (5 INSERT records) to the statistics": "ok",  # the same 5, into minute buckets
     "lake query (demo, {day}: events, visitors)": "ok",
     "erasure of one visitor (demo)": "ok",
 }
-FUNCTION_NAMES = {"EventCollector", "SessionExpiry", "StatsRollup", "EventLakeWriter", "EventLakeCompaction",
-                  "EventLakeQuery", "VisitorErasure"}
+FUNCTION_NAMES = {"EventCollector", "SessionExpiry", "StatsRollup", "StatsAggregator", "EventLakeWriter",
+                  "EventLakeCompaction", "EventLakeQuery", "VisitorErasure"}
 # The sample's fields a request may change (tests/fixtures/aws-events/README.md).
 REQUEST_FIELDS = {"httpMethod", "path", "resource", "headers", "multiValueHeaders", "body", "isBase64Encoded",
                   "pathParameters", "queryStringParameters", "multiValueQueryStringParameters", "requestContext"}
@@ -73,9 +82,13 @@ def prod_report(packaged):
 def test_every_handler_answers_from_the_zip_alone(prod_report, packaged):
     assert prod_report.ok, format_report(prod_report)
     assert {i.handler for i in prod_report.invocations} == handlers(packaged["prod"]) == {
-        "app.app", "app.expire_sessions", "app.roll_up_stats", "app.write_event_lake", "app.compact_lake",
-        "app.query_lake", "app.erase_visitor"}
+        "app.app", "app.expire_sessions", "app.roll_up_stats", "app.aggregate_events", "app.write_event_lake",
+        "app.compact_lake", "app.query_lake", "app.erase_visitor"}
     assert statuses(prod_report) == expected("prod", prod_report)
+    # The realtime statistics come from the stream: the API reads them after the aggregator ran.
+    order = [(i.handler, i.event) for i in prod_report.invocations]
+    stats_batch = ("app.aggregate_events", "DynamoDB Streams batch (5 INSERT records) to the statistics")
+    assert order.index(stats_batch) < order.index(("app.app", "GET /prod/stats/realtime?site=demo (Bearer token)"))
     assert prod_report.runtime == "python3.13"
     assert {i.function for i in prod_report.invocations} == {f"LiveInsight-{name}" for name in FUNCTION_NAMES}
 
@@ -191,7 +204,7 @@ def test_requests_change_only_what_a_real_request_changes():
 
     want = Expectations("prod", "demo", "https://www.example.com", "t" * 24, stored_event=lambda *_: None)
     rest, http = sample("apigw-rest-proxy-request.json"), sample("apigw-http-v1-proxy-request.json")
-    calls = api_calls(want)
+    calls = [*api_calls(want), realtime_call(want, 5)]
     assert {call.event.get("version") for call in calls} == {None, "1.0"}  # both APIs' shapes
     for call in calls:
         original = http if call.event.get("version") == "1.0" else rest

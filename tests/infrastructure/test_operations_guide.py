@@ -67,7 +67,8 @@ def test_function_and_log_group_names():
     main = load_hcl(TERRAFORM_DIR / "main.tf")
     names = {k: with_prefix(v) for k, v in main["locals"][0]["function_names"].items()}
     assert names == {"api": "LiveInsight-EventCollector", "expiry": "LiveInsight-SessionExpiry",
-                     "rollup": "LiveInsight-StatsRollup", "lake_writer": "LiveInsight-EventLakeWriter",
+                     "rollup": "LiveInsight-StatsRollup", "stats_aggregator": "LiveInsight-StatsAggregator",
+                     "lake_writer": "LiveInsight-EventLakeWriter",
                      "lake_compaction": "LiveInsight-EventLakeCompaction", "lake_query": "LiveInsight-EventLakeQuery",
                      "lake_erasure": "LiveInsight-VisitorErasure"}
     assert names == {k: "LiveInsight-" + v for k, v in FUNCTION_NAMES.items()}  # what ops-check reads
@@ -82,13 +83,15 @@ def test_role_and_policies_of_the_guide():
     role = resources(iam, "aws_iam_role")["lambda"]
     assert with_prefix(role["name"]) == "LiveInsight-Lambda-Role"
     policies = resources(iam, "aws_iam_policy")
-    # The guide's two, the API's right to invoke the lake's functions, and the lake roles' own policies.
+    # The guide's two, the API's right to invoke the lake's functions, and the own roles' policies (the
+    # lake's functions' and the statistics aggregator's).
     assert {with_prefix(p["name"]) for p in policies.values()} == {
         "LiveInsight-DynamoDB-Policy", "LiveInsight-CloudWatch-Policy", "LiveInsight-InvokeLake-Policy",
-        "LiveInsight-${each.value.name}-Policy"}
+        "LiveInsight-${each.value.name}-Policy", "LiveInsight-StatsAggregator-Policy"}
     attachments = resources(iam, "aws_iam_role_policy_attachment")
     assert "AWSLambdaBasicExecutionRole" in attachments["basic_execution"]["policy_arn"]
-    assert {a["role"] for key, a in attachments.items() if key != "lake"} == {"${aws_iam_role.lambda.name}"}
+    own = {"lake", "stats_aggregator"}
+    assert {a["role"] for key, a in attachments.items() if key not in own} == {"${aws_iam_role.lambda.name}"}
 
 
 def test_the_dynamodb_policy_allows_exactly_the_calls_the_code_makes():

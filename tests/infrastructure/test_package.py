@@ -38,9 +38,9 @@ def test_the_generated_terraform_is_fixed(packaged):
     assert {key: f["function_name"] for key, f in functions.items()} == {
         key: f"${{local.function_names.{name}}}" for key, name in FUNCTIONS.items()}
     for key, function in functions.items():
-        # The guide's shared role, except the lake's functions, which each have their own.
+        # The guide's shared role, except the lake's functions and the statistics aggregator, which each have their own.
         role = f"${{module.iam.lake_role_arns.{FUNCTIONS[key]}}}" if key in LAKE_FUNCTIONS else (
-            "${module.iam.lambda_role_arn}")
+            "${module.iam.stats_aggregator_role_arn}" if key == "aggregate_events" else "${module.iam.lambda_role_arn}")
         assert function["role"] == role, key
         assert function["depends_on"] == ["module.logs", "module.iam"]  # log groups with retention first
         assert function["kms_key_arn"] == "${local.kms_key_arn}"
@@ -57,8 +57,8 @@ def test_the_generated_terraform_is_fixed(packaged):
         "${var.jobs_reserved_concurrency}"}
     sizes = {key: (f["memory_size"], f["timeout"]) for key, f in functions.items()}
     assert sizes == {"api_handler": (512, 30), "expire_sessions": (256, 60), "roll_up_stats": (256, 60),
-                     "write_event_lake": (1024, 120), "compact_lake": (2048, 900), "query_lake": (2048, 60),
-                     "erase_visitor": (1024, 30)}
+                     "aggregate_events": (256, 60), "write_event_lake": (1024, 120), "compact_lake": (2048, 900),
+                     "query_lake": (2048, 60), "erase_visitor": (1024, 30)}
     rules = doc["resource"]["aws_cloudwatch_event_rule"]
     assert {r["name"]: r["description"] for r in rules.values()} == {
         "${local.function_names.expiry}-Schedule": "Runs expire_sessions every minute",
@@ -69,6 +69,30 @@ def test_the_generated_terraform_is_fixed(packaged):
         "redeployment": "${md5(local.chalice_api_swagger)}",
         "gateway_responses": "${module.api.gateway_responses_hash}"}
     assert "aws_iam_role" not in doc["resource"]  # our role, not Chalice's
+
+
+def test_each_stream_mapping_gets_its_own_settings():
+    """Chalice names a mapping <function>-dynamodb-event-source; each gets the settings deploy/package.py
+    keeps for it, and one it does not know, or whose batching app.py changed alone, stops the package."""
+    import pytest
+
+    from deploy.package import STATS_STREAM_MAPPING, STREAM_MAPPING, PackageError
+
+    def doc(mappings: dict) -> dict:
+        return {"resource": {"aws_lambda_event_source_mapping": mappings}}
+
+    def batching(window_seconds: int) -> dict:
+        return {"batch_size": 1000, "maximum_batching_window_in_seconds": window_seconds}
+
+    chalices = {"write_event_lake-dynamodb-event-source": batching(60),
+                "aggregate_events-dynamodb-event-source": batching(5)}
+    fixed = fix_chalice_terraform(doc(chalices))["resource"]["aws_lambda_event_source_mapping"]
+    assert fixed["write_event_lake-dynamodb-event-source"] == STREAM_MAPPING
+    assert fixed["aggregate_events-dynamodb-event-source"] == STATS_STREAM_MAPPING
+    with pytest.raises(PackageError, match="surprise-dynamodb-event-source"):
+        fix_chalice_terraform(doc({**chalices, "surprise-dynamodb-event-source": {}}))
+    with pytest.raises(PackageError, match="aggregate_events-dynamodb-event-source: app.py's batch size"):
+        fix_chalice_terraform(doc({**chalices, "aggregate_events-dynamodb-event-source": batching(30)}))
 
 
 def test_stages_get_their_own_names(packaged):

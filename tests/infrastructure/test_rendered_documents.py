@@ -63,7 +63,7 @@ def test_the_policies_follow_iams_grammar(rendered):
         "encryption key_policy": (rendered["encryption"]["key_policy"], "key"),
         **{f"iam {name}": (rendered["iam"][name], "identity") for name in (
             "lake_writer_policy", "lake_compaction_policy", "lake_query_policy", "lake_erasure_policy",
-            "invoke_lake_policy")},
+            "stats_aggregator_policy", "invoke_lake_policy")},
         "lake lake_bucket_policy": (rendered["lake"]["lake_bucket_policy"], "resource"),
         "lake results_bucket_policy": (rendered["lake"]["results_bucket_policy"], "resource"),
     }
@@ -76,7 +76,7 @@ def test_the_policies_follow_iams_grammar(rendered):
 
 
 KEYED_POLICIES = ("dynamodb_policy", "lake_writer_policy", "lake_compaction_policy", "lake_query_policy",
-                  "lake_erasure_policy")
+                  "lake_erasure_policy", "stats_aggregator_policy")
 
 
 def test_the_customer_managed_key_is_granted_only_when_there_is_one(rendered):

@@ -67,12 +67,50 @@ def no_sleep_backoff():
     return Backoff(sleep=lambda _: None)
 
 
+STREAMS_ENDPOINT = "https://streams.dynamodb.us-east-1.amazonaws.com"  # moto's streams need one
+
+
+class _ThenStatistics:
+    """The collector, then the statistics function over what the request stored: moto's Events stream
+    read as Lambda's event source mapping reads it (scripts/local_stream.py) and handed to
+    Services.aggregate_events. In AWS that happens within seconds of the request; here before the
+    test's next step, so a test reads the statistics its requests made."""
+
+    def __init__(self, collector, poller) -> None:
+        import threading
+
+        self._collector, self._poller, self._lock = collector, poller, threading.Lock()
+
+    def collect(self, request):
+        result = self._collector.collect(request)
+        with self._lock:  # requests of concurrent tests' threads: one poll at a time
+            while self._poller.poll_once():
+                pass
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self._collector, name)
+
+
+def with_statistics_stream(services: Services, dynamodb) -> Services:
+    """Services whose collector is followed by the statistics stream function (see _ThenStatistics)."""
+    from scripts.local_stream import StreamPoller
+
+    arn = dynamodb.describe_table(TableName=EVENTS.name(STAGE))["Table"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1", endpoint_url=STREAMS_ENDPOINT)
+    services.__dict__["collector"] = _ThenStatistics(services.collector, StreamPoller(streams, arn,
+                                                                                      services.aggregate_events))
+    return services
+
+
 @pytest.fixture
 def wire(dynamodb, settings, no_sleep_backoff):
-    """Installs services around a given DynamoDB client (the real moto one by default)."""
+    """Installs services around a given DynamoDB client (the real moto one by default); each request's
+    events reach the statistics through the Events stream, as in AWS."""
 
     def install(client=None, settings_=None):
         services = Services(settings_ or settings, dynamodb_client=client or dynamodb, backoff=no_sleep_backoff)
+        with_statistics_stream(services, dynamodb)
         set_services(services)
         return services
 

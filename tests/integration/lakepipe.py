@@ -18,7 +18,7 @@ from chalicelib.schema.tables import EVENTS
 from chalicelib.services import Services, set_services
 from chalicelib.store.lake_duckdb import LakeCache
 from scripts.local_stream import StreamPoller
-from tests.integration.conftest import STAGE, post
+from tests.integration.conftest import STAGE, post, with_statistics_stream
 
 BUCKET = "liveinsight-test-lake"
 STREAMS_ENDPOINT = "https://streams.dynamodb.us-east-1.amazonaws.com"  # moto's streams need one
@@ -52,6 +52,7 @@ class LakePipeline:
 def wire(settings, dynamodb, backoff, s3, **changes) -> Services:
     services = Services(replace(settings, **changes), dynamodb_client=dynamodb, backoff=backoff, s3_client=s3)
     services.__dict__["metrics"] = Metrics(settings.metrics_environment, write=lambda line: None)
+    with_statistics_stream(services, dynamodb)
     set_services(services)
     return services
 

@@ -3,25 +3,30 @@ AWS call, no PutMetricData, no boto3.resource, one client per process. Counted, 
 
 Per request and visitor, sessions cost one Query (the visitor's newest session); the sessions and
 their events are written in one TransactWriteItems per 90 events and, for client-made ids, read
-with one BatchGetItem per 100 (the duplicate check); statistics one write per bucket touched (a PutItem
-for a bucket new to the process, else an UpdateItem), and one more per VALUES_PER_UPDATE distinct
-breakdown values (a request of many distinct pages: its expressions must stay under 4 KB)."""
+with one BatchGetItem per 100 (the duplicate check). A request writes no statistics: the stream
+function does, one write per bucket a batch touches however many requests the batch holds, and one
+more per VALUES_PER_UPDATE distinct breakdown values (its expressions must stay under 4 KB)."""
 
 from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 
 import boto3
 import botocore.session
 import pytest
+from chalice.test import Client
 
-from chalicelib.services import Services, set_services
+from app import app
+from chalicelib.schema.tables import EVENTS
+from chalicelib.services import Services, get_services, set_services
 from chalicelib.sessions.sessionizer import EVENTS_PER_COMMIT_MAX
 from chalicelib.stats.buckets import shard_of
 from chalicelib.store.stats import VALUES_PER_UPDATE
-from tests.integration.conftest import RequestCounter, post
+from scripts.local_stream import StreamPoller
+from tests.integration.conftest import AUTH, STAGE, STREAMS_ENDPOINT, RequestCounter, post
 
 GUIDE_EVENT = {"user_id": "test", "event_type": "page_view", "page_url": "https://example.com"}
 
@@ -55,6 +60,32 @@ def counter(dynamodb):
 
 
 @pytest.fixture
+def api(dynamodb, settings, no_sleep_backoff):
+    """The app without the statistics stream function behind it: the collector's requests alone."""
+    set_services(Services(settings, dynamodb_client=dynamodb, backoff=no_sleep_backoff))
+    with Client(app, stage_name=STAGE) as client:
+        yield client
+    set_services(None)
+
+
+@pytest.fixture
+def stream_batch(dynamodb):
+    """What the Events stream got since the last call, as one batch of Lambda's event (read as
+    scripts/local_stream.py reads it)."""
+    batches = []
+    arn = dynamodb.describe_table(TableName=EVENTS.name(STAGE))["Table"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1", endpoint_url=STREAMS_ENDPOINT)
+    poller = StreamPoller(streams, arn, lambda event: batches.append(event) or {})
+
+    def read() -> dict:
+        batches.clear()
+        poller.poll_once()
+        return {"Records": [record for batch in batches for record in batch["Records"]]}
+
+    return read
+
+
+@pytest.fixture
 def warm_api(api, counter):
     """An API whose process has loaded today's salt already (that costs requests once a day)."""
     post(api, page_views(1, with_ids=False)[0])
@@ -62,8 +93,8 @@ def warm_api(api, counter):
     return api
 
 
-# The visitor's newest session; the session and the event in one transaction; the statistics bucket.
-SESSION = {"Query": 1, "TransactWriteItems": 1, "UpdateItem": 1}
+# The visitor's newest session; the session and the event in one transaction.
+SESSION = {"Query": 1, "TransactWriteItems": 1}
 
 
 def test_the_guides_single_event_costs_three_requests(warm_api, counter):
@@ -80,28 +111,68 @@ def test_a_single_event_with_an_id_adds_the_duplicate_check(warm_api, counter):
 def test_requests_grow_with_ceil_events_over_90(warm_api, counter, n):
     response = post(warm_api, {"events": page_views(n)})
     assert json.loads(response.body)["accepted"] == n
-    stats_writes = math.ceil((n + 1) / VALUES_PER_UPDATE)  # n distinct pages and one event name
     assert counter.calls == {"Query": 1, "TransactWriteItems": math.ceil(n / EVENTS_PER_COMMIT_MAX),
-                             "UpdateItem": stats_writes, "BatchGetItem": math.ceil(n / 100)}
+                             "BatchGetItem": math.ceil(n / 100)}
 
 
-def test_a_100_event_batch_without_ids_costs_six_requests(warm_api, counter):
+def test_a_100_event_batch_without_ids_costs_three_requests(warm_api, counter):
     post(warm_api, {"events": page_views(100, with_ids=False)})
-    assert counter.calls == {"Query": 1, "TransactWriteItems": 2, "UpdateItem": math.ceil(101 / VALUES_PER_UPDATE)}
+    assert counter.calls == {"Query": 1, "TransactWriteItems": 2}
 
 
-def test_each_visitor_of_a_batch_costs_one_session_read_and_write(warm_api, counter, settings):
+def test_each_visitor_of_a_batch_costs_one_session_read_and_write(warm_api, counter):
     events = [{**e, "user_id": f"user-{i % 3}"} for i, e in enumerate(page_views(30))]
     post(warm_api, {"events": events})
-    shards = {shard_of(f"user-{i}", settings.stats_shards) for i in range(3)}
-    assert counter.calls == {"Query": 3, "TransactWriteItems": 3, "UpdateItem": len(shards), "BatchGetItem": 1}
+    assert counter.calls == {"Query": 3, "TransactWriteItems": 3, "BatchGetItem": 1}
+
+
+def test_a_stream_batch_costs_one_statistics_write_per_bucket_however_many_requests(
+        warm_api, counter, stream_batch, settings):
+    services = get_services()
+    stream_batch()  # the warm-up's event: not part of this test
+    minute_ms = int(time.time()) // 60 * 60_000  # every event in this minute: the same buckets each time
+    visitors = [f"user-{i}" for i in range(40)]
+    shards = {shard_of(v, settings.stats_shards) for v in visitors}
+
+    def forty_requests() -> dict:  # one page view each, 5 pages
+        for i, visitor in enumerate(visitors):
+            post(warm_api, {"user_id": visitor, "event_type": "page_view", "timestamp": minute_ms + i,
+                            "page_url": f"https://shop.example/{i % 5}"})
+        return stream_batch()
+
+    first = forty_requests()
+    assert len(first["Records"]) == 40
+    counter.reset()
+    services.aggregate_events(first)
+    # a bucket new this minute: a refused UpdateItem (a batch is seldom its minute's first), then its PutItem
+    assert counter.calls == {"UpdateItem": 2 * len(shards)}
+    second = forty_requests()
+    counter.reset()
+    services.aggregate_events(second)
+    assert counter.calls == {"UpdateItem": len(shards)}  # one each, for 40 requests
+    counter.reset()
+    services.aggregate_events(second)  # the same batch again (Lambda's retry): recognised, nothing added
+    assert counter.calls == {"UpdateItem": len(shards)}
+    realtime = json.loads(warm_api.http.get("/stats/realtime?site=demo", headers=AUTH).body)
+    assert realtime["pageviews"] == 80  # each batch once (the warm-up's event was read above, not aggregated)
+
+
+def test_many_distinct_pages_split_a_bucket_update_in_parts_of_40_values(warm_api, counter, stream_batch):
+    services = get_services()
+    post(warm_api, {"events": page_views(100)})
+    services.aggregate_events(stream_batch())  # creates the buckets
+    post(warm_api, {"events": page_views(100)})
+    batch = stream_batch()
+    counter.reset()
+    services.aggregate_events(batch)
+    assert counter.calls == {"UpdateItem": math.ceil(101 / VALUES_PER_UPDATE)}  # 100 pages and one event name
 
 
 def test_the_daily_salt_costs_requests_once_per_process_per_day(api, counter):
     post(api, page_views(1, with_ids=False)[0])
-    # today's salt: one BatchGetItem and, as the first process of the day, one PutItem creating it
-    # (the other PutItem creates the statistics bucket); the minute's first reservation of the limit
-    assert counter.calls == {"BatchGetItem": 1, "Query": 1, "UpdateItem": 2, "TransactWriteItems": 1}
+    # today's salt: one BatchGetItem and, as the first process of the day, one PutItem creating it;
+    # the minute's first reservation of the limit
+    assert counter.calls == {"BatchGetItem": 1, "Query": 1, "UpdateItem": 1, "TransactWriteItems": 1}
     assert counter.limit_reservations == 1
     counter.reset()
     post(api, page_views(1, with_ids=False)[0])

@@ -22,7 +22,7 @@ MIN = 60_000
 
 # --- the Terraform ------------------------------------------------------------------------------
 
-def test_the_terraform_makes_one_key_sixteen_alarms_reading_17_metrics_one_dashboard_nine_log_groups():
+def test_the_terraform_makes_no_key_seventeen_alarms_reading_18_metrics_one_dashboard_ten_log_groups():
     found = inventory(values={})  # the defaults
     alarm = "module.alarms.aws_cloudwatch_metric_alarm."
     assert found["alarms"] == {
@@ -34,6 +34,8 @@ def test_the_terraform_makes_one_key_sixteen_alarms_reading_17_metrics_one_dashb
         f"{alarm}lambda_throttles": {"instances": 1, "metrics_each": 1},
         f"{alarm}processing_errors": {"instances": 1, "metrics_each": 1},
         f"{alarm}rate_limited": {"instances": 1, "metrics_each": 1},
+        # the realtime statistics: the aggregator's IteratorAge (the Events stream to the minute buckets)
+        f"{alarm}stats_iterator_age": {"instances": 1, "metrics_each": 1},
         # for_each: the two minute jobs, lake compaction and visitor erasure
         f"{alarm}job_errors": {"instances": 4, "metrics_each": 1},
         f"{alarm}job_missed": {"instances": 2, "metrics_each": 1},
@@ -42,24 +44,25 @@ def test_the_terraform_makes_one_key_sixteen_alarms_reading_17_metrics_one_dashb
         f"{alarm}lake_dead_letters": {"instances": 1, "metrics_each": 1},
         f"{alarm}lake_stream_failures": {"instances": 1, "metrics_each": 1},
     }  # no_events: count = 0 unless expect_traffic
-    assert (found["alarm_count"], found["alarm_metrics"]) == (16, 17)
-    # log groups: the API, the two minute jobs, the lake's writer, compaction, query and erasure, both APIs' access
+    assert (found["alarm_count"], found["alarm_metrics"]) == (17, 18)
+    # log groups: the API, the two minute jobs, the statistics aggregator, the lake's writer, compaction, query and
+    # erasure, both APIs' access
     # no customer-managed key unless asked for (customer_managed_key): AWS managed keys cost nothing a month
-    assert (found["kms_keys"], found["kms_keys_rotated"], found["dashboards"], found["log_groups"]) == (0, 0, 1, 9)
+    assert (found["kms_keys"], found["kms_keys_rotated"], found["dashboards"], found["log_groups"]) == (0, 0, 1, 10)
     assert found["log_retention_days"] == 30
 
 
 def test_the_customer_managed_key_is_one_rotated_key_when_asked_for():
     found = inventory(values={"customer_managed_key": True})
     assert (found["kms_keys"], found["kms_keys_rotated"]) == (1, 1)
-    assert found["alarm_metrics"] == 17
+    assert found["alarm_metrics"] == 18
 
 
 def test_expect_traffic_adds_the_no_events_alarm():
     found = inventory(values={"expect_traffic": True})
     assert found["alarms"]["module.alarms.aws_cloudwatch_metric_alarm.no_events"] == {"instances": 1,
                                                                                       "metrics_each": 1}
-    assert (found["alarm_count"], found["alarm_metrics"]) == (17, 18)
+    assert (found["alarm_count"], found["alarm_metrics"]) == (18, 19)
 
 
 def test_an_expression_the_counter_does_not_know_is_an_error_not_a_guess(tmp_path):
@@ -152,8 +155,8 @@ def test_the_bill_is_the_sum_of_its_parts(idle_hour):
     assert memory == {"expire_sessions": 256, "roll_up_stats": 256, "compact_lake": 2048}
     items = {i["item"]: i for i in bill(found, idle_hour, memory)}
     assert items["KMS key"]["usd"] == 0  # opt-in: customer_managed_key
-    assert items["CloudWatch alarms"]["amount"] == 17
-    assert items["CloudWatch alarms"]["usd"] == pytest.approx(17 * prices.CLOUDWATCH_USD_PER_ALARM_METRIC_MONTH)
+    assert items["CloudWatch alarms"]["amount"] == 18
+    assert items["CloudWatch alarms"]["usd"] == pytest.approx(18 * prices.CLOUDWATCH_USD_PER_ALARM_METRIC_MONTH)
     assert items["Custom metrics the idle jobs emit"]["amount"] == 0  # idle jobs print no zeros
     assert items["CloudWatch dashboard"]["usd"] == 0  # one dashboard: within the three free per account
     assert items["Lambda requests (scheduled jobs)"]["amount"] == 2 * 43_200 + 720  # compaction: hourly

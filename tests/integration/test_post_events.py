@@ -8,7 +8,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import BROWSER_UA, post, stored_events, stored_sessions
+from tests.integration.conftest import AUTH, BROWSER_UA, post, stored_events, stored_sessions
 
 GUIDE_EVENT = {"user_id": "test", "event_type": "page_view", "page_url": "https://example.com"}
 ALLOWED_ORIGIN = "http://127.0.0.1:8000"
@@ -345,11 +345,11 @@ def test_an_8_kb_user_agent_is_read_as_its_first_512_characters(api, dynamodb):
 
 
 class RefusingStatsTable:
-    """The moto client, except that every write to the statistics table is refused as DynamoDB
-    refuses an invalid one (buckets are size-bounded now, but a refusal must still cost no event)."""
+    """The moto client, except that while `refusing` every write to the statistics table is refused as
+    DynamoDB refuses an invalid one (buckets are size-bounded, but a refusal must still cost no event)."""
 
     def __init__(self, client, stats_table: str) -> None:
-        self._client, self._stats_table = client, stats_table
+        self._client, self._stats_table, self.refusing = client, stats_table, True
 
     def __getattr__(self, name):
         attribute = getattr(self._client, name)
@@ -357,7 +357,7 @@ class RefusingStatsTable:
             return attribute
 
         def write(**kwargs):
-            if kwargs["TableName"] == self._stats_table:
+            if kwargs["TableName"] == self._stats_table and self.refusing:
                 raise ClientError({"Error": {"Code": "ValidationException",
                                              "Message": "Item size to update has exceeded the maximum allowed size"}},
                                   name)
@@ -366,11 +366,20 @@ class RefusingStatsTable:
         return write
 
 
-def test_a_refused_statistics_write_loses_statistics_never_events(api, dynamodb, wire, settings, capsys):
-    wire(RefusingStatsTable(dynamodb, settings.stats_table))
+def test_refused_statistics_writes_cost_no_event_and_count_it_once_when_retried(api, dynamodb, wire, settings,
+                                                                                 capsys):
+    """The request stores the event whatever the statistics table does; the stream function's batch fails
+    (Lambda's Errors, the IteratorAge alarm), is retried whole, and counts the event once when it succeeds."""
+    table = RefusingStatsTable(dynamodb, settings.stats_table)
+    wire(table)
     response = post(api, {"event_type": "page_view", "page_url": "https://shop.example/flooded"})
     assert response.status_code == 200 and response.json_body["accepted"] == 1
     assert [e["page_path"] for e in stored_events(dynamodb)] == ["/flooded"]
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    assert any(line.get("message") == "statistics not updated: DynamoDB unavailable" for line in lines)
-    assert any(line.get("ProcessingErrors") == 1 for line in lines)  # the alarm's metric sees the loss
+    assert any(line.get("message") == "local stream function failed; batch retried" for line in lines)
+    realtime = json.loads(api.http.get("/stats/realtime?site=demo", headers=AUTH).body)
+    assert realtime["pageviews"] == 0
+    table.refusing = False
+    post(api, {"event_type": "page_view", "page_url": "https://shop.example/later"})  # the batch's retry, then its own
+    realtime = json.loads(api.http.get("/stats/realtime?site=demo", headers=AUTH).body)
+    assert (realtime["pageviews"], sorted(p["value"] for p in realtime["top"]["page"])) == (2, ["/flooded", "/later"])

@@ -3,6 +3,8 @@ and the curve's arithmetic (issue 16's scale curve and hot-key ceiling)."""
 
 from __future__ import annotations
 
+import random
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -51,20 +53,40 @@ def test_a_refused_write_costs_its_item(dynamodb):
     assert metered.write_units == 2 * write_units(item_size(item)) == 4
 
 
+def test_the_stream_is_cut_into_batches_as_lambda_cuts_it():
+    """At most 1,000 records a batch, and a batch closes 5 seconds after its first record (app.py)."""
+    events = sorted((t, f"v{t}", 0) for t in range(0, 60_000, 20))  # 3,000 records a minute, 50 a second
+    batches = scale_curve._batches(events, 1, random.Random(1))
+    assert [len(b) for b in batches] == [250] * 12  # 5 seconds of 50 a second each
+    assert all(b[-1][0] - b[0][0] < 5_000 for b in batches)
+    crowded = sorted((t // 10, f"v{t}", 0) for t in range(2_500))  # 2,500 records within 250 ms
+    assert [len(b) for b in scale_curve._batches(crowded, 1, random.Random(1))] == [1_000, 1_000, 500]
+    spread = scale_curve._batches(events, 3, random.Random(1))  # three stream shards: each its own batches
+    assert sum(len(b) for b in spread) == 3_000 and len(spread) == 36
+
+
 def test_one_minute_of_a_small_site_and_the_curves_arithmetic():
     played = scale_curve.play_minute(100)
-    assert played["shard_requests"] == played["played_requests"] > 0  # a quarter of the visitors, all played
-    assert 1 <= played["write_units_per_request"] <= played["write_units_per_update_peak"]
+    assert played["stream_shards"] == 1 and played["shard_updates"] <= played["batches"] <= 13
+    assert played["shard_requests"] > 0 and played["items_per_shard_minute"] == 1
+    assert 0 < played["write_units_per_request"] <= played["write_units_per_update_peak"]
     results = {"usd_per_million_page_views": 10.0, "details": {"multi_page": {
         "requests": 160, "page_views": 100, "write_units_per_page_view": 10.0,
-        "write_units_per_page_view_by_table": {"Stats": 2.0}}}}
+        "write_units_per_page_view_by_table": {"Stats": 2.0},
+        "stream_invocations_per_page_view": 1.6, "stream_usd_per_invocation": 4e-7}}}
     found = scale_curve.curve((100,), results=results)
     [row] = found["levels"]
     stats_units = played["write_units_per_request"] * 1.6
     assert row["stats_write_units_per_page_view"] == round(stats_units, 2)
     assert row["write_units_per_page_view"] == round(8.0 + stats_units, 2)
-    unit = prices.DYNAMODB_USD_PER_MILLION_WRITE_UNITS
-    assert row["usd_per_million_page_views"] == round(10.0 + (stats_units - 2.0) * unit, 2)
-    # 4 shards, each a partition of at most 1,000 write units a second
-    assert row["hot_key_ceiling_requests_per_second"] == round(4_000 / played["write_units_per_update_peak_mean"])
+    # the statistics function: 1.6 invocations a page view recorded, the minute's batches a page view here
+    invocations_per_pv = played["batches"] / 100
+    assert row["stream_invocations_per_page_view"] == round(invocations_per_pv, 4)
+    unit, read_unit = prices.DYNAMODB_USD_PER_MILLION_WRITE_UNITS, prices.DYNAMODB_USD_PER_MILLION_READ_UNITS
+    expected = (10.0 + (stats_units - 2.0) * unit + played["read_units_per_request"] * 1.6 * read_unit
+                + (invocations_per_pv - 1.6) * 0.4)
+    assert row["usd_per_million_page_views"] == round(expected, 2)
+    # the statistics shard's partition takes at most 1,000 write units a second
+    assert row["hot_key_ceiling_requests_per_second"] == round(100 * 1.6 / 60 * 1_000
+                                                               / played["partition_write_units_per_second"])
     assert "100" in scale_curve.table(found)

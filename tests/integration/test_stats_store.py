@@ -139,24 +139,42 @@ def test_a_process_new_to_a_continued_minute_goes_to_its_newest_item(dynamodb, n
     assert first["newest_item"] == {"N": "4"}
     counting = CountingWrites(dynamodb)
     StatsStore(counting, table, no_sleep_backoff).add(PK, MINUTE_LABEL, update(["/p499"]))
-    assert counting.writes == 3  # its create of the first item, the first item refusing, the newest item
+    assert counting.writes == 2  # the first item refusing (and naming the newest), the newest item
     counters = merged(busy)
     assert counters["pageviews"] == 5 * MAX_VALUES_PER_MAP + 1 and "newest_item" not in counters
 
 
-def test_a_process_that_found_a_key_busy_updates_its_next_minute_first(dynamodb, no_sleep_backoff):
-    """A quiet site's request is usually the first of its minute (create, one write); on a busy key another
-    process has usually created it, and a refused create is billed on the whole item."""
+def test_a_bucket_is_updated_first_and_created_when_missing(dynamodb, no_sleep_backoff):
+    """Writers update first (a minute's bucket most likely exists: the stream function creates it as the
+    minute starts); a missing one costs a refused update (1 unit), a refused create would cost the item."""
     table, counting = STATS.name(STAGE), CountingWrites(dynamodb)
-    first, second = StatsStore(dynamodb, table, no_sleep_backoff), StatsStore(counting, table, no_sleep_backoff)
-    first.add(PK, MINUTE_LABEL, update(["/a"]))
-    second.add(PK, MINUTE_LABEL, update(["/a"]))
-    assert counting.writes == 2  # its create refused, then its update
-    next_minute = "2026-11-27T10:06"
-    first.add(PK, next_minute, update(["/a"]))
-    second.add(PK, next_minute, update(["/b"]))
+    store = StatsStore(counting, table, no_sleep_backoff)
+    store.add(PK, MINUTE_LABEL, update(["/a"]))
+    assert counting.writes == 2  # the update refused, the create
+    StatsStore(counting, table, no_sleep_backoff).add(PK, MINUTE_LABEL, update(["/b"]))
     assert counting.writes == 3  # the update alone
-    assert merged(first)["pageviews"] == 4
+    assert merged(store)["pageviews"] == 2
+
+
+def test_a_retried_stream_batch_finds_its_update_in_an_earlier_item_than_the_newest(dynamodb, no_sleep_backoff):
+    """A stream batch's update that landed in item 1 of a minute, retried after the minute went on to item 4
+    (other batches filled items meanwhile), is found there: a batch's store looks for its token in every
+    item of a continued minute before it goes to the newest, where the retry would count it again."""
+    table, counting = STATS.name(STAGE), CountingWrites(dynamodb)
+    writer = StatsStore(dynamodb, table, no_sleep_backoff)
+    for i in range(MAX_VALUES_PER_MAP):  # item 0 full of distinct pages
+        writer.add(PK, MINUTE_LABEL, update([f"/p{i}"]))
+    batch = update(["/batch"], token=b"batch-01")
+    StatsStore(dynamodb, table, no_sleep_backoff, stream_batches=True).add(PK, MINUTE_LABEL, batch)
+    for i in range(MAX_VALUES_PER_MAP, 4 * MAX_VALUES_PER_MAP):  # the minute goes on to item 4
+        writer.add(PK, MINUTE_LABEL, update([f"/p{i}"]))
+    assert next(i for i in items(dynamodb) if i["sk"]["S"] == MINUTE_LABEL)["newest_item"] == {"N": "4"}
+    retry = StatsStore(counting, table, no_sleep_backoff, stream_batches=True)
+    retry.add(PK, MINUTE_LABEL, batch)
+    assert counting.writes == 1  # item 0 refusing (full); then one Query of the minute's items finds the token
+    assert retry.items_read == 5
+    counters = merged(writer)
+    assert counters["page:/batch"] == 1 and counters["pageviews"] == 4 * MAX_VALUES_PER_MAP + 1
 
 
 def test_the_same_update_sent_twice_counts_once(store):

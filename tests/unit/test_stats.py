@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from chalicelib.core.errors import ApiError
-from chalicelib.sessions.model import Session
+from chalicelib.sessions.model import STARTS_SESSION, Session
 from chalicelib.stats.buckets import Rollup, bucket_start_ms, label, last_minutes, shard_of, visitor_member
 from chalicelib.stats.reader import parse_range, top_values
 from chalicelib.stats.rollup import TOP_VALUES_KEPT, capped, merge
@@ -33,19 +33,23 @@ def test_a_request_rolls_up_into_one_bucket_per_minute_and_shard():
 
 
 def test_sessions_count_at_start_and_end_in_their_start_bucket():
-    session = Session.start("demo", "a", "0000000001", {**record("a", 0), "channel": "Organic Search",
-                                                          "referrer_host": "google.com", "country": "DE",
-                                                          "device_type": "mobile"})
-    session.add(record("a", 3, path="/pricing"))
+    first = {**record("a", 0), "channel": "Organic Search", "referrer_host": "google.com", "country": "DE",
+             "device_type": "mobile", STARTS_SESSION: True}
+    later = {**record("a", 3, path="/pricing"), "country": "FR"}  # a later event's sources are not the visit's
+    session = Session.start("demo", "a", "0000000001", first)
+    session.add(later)
     session.end()
     rollup = Rollup(shards=4)
-    rollup.add_started([session])
+    rollup.add_events([first])
     rollup.add_ended([session])
-    [delta] = rollup.buckets.values()
-    c = merge([{**delta.counters, **delta.values}]).counters
+    rollup.add_events([later])  # its own minute: a page view, no visit
+    start_bucket, later_bucket = rollup.buckets.values()
+    c = merge([{**start_bucket.counters, **start_bucket.values}]).counters
     assert (c["sessions"], c["ended"], c["bounces"], c["duration_ms"], c["session_pageviews"]) == (1, 1, 0, 180_000, 2)
     assert (c["channel:Organic Search"], c["referrer:google.com"], c["country:DE"], c["device:mobile"]) == (1, 1, 1, 1)
-    assert (c["entry:/"], c["exit:/pricing"], c["utm_source:(none)"]) == (1, 1, 1)
+    assert (c["entry:/"], c["exit:/pricing"], c["utm_source:(none)"], c["pageviews"]) == (1, 1, 1, 1)
+    assert later_bucket.counters == Counter({"events": 1, "pageviews": 1})
+    assert not any(later_bucket.values[d] for d in ("country", "channel", "referrer"))
 
 
 def test_minute_buckets_merge_visitors_exactly():

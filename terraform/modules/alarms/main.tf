@@ -222,6 +222,28 @@ resource "aws_cloudwatch_metric_alarm" "no_events" {
   ok_actions          = local.actions
 }
 
+# The realtime statistics (docs/stats.md): the aggregator turns the Events stream into the minute
+# buckets, with a 5 s batching window for a 10 s freshness, so its iterator age stays near 5-10 s.
+# A minute behind is six times the freshness, past anything a burst or a retried batch explains, so
+# this alarm is quicker than the lake writer's: 1-minute periods, 2 of 3 (one odd minute, a cold start
+# in a backlog, does not page; two do: about 2 minutes after the lag reaches a minute, not 3 of 5).
+resource "aws_cloudwatch_metric_alarm" "stats_iterator_age" {
+  alarm_name          = "${var.function_names.stats_aggregator}-IteratorAge"
+  alarm_description   = "The realtime statistics are 1 minute or more behind the Events stream (${var.function_names.stats_aggregator} IteratorAge). Runbook: docs/operations.md#stats-iterator-age"
+  namespace           = "AWS/Lambda"
+  metric_name         = "IteratorAge"
+  dimensions          = { FunctionName = var.function_names.stats_aggregator }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  datapoints_to_alarm = 2
+  threshold           = 60000
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+}
+
 # The event lake (docs/lake.md). Freshness is the promise: an event is in the lake 2 minutes after
 # it was accepted. The stream's iterator age is how far the writer is behind; with a 60 s batching
 # window it stays near a minute, so 3 minutes for 3 of 5 minutes means the promise is broken.
@@ -259,11 +281,11 @@ resource "aws_cloudwatch_metric_alarm" "lake_dead_letters" {
   ok_actions          = local.actions
 }
 
-# A whole batch the event source mapping gave up on (retries and record age exhausted): its
-# coordinates are in the stream-failures queue, its records still in the stream for up to 24 hours.
+# A whole batch an event source mapping gave up on (its records left the stream): its coordinates
+# are in the stream-failures queue, which the lake writer's and the statistics aggregator's share.
 resource "aws_cloudwatch_metric_alarm" "lake_stream_failures" {
   alarm_name          = "${var.name_prefix}LakeStreamFailures"
-  alarm_description   = "A stream batch was abandoned by the event lake's writer: its coordinates wait in ${var.lake_failures_queue_name}. Runbook: docs/operations.md#lake-stream-failures"
+  alarm_description   = "A stream batch was abandoned by the event lake's writer or the statistics aggregator: its coordinates wait in ${var.lake_failures_queue_name}. Runbook: docs/operations.md#lake-stream-failures"
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = var.lake_failures_queue_name }

@@ -14,6 +14,7 @@ output "alarm_names" {
       aws_cloudwatch_metric_alarm.lambda_throttles.alarm_name,
       aws_cloudwatch_metric_alarm.processing_errors.alarm_name,
       aws_cloudwatch_metric_alarm.rate_limited.alarm_name,
+      aws_cloudwatch_metric_alarm.stats_iterator_age.alarm_name,
       aws_cloudwatch_metric_alarm.lake_iterator_age.alarm_name,
       aws_cloudwatch_metric_alarm.lake_dead_letters.alarm_name,
       aws_cloudwatch_metric_alarm.lake_stream_failures.alarm_name,

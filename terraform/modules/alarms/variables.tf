@@ -4,15 +4,16 @@ variable "name_prefix" {
 }
 
 variable "function_names" {
-  description = "Function names: api (LiveInsight-EventCollector in prod), expiry, rollup, and the lake's lake_writer, lake_compaction, lake_query, lake_erasure."
+  description = "Function names: api (LiveInsight-EventCollector in prod), expiry, rollup, stats_aggregator, and the lake's lake_writer, lake_compaction, lake_query, lake_erasure."
   type = object({
-    api             = string
-    expiry          = string
-    rollup          = string
-    lake_writer     = string
-    lake_compaction = string
-    lake_query      = string
-    lake_erasure    = string
+    api              = string
+    expiry           = string
+    rollup           = string
+    stats_aggregator = string
+    lake_writer      = string
+    lake_compaction  = string
+    lake_query       = string
+    lake_erasure     = string
   })
 }
 
@@ -71,6 +72,6 @@ variable "kms_key_arn" {
 }
 
 variable "lake_failures_queue_name" {
-  description = "The event lake's stream-failures queue (on-failure destination of the writer's event source mapping)."
+  description = "The event lake's stream-failures queue (on-failure destination of the lake writer's and the statistics aggregator's event source mappings)."
   type        = string
 }

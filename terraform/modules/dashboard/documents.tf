@@ -71,8 +71,10 @@ locals {
       # ActiveVisitors is printed only when not 0: a site's missing minute had no visitors
       [{ expression = "FILL(SEARCH('{LiveInsight,Environment,Site} MetricName=\"ActiveVisitors\" Environment=\"${var.metrics_environment}\"', 'Maximum', 300), 0)", id = "av", label = "ActiveVisitors" }],
     ] }
-    lake_freshness = { title = "Event lake: writer IteratorAge (ms) and write delay (s)", stat = "Maximum", metrics = [
+    # Both consumers of the Events stream: how far each is behind (their IteratorAge alarms').
+    lake_freshness = { title = "Events stream: IteratorAge (ms) of the lake writer and statistics aggregator; lake write delay (s)", stat = "Maximum", metrics = [
       ["AWS/Lambda", "IteratorAge", "FunctionName", var.function_names.lake_writer, { stat = "Maximum" }],
+      ["AWS/Lambda", "IteratorAge", "FunctionName", var.function_names.stats_aggregator, { stat = "Maximum" }],
       concat(["LiveInsight", "LakeWriteDelay"], local.own, [{ stat = "Maximum", yAxis = "right" }]),
     ] }
     lake_writes = { title = "Event lake: rows written, dead letters, objects compacted", stat = "Sum", metrics = [
@@ -80,7 +82,8 @@ locals {
       concat(["LiveInsight", "LakeDeadLetters"], local.own),
       concat(["LiveInsight", "LakeObjectsCompacted"], local.own),
     ] }
-    lake_functions = { title = "Event lake functions: errors", stat = "Sum", metrics = [
+    lake_functions = { title = "Events stream and lake functions: errors", stat = "Sum", metrics = [
+      ["AWS/Lambda", "Errors", "FunctionName", var.function_names.stats_aggregator],
       ["AWS/Lambda", "Errors", "FunctionName", var.function_names.lake_writer],
       ["AWS/Lambda", "Errors", "FunctionName", var.function_names.lake_compaction],
       ["AWS/Lambda", "Errors", "FunctionName", var.function_names.lake_query],

@@ -9,15 +9,16 @@ variable "region" {
 }
 
 variable "function_names" {
-  description = "Function names: api, expiry, rollup, lake_writer, lake_compaction, lake_query, lake_erasure."
+  description = "Function names: api, expiry, rollup, stats_aggregator, lake_writer, lake_compaction, lake_query, lake_erasure."
   type = object({
-    api             = string
-    expiry          = string
-    rollup          = string
-    lake_writer     = string
-    lake_compaction = string
-    lake_query      = string
-    lake_erasure    = string
+    api              = string
+    expiry           = string
+    rollup           = string
+    stats_aggregator = string
+    lake_writer      = string
+    lake_compaction  = string
+    lake_query       = string
+    lake_erasure     = string
   })
 }
 

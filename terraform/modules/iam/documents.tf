@@ -97,12 +97,26 @@ locals {
     Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     Resource = [local.lake_objects]
   }
-  own_logs = { for key in ["lake_writer", "lake_compaction", "lake_query", "lake_erasure"] : key => {
+  own_logs = { for key in ["stats_aggregator", "lake_writer", "lake_compaction", "lake_query", "lake_erasure"] : key => {
     Sid      = "WriteOwnLogGroup"
     Effect   = "Allow"
     Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     Resource = ["${local.log_group_arn}/${var.function_names[key]}:*"]
   } }
+  # What Lambda's event source mapping calls with the function's role to poll the Events stream.
+  read_events_stream = {
+    Sid      = "ReadEventsStream"
+    Effect   = "Allow"
+    Action   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+    Resource = [var.lake.events_stream_arn]
+  }
+  # ...and to hand a batch it abandons (its records left the stream, 24 hours) to the on-failure queue.
+  send_abandoned_batches = {
+    Sid      = "SendAbandonedBatches"
+    Effect   = "Allow"
+    Action   = "sqs:SendMessage"
+    Resource = [var.lake.stream_failures_queue_arn]
+  }
 
   # The stream writer: reads the Events table's stream, adds objects under events/ and dead-letter/
   # (never reads, lists or deletes one), and hands abandoned batches to the failure queue.
@@ -110,24 +124,14 @@ locals {
     Version = "2012-10-17"
     Statement = concat([
       local.own_logs.lake_writer,
-      {
-        Sid      = "ReadEventsStream"
-        Effect   = "Allow"
-        Action   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
-        Resource = [var.lake.events_stream_arn]
-      },
+      local.read_events_stream,
       {
         Sid      = "PutLakeObjects"
         Effect   = "Allow"
         Action   = "s3:PutObject"
         Resource = [local.lake_objects, local.dead_letters]
       },
-      {
-        Sid      = "SendAbandonedBatches"
-        Effect   = "Allow"
-        Action   = "sqs:SendMessage"
-        Resource = [var.lake.stream_failures_queue_arn]
-      },
+      local.send_abandoned_batches,
       ], [
       for key in compact([var.kms_key_arn]) : {
         Sid      = "DataKey"
@@ -235,6 +239,31 @@ locals {
         Sid      = "DataKey"
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+        Resource = [key]
+      }
+    ])
+  })
+
+  # The statistics aggregator (aggregate_events): reads the Events stream and updates the minute
+  # buckets of the Stats table with conditional UpdateItem and PutItem calls. It reads no table (the
+  # stream carries the events) and touches no other table.
+  stats_aggregator_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat([
+      local.own_logs.stats_aggregator,
+      local.read_events_stream,
+      {
+        Sid      = "UpdateStatsBuckets"
+        Effect   = "Allow"
+        Action   = ["dynamodb:UpdateItem", "dynamodb:PutItem"]
+        Resource = [var.table_arns["Stats"]]
+      },
+      local.send_abandoned_batches,
+      ], [
+      for key in compact([var.kms_key_arn]) : {
+        Sid      = "TableEncryptionKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
         Resource = [key]
       }
     ])

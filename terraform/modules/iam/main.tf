@@ -91,3 +91,21 @@ resource "aws_iam_role_policy_attachment" "lake" {
   role       = aws_iam_role.lake[each.key].name
   policy_arn = aws_iam_policy.lake[each.key].arn
 }
+
+# --- The statistics aggregator: a role of its own, the Events stream to the Stats table (documents.tf) ---
+resource "aws_iam_role" "stats_aggregator" {
+  name               = "${var.name_prefix}StatsAggregator-Role"
+  description        = "LiveInsight ${var.function_names.stats_aggregator}: the Events stream to the realtime statistics in the Stats table"
+  assume_role_policy = local.assume_role_policy
+}
+
+resource "aws_iam_policy" "stats_aggregator" {
+  name        = "${var.name_prefix}StatsAggregator-Policy"
+  description = "LiveInsight ${var.function_names.stats_aggregator}: read the Events stream, update and put items of the Stats table"
+  policy      = local.stats_aggregator_policy
+}
+
+resource "aws_iam_role_policy_attachment" "stats_aggregator" {
+  role       = aws_iam_role.stats_aggregator.name
+  policy_arn = aws_iam_policy.stats_aggregator.arn
+}

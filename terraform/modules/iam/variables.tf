@@ -26,17 +26,17 @@ variable "metrics_namespace" {
 }
 
 variable "function_names" {
-  description = "Function names by key (terraform/main.tf local.function_names): each lake role may write only its own function's log group, and the API may invoke only lake_query."
+  description = "Function names by key (terraform/main.tf local.function_names): each lake role and the statistics aggregator's may write only its own function's log group, and the API may invoke only lake_query."
   type        = map(string)
 
   validation {
-    condition     = alltrue([for key in ["lake_writer", "lake_compaction", "lake_query", "lake_erasure"] : contains(keys(var.function_names), key)])
-    error_message = "function_names must name lake_writer, lake_compaction, lake_query and lake_erasure."
+    condition     = alltrue([for key in ["stats_aggregator", "lake_writer", "lake_compaction", "lake_query", "lake_erasure"] : contains(keys(var.function_names), key)])
+    error_message = "function_names must name stats_aggregator, lake_writer, lake_compaction, lake_query and lake_erasure."
   }
 }
 
 variable "lake" {
-  description = "The event lake's resources the lake roles are scoped to (the lake module's outputs and the Events stream)."
+  description = "The event lake's resources the lake roles are scoped to (the lake module's outputs and the Events stream, which the statistics aggregator reads too)."
   type = object({
     bucket_arn                = string
     events_prefix             = string

@@ -125,8 +125,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
 
 # --- Stream batches the writer gave up on --------------------------------------------------------
 
-# The event source mapping's on-failure destination: a message per abandoned batch, with its shard
-# and sequence numbers (not the records): the runbook replays them from the stream (24 hours).
+# The on-failure destination of the Events stream's mappings (the lake writer's and the statistics
+# aggregator's): a message per abandoned batch, with its shard and sequence numbers (not the records)
+# and the function that gave up on it (docs/operations.md#lake-stream-failures).
 # Encrypted with the customer-managed key if there is one, else SQS's own keys (SSE-SQS).
 resource "aws_sqs_queue" "stream_failures" {
   name                      = "${var.name_prefix}EventLake-StreamFailures"

@@ -14,7 +14,7 @@ output "results_bucket_arn" {
 }
 
 output "stream_failures_queue_arn" {
-  description = "The event source mapping's on-failure destination."
+  description = "The on-failure destination of the Events stream's mappings (the lake writer's and the statistics aggregator's)."
   value       = aws_sqs_queue.stream_failures.arn
 }
 
