@@ -68,11 +68,9 @@ LAYER_PLATFORMS = [arg for tag in ("manylinux_2_34", "manylinux_2_28", "manylinu
 #   (TTL expiry, erasure) never reach the lake writer.
 # - ReportBatchItemFailures + bisect: a poison record is isolated and retried alone; the writer
 #   dead-letters what it cannot make a row (LakeDeadLetters), so only infrastructure failures retry.
-# - 5 retries (about 10 minutes with the batching window): the writer's object names are
-#   deterministic, so a retried batch overwrites its own objects, never duplicates them. Splitting a
-#   batch does not count against them.
-# - Records older than 6 hours are abandoned to the on-failure queue (their shard and sequence
-#   numbers): the stream still holds them 18 more hours, time to replay after an outage.
+# - Retried until it succeeds (below): the writer's object names are deterministic, so a retried batch
+#   overwrites its own objects, never duplicates them. Only records that leave the stream (24 hours)
+#   reach the on-failure queue (their shard and sequence numbers).
 STREAM_FILTER = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"event_id": {"S": [{"exists": True}]}}}}
 STREAM_MAPPING = {
     "event_source_arn": "${module.tables.stream_arns[\"Events\"]}",
