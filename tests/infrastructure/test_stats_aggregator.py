@@ -81,7 +81,8 @@ def test_the_role_reads_the_stream_and_updates_the_stats_table_and_nothing_else(
                              "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                                         "dynamodb:ListStreams"], "Resource": [LAKE["events_stream_arn"]]},
         "UpdateStatsBuckets": {"Sid": "UpdateStatsBuckets", "Effect": "Allow",
-                               "Action": ["dynamodb:UpdateItem", "dynamodb:PutItem"], "Resource": [STATS_TABLE]},
+                               "Action": ["dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query"],
+                               "Resource": [STATS_TABLE]},
         # The mapping's on-failure destination is sent to with the function's role.
         "SendAbandonedBatches": {"Sid": "SendAbandonedBatches", "Effect": "Allow", "Action": "sqs:SendMessage",
                                  "Resource": [LAKE["stream_failures_queue_arn"]]},
@@ -101,12 +102,12 @@ def test_the_role_is_named_and_attached_as_the_guide_names_roles():
                           "policy_arn": "${aws_iam_policy.stats_aggregator.arn}"}
 
 
-def _stream_batch(now_ms: int) -> dict:
+def _stream_batch(now_ms: int, pages: tuple[str, ...] = ("/",)) -> dict:
     from deploy.verify.lambda_events import stream_records
 
-    items = [{"pk": {"S": f"demo#e{i}"}, "event_id": {"S": f"e{i}"}, "site": {"S": "demo"},
+    items = [{"pk": {"S": f"demo#e{i}{pages[0]}"}, "event_id": {"S": f"e{i}{pages[0]}"}, "site": {"S": "demo"},
               "time_ms": {"N": str(now_ms - i * 1000)}, "visitor_id": {"S": f"v{i % 2}"},
-              "event_type": {"S": "page_view"}, "page_path": {"S": "/"},
+              "event_type": {"S": "page_view"}, "page_path": {"S": pages[i % len(pages)]},
               **({"starts_session": {"BOOL": True}} if i < 2 else {})} for i in range(5)]
     return {"Records": stream_records(items, LAKE["events_stream_arn"])}
 
@@ -135,9 +136,15 @@ def test_the_aggregator_calls_only_what_its_role_allows(monkeypatch):
         calls = set()
         client.meta.events.register("provide-client-params.dynamodb", lambda model, params, **_: calls.add(
             (f"dynamodb:{model.name}", params.get("TableName"))))
-        batch = _stream_batch(int(time.time() * 1000))
+        now_ms = int(time.time() * 1000) // 60_000 * 60_000 + 30_000  # every event in one minute
+        batch = _stream_batch(now_ms)
         services = Services(settings, dynamodb_client=client)
         assert services.aggregate_events(batch) == services.aggregate_events(batch)  # the retry changes nothing
+        # a minute whose items are full (one page a map here): a retried batch looks for its update in them
+        monkeypatch.setattr("chalicelib.store.stats.MAX_VALUES_PER_MAP", 1)
+        for pages in (("/a", "/b"), ("/c", "/d"), ("/c", "/d")):
+            services.aggregate_events(_stream_batch(now_ms, pages))
+    assert ("dynamodb:Query", settings.stats_table) in calls
     assert calls and {action for action, _ in calls} <= set(writes["Action"])
     assert {table for _, table in calls} == {settings.stats_table}
     assert STATS_TABLE.endswith(f":table/{settings.stats_table}")  # the table the policy names

@@ -245,8 +245,8 @@ locals {
   })
 
   # The statistics aggregator (aggregate_events): reads the Events stream and updates the minute
-  # buckets of the Stats table with conditional UpdateItem and PutItem calls. It reads no table (the
-  # stream carries the events) and touches no other table.
+  # buckets of the Stats table with conditional UpdateItem and PutItem calls (and a Query of a minute's
+  # items where the minute continued in more of them). The stream carries the events; no other table.
   stats_aggregator_policy = jsonencode({
     Version = "2012-10-17"
     Statement = concat([
@@ -255,7 +255,7 @@ locals {
       {
         Sid      = "UpdateStatsBuckets"
         Effect   = "Allow"
-        Action   = ["dynamodb:UpdateItem", "dynamodb:PutItem"]
+        Action   = ["dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query"]
         Resource = [var.table_arns["Stats"]]
       },
       local.send_abandoned_batches,
