@@ -101,7 +101,7 @@ resource "aws_iam_role" "stats_aggregator" {
 
 resource "aws_iam_policy" "stats_aggregator" {
   name        = "${var.name_prefix}StatsAggregator-Policy"
-  description = "LiveInsight ${var.function_names.stats_aggregator}: read the Events stream, update and put items of the Stats table"
+  description = "LiveInsight ${var.function_names.stats_aggregator}: read the Events stream; update, put and query items of the Stats table"
   policy      = local.stats_aggregator_policy
 }
 
