@@ -208,9 +208,10 @@ export function createTracker(config, win) {
     if (!link) return;
     // A link of this site opened here (not in a new tab or window): this page is about to be left for it.
     clickedIn = link.host == win.location.host && !(link.target || event.ctrlKey || event.metaKey) && now();
+    // Not sent now: the pagehide that follows a link opened here sends it with the page's engagement,
+    // in one request; a link opened elsewhere leaves this page up, and the batch timer sends it.
     if (link.host != win.location.host && config.outbound && link.host) {
       enqueue("outbound_click", { url: link.href.slice(0, 500) });
-      flush(true);
     }
   };
 

@@ -76,10 +76,11 @@ const hide = (fake) => {
   fake.dispatch("doc", "visibilitychange");
   fake.dispatch("win", "pagehide");
 };
-const click = (fake, href, extra = {}) => fake.dispatch("doc", "click", { target: { closest: () => {
+// `target` is the link's (where it opens); the rest (ctrlKey, metaKey) the click's.
+const click = (fake, href, { target = "", ...keys } = {}) => fake.dispatch("doc", "click", { target: { closest: () => {
   const url = new URL(href);
-  return { host: url.host, href, target: extra.target || "" };
-} }, ...extra });
+  return { host: url.host, href, target };
+} }, ...keys });
 
 test("a page left by a link of its site: its engagement rides with the next page view, one request a page", async () => {
   const storage = new Map();
@@ -279,6 +280,27 @@ test("outbound link clicks, when the site opts in", async () => {
   await fake.tick();
   const clicks = sent(fake).filter((e) => e.event_type === "outbound_click");
   assert.deepEqual(clicks.map((e) => e.properties.url), ["https://partner.example/deal"]);
+});
+
+test("an outbound click and the page's leaving go in one request; a link opened elsewhere sends on the timer", async () => {
+  const fake = fakeWindow();
+  start(fake, { outbound: true });
+  await fake.tick();
+  fake.win.scrollY = 400;
+  fake.dispatch("win", "scroll");
+  click(fake, "https://partner.example/deal");
+  hide(fake); // the browser leaves for the other site
+  await fake.tick();
+  assert.deepEqual(fake.requests.map((r) => r.events.map((e) => e.event_type)),
+                   [["page_view"], ["outbound_click", "engagement"]]);
+  const stays = fakeWindow();
+  start(stays, { outbound: true });
+  await stays.tick();
+  click(stays, "https://partner.example/deal", { target: "_blank" }); // this page stays up
+  await stays.tick();
+  assert.deepEqual(stays.requests.map((r) => r.events.map((e) => e.event_type)),
+                   [["page_view"], ["outbound_click"]]);
+  assert.deepEqual(stays.queued(), []);
 });
 
 test("nothing escapes to the page, whatever fails", async () => {
