@@ -171,3 +171,17 @@ def test_without_a_deadline_the_attempts_are_the_limit():
     with pytest.raises(StoreUnavailable, match="ReadTimeoutError"):
         call(Backoff(attempts=3, sleep=clock.sleep, clock=clock), client.get_item)
     assert client.attempts == 3
+
+
+def test_the_client_made_without_listing_every_service_has_botocores_own_dynamodb_model(monkeypatch):
+    import botocore.session
+
+    from chalicelib.store import create_dynamodb_client
+
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    ours = create_dynamodb_client().meta
+    theirs = botocore.session.get_session().get_service_model("dynamodb")
+    assert ours.service_model.api_version == theirs.api_version
+    assert ours.service_model.operation_names == theirs.operation_names
+    assert ours.region_name == "eu-west-1" and ours.endpoint_url.startswith("https://dynamodb.eu-west-1.")
