@@ -31,13 +31,13 @@ from chalicelib.stats.buckets import (
     label,
     last_minutes,
 )
-from chalicelib.stats.rollup import CURRENT_VISITORS_MINUTES, Merged, merge, minute_buckets
+from chalicelib.stats.merging import Merged, merge
+from chalicelib.stats.rollup import CURRENT_VISITORS_MINUTES, minute_buckets
+from chalicelib.stats.summary import REALTIME_MINUTES, REALTIME_TOP, realtime_buckets
 
 if TYPE_CHECKING:
     from chalicelib.store import StatsStore
 
-REALTIME_MINUTES = 30
-REALTIME_TOP = ("page", "referrer", "country", "device")
 REALTIME_TOP_LIMIT = 10
 
 
@@ -74,7 +74,10 @@ class StatsReader:
             query = realtime_query({k: [v] for k, v in query.items()}, self._settings, now_ms)
         site, now_ms = query.site, query.now_ms
         first_ms, _ = last_minutes(REALTIME_MINUTES, now_ms)
-        buckets = self.buckets(site, MINUTE, first_ms, now_ms + 1)
+        shards = self._settings.stats_shards
+        # the minute job's summaries of finished minutes, the raw items of the live ones (stats/summary.py)
+        buckets = realtime_buckets(self._store, site, first_ms, now_ms,
+                                   lambda first, last: minute_buckets(self._store, site, shards, first, last))
         by_minute: dict[str, list[dict]] = {}
         for bucket in buckets:
             by_minute.setdefault(spill_label(bucket["sk"]), []).append(bucket)

@@ -11,7 +11,8 @@ from botocore.exceptions import ReadTimeoutError
 
 from chalicelib.schema.tables import STATS
 from chalicelib.stats.buckets import DIMENSIONS, MAX_VALUE_BYTES, value_key
-from chalicelib.stats.rollup import DIMENSION_BYTES_KEPT, capped, merge, minute_buckets
+from chalicelib.stats.merging import DIMENSION_BYTES_KEPT, capped, merge
+from chalicelib.stats.rollup import minute_buckets
 from chalicelib.store import StatsStore
 from chalicelib.store.base import Backoff
 from chalicelib.store.stats import (

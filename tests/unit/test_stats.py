@@ -8,8 +8,8 @@ import pytest
 from chalicelib.core.errors import ApiError
 from chalicelib.sessions.model import STARTS_SESSION, Session
 from chalicelib.stats.buckets import Rollup, bucket_start_ms, label, last_minutes, shard_of, visitor_member
+from chalicelib.stats.merging import TOP_VALUES_KEPT, capped, merge
 from chalicelib.stats.reader import parse_range, top_values
-from chalicelib.stats.rollup import TOP_VALUES_KEPT, capped, merge
 
 T0 = 1_795_700_000_000  # 2026-11-26T13:33:20Z
 
