@@ -59,6 +59,7 @@ PAGES_PER_VISIT = 3.1
 PATHS = 200
 PARTITION_WRITE_UNITS_PER_SECOND = 1_000  # DynamoDB's per-partition limit
 READ_MINUTES = 30  # GET /stats/realtime reads the last 30 minutes' buckets
+LIVE_MINUTES_MAX = 2  # of them, read as raw items rather than summaries (stats/summary.py), at most
 # The Events table's write units a request (its events, written in a transaction: billed twice; the
 # recorded multi-page workload's 4.26 a page view at 1.6 requests a page view): how many partitions, so
 # stream shards, the table needs at a level of traffic.
@@ -211,6 +212,7 @@ def play_minute(visitors_per_minute: int, shards: int = 4, seed: int = 16) -> di
         items = client.query(TableName=table, KeyConditionExpression="pk = :pk",
                              ExpressionAttributeValues={":pk": {"S": f"{SITE}#m#0"}})["Items"]
     sizes = sorted(item_size(i) for i in items)
+    summary = _summary_bytes(items, len(mine), shards, minute_ms, rng)
     return {
         "visitors_per_minute": visitors_per_minute,
         "shard_visitors": len(mine),
@@ -227,7 +229,18 @@ def play_minute(visitors_per_minute: int, shards: int = 4, seed: int = 16) -> di
         "items_per_shard_minute": len(sizes),
         "largest_item_bytes": sizes[-1],
         "shard_minute_bytes": sum(sizes),
+        "summary_bytes": summary,
     }
+
+
+def _summary_bytes(items: list[dict], shard_visitors: int, shards: int, minute_ms: int, rng: random.Random) -> int:
+    """The size of the minute's summary (stats/summary.py) as the minute job writes it from every shard: the
+    played shard's items, and the other shards' visitors (as many again each, distinct) beside them."""
+    from chalicelib.stats.summary import summary_record
+    from chalicelib.store.base import from_item, to_item
+
+    others = [{"sk": "x", "visitors": [rng.randbytes(8) for _ in range(shard_visitors)]} for _ in range(shards - 1)]
+    return item_size(to_item(summary_record(SITE, minute_ms, [from_item(i) for i in items] + others, minute_ms)))
 
 
 def curve(levels=LEVELS, shards: int = 4, results: dict | None = None) -> dict:
@@ -257,6 +270,10 @@ def curve(levels=LEVELS, shards: int = 4, results: dict | None = None) -> dict:
         ceiling = (site_requests_per_second * PARTITION_WRITE_UNITS_PER_SECOND
                    / played["partition_write_units_per_second"])
         read_bytes = READ_MINUTES * shards * played["shard_minute_bytes"]
+        # with the minute job's summaries: the finished minutes' summaries and at most two live minutes' items
+        # (the current one, and the last until the job summarises it: 30 s after its end, within a minute)
+        summarised_bytes = ((READ_MINUTES - LIVE_MINUTES_MAX) * played["summary_bytes"]
+                            + LIVE_MINUTES_MAX * shards * played["shard_minute_bytes"])
         rows.append({**played, "stats_write_units_per_page_view": round(stats_units, 2),
                      "stats_read_units_per_page_view": round(stats_reads, 2),
                      "stream_invocations_per_page_view": round(invocations_per_pv, 4),
@@ -264,8 +281,9 @@ def curve(levels=LEVELS, shards: int = 4, results: dict | None = None) -> dict:
                      "usd_per_million_page_views": round((base_usd_per_pv + stats_usd) * 1e6, 2),
                      "hot_key_ceiling_requests_per_second": round(ceiling),
                      "site_requests_per_second": round(site_requests_per_second, 1),
-                     "realtime_read_megabytes": round(read_bytes / 1e6, 2),
-                     "realtime_read_units": round(max(1, read_bytes / 4096) * 0.5, 1)})
+                     "realtime_read_megabytes_raw": round(read_bytes / 1e6, 2),
+                     "realtime_read_megabytes": round(summarised_bytes / 1e6, 2),
+                     "realtime_read_units": round(max(1, summarised_bytes / 4096) * 0.5, 1)})
     units = [r["write_units_per_page_view"] for r in rows]
     return {"levels": rows, "shards": shards, "requests_per_page_view": round(requests_per_pv, 3),
             "base_write_units_per_page_view": round(base_units_per_pv, 2),
@@ -276,14 +294,15 @@ def curve(levels=LEVELS, shards: int = 4, results: dict | None = None) -> dict:
 
 def table(found: dict) -> str:
     lines = ["visitors/min  req/s  stats WU/pv  WU/pv  $/M pv  updates/shard-min  WU/update  items/shard-min  "
-             "largest item  realtime read  ceiling req/s"]
+             "largest item  summary  realtime read (raw)  ceiling req/s"]
     for r in found["levels"]:
         lines.append(f"{r['visitors_per_minute']:>12,}  {r['site_requests_per_second']:>5,.0f}  "
                      f"{r['stats_write_units_per_page_view']:>11.2f}  {r['write_units_per_page_view']:>5.2f}  "
                      f"{r['usd_per_million_page_views']:>6.2f}  {r['shard_updates']:>17,}  "
                      f"{r['write_units_per_update_mean']:>9.1f}  "
                      f"{r['items_per_shard_minute']:>15,}  {r['largest_item_bytes']:>10,} B  "
-                     f"{r['realtime_read_megabytes']:>10.2f} MB  {r['hot_key_ceiling_requests_per_second']:>13,}")
+                     f"{r['summary_bytes']:>7,} B  {r['realtime_read_megabytes']:>7.2f} MB "
+                     f"({r['realtime_read_megabytes_raw']:.2f})  {r['hot_key_ceiling_requests_per_second']:>13,}")
     lines.append(f"spread of write units per page view, largest over smallest: +{found['spread_write_units']:.0%}")
     return "\n".join(lines)
 

@@ -89,4 +89,9 @@ def test_one_minute_of_a_small_site_and_the_curves_arithmetic():
     # the statistics shard's partition takes at most 1,000 write units a second
     assert row["hot_key_ceiling_requests_per_second"] == round(100 * 1.6 / 60 * 1_000
                                                                / played["partition_write_units_per_second"])
+    # the realtime view reads the finished minutes' summaries (one item a minute, all shards) and two live minutes
+    assert 0 < played["summary_bytes"] < 400_000
+    assert row["realtime_read_megabytes"] == round((28 * played["summary_bytes"]
+                                                    + 2 * 4 * played["shard_minute_bytes"]) / 1e6, 2)
+    assert row["realtime_read_megabytes"] <= row["realtime_read_megabytes_raw"]
     assert "100" in scale_curve.table(found)
