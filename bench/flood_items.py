@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.flood_items [--quick]      (make bench records it as largest_item_bytes)
 
 Four floods, each on an empty stage in moto (in process), through the real collector (the handler's
-core), every event timed in one minute:
+core) and the Events stream's statistics function after every request, every event timed in one minute:
 
     paths       one visitor, 2,500 distinct 200-character paths
     names       one visitor, 2,000 distinct 64-character event names
@@ -190,8 +190,9 @@ def flood(name: str, count: int) -> dict:
 
     from chalicelib.core.settings import load_settings
     from chalicelib.ingest.collector import IngestRequest
-    from chalicelib.schema.tables import create_tables
+    from chalicelib.schema.tables import EVENTS, create_tables
     from chalicelib.services import Services
+    from scripts.local_stream import StreamPoller
 
     for variable, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"),
                             ("AWS_DEFAULT_REGION", "us-east-1")):
@@ -205,6 +206,12 @@ def flood(name: str, count: int) -> dict:
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(client, settings.stage)
         services = Services(settings, dynamodb_client=client)
+        # The statistics are the Events stream function's (app.py aggregate_events): it runs after every
+        # request, as many small batches as a flood can make (each an update of the minute's items).
+        streams = boto3.client("dynamodbstreams", region_name="us-east-1",
+                               endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com")
+        poller = StreamPoller(streams, client.describe_table(TableName=EVENTS.name(settings.stage))["Table"][
+            "LatestStreamArn"], services.aggregate_events)
         for body in _requests(name, count, minute_ms):
             request = IngestRequest(body=body, content_type="application/json", user_agent=UA,
                                     source_ip="203.0.113.50", country_header="DE")
@@ -216,6 +223,9 @@ def flood(name: str, count: int) -> dict:
                 continue
             codes[str(result.status_code)] += 1
             statuses.update(e["status"] for e in result.body.get("events", []))
+            with redirect_stdout(log):
+                while poller.poll_once():
+                    pass
         job_errors = _run_jobs(services, minute_ms, log, expire=name in EXPIRY)
         largest = _largest(client, settings)
     stored = sum(found.pop("event_items") for found in largest.values())
