@@ -5,7 +5,7 @@ is written for Terraform < 1.4 and AWS provider < 5, uses the deprecated null_da
 schedule rules without app or stage, cannot set log retention or stage throttling, and does not
 know our function names or role. `fix_chalice_terraform` mends all of that (tested); `package`
 assembles a directory Terraform can plan: terraform/ (root module and modules), the fixed
-chalice.tf.json, deployment.zip and the generated variables.
+chalice.tf.json, deployment.zip (with each module's bytecode: deploy/bytecode.py) and the generated variables.
 """
 
 from __future__ import annotations
@@ -290,6 +290,14 @@ def chalice_package(stage: str, out_dir: Path) -> None:
         raise PackageError(f"chalice package failed:\n{result.stdout}{result.stderr}")
 
 
+def add_bytecode(deployment_zip: Path) -> None:
+    """Each module's .pyc beside it (deploy/bytecode.py), compiled with a fixed hash seed so the bytes repeat."""
+    result = subprocess.run([sys.executable, "-m", "deploy.bytecode", str(deployment_zip)], cwd=PROJECT_DIR,
+                            env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise PackageError(f"compiling the package's modules failed:\n{result.stderr[-2000:]}")
+
+
 def package(stage: str, build_dir: Path = BUILD_DIR) -> Path:
     """Builds build/terraform/<stage>/ and returns it."""
     target = build_dir / stage
@@ -308,6 +316,7 @@ def package(stage: str, build_dir: Path = BUILD_DIR) -> Path:
     (target / "chalice.tf.json").write_text(json.dumps(fix_chalice_terraform(doc), indent=2) + "\n")
     shutil.move(str(generated / "deployment.zip"), target / "deployment.zip")
     shutil.rmtree(generated)
+    add_bytecode(target / "deployment.zip")
     shutil.copyfile(build_lake_layer(), target / LAKE_LAYER_ZIP)
     build_geo_layer(target / GEO_LAYER_ZIP)
     (target / "liveinsight.auto.tfvars.json").write_text(json.dumps(
