@@ -417,6 +417,7 @@ def run(quick: bool) -> dict:
     from bench.function_size import measure as measure_function_size
     from bench.idle_cost import measure as measure_idle
     from bench.lake_cost import measure as measure_lake
+    from bench.package_cold_start import measure as measure_package_cold_start
     from bench.query_latency import measure as measure_query_latency
     from bench.scale_curve import LEVELS, QUICK_LEVELS, curve
     from bench.sdk_workload import measure as measure_sdk_workload
@@ -429,6 +430,8 @@ def run(quick: bool) -> dict:
     batch25 = measure_ingest(batch=25, page_views=50 if quick else 5000)
     processes = measure_processes(cold_runs=5, rss_events=200 if quick else 10_000,
                                   baseline_rss_events=50 if quick else 2_000)
+    # the same, from the Lambda package in the runtime's clean interpreter: with its bytecode and without
+    package_cold = measure_package_cold_start(1 if quick else 7)
     realtime = measure_realtime_items()
     expiry = measure_expiry(20, 200) if quick else measure_expiry(1000, 10_000)
     baseline_own_ms = measure_baseline_own_ms(20 if quick else 500)
@@ -467,6 +470,9 @@ def run(quick: bool) -> dict:
         "read_units_per_page_view": single["read_units_per_page_view"],
         "cold_start_ms": processes["cold_start_ms"],
         "cold_start_import_ms": processes["cold_start_import_ms"],
+        "package_cold_start_ms": package_cold["package_cold_start_ms"],
+        "package_cold_start_ms_without_bytecode": package_cold["package_cold_start_ms_without_bytecode"],
+        "baseline_package_cold_start_ms": package_cold["baseline_package_cold_start_ms"],
         "peak_rss_mb": processes["peak_rss_mb"],
         **realtime,
         "expiry_items_read_1k_of_10k": expiry["items_read"],
@@ -515,7 +521,8 @@ def run(quick: bool) -> dict:
         "scale_curve_spread": scale["spread_write_units"],
         "hot_key_ceiling_requests_per_second": scale["hot_key_ceiling_requests_per_second"],
         "details": {"multi_page": multi_page, "spa": spa, "single": single, "batch25": batch25,
-                    "scale_curve": scale, "processes": processes, "expiry": expiry, "idle": idle,
+                    "scale_curve": scale, "processes": processes, "package_cold_start": package_cold,
+                    "expiry": expiry, "idle": idle,
                     "function_size": sizing, "stalled": stalled, "floods": floods, "user_agent": user_agent,
                     "lake": lake, "query_latency": latency, "dashboard_paint": paint, "freshness": freshness,
                     "baseline_own_ms_per_event": round(baseline_own_ms, 3), "lambda_memory_gb": LAMBDA_MEMORY_GB,

@@ -26,6 +26,7 @@ KEYS = {
     "function_size_cheapest_fitting_mb", "function_cpu_ms_per_request", "cold_start_import_ms",
     "baseline_cold_start_import_ms", "write_units_per_page_view_by_visitors_per_minute",
     "usd_per_million_page_views_by_visitors_per_minute", "scale_curve_spread", "hot_key_ceiling_requests_per_second",
+    "package_cold_start_ms", "package_cold_start_ms_without_bytecode", "baseline_package_cold_start_ms",
 }
 
 
