@@ -12,7 +12,9 @@ import argparse
 import io
 import json
 import logging
+import math
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -255,24 +257,60 @@ def usd_per_million(requests_per_pv: float, lambda_ms_per_request: float, write_
     return round(api + lambda_requests + lambda_duration + dynamodb + logs + metrics, 3)
 
 
-def our_cost(figures: dict, api_price: float = prices.API_GATEWAY_HTTP_USD_PER_MILLION_REQUESTS) -> float:
-    """`api_price`: dollars per million requests of the API in front (the collector's HTTP API by default).
-    Lambda's duration: the requests' CPU at the function's share of a core plus DynamoDB's latency
-    (bench/function_size.py)."""
-    stream = figures["stream_invocations_per_page_view"] * figures["stream_usd_per_invocation"] * 1_000_000
-    return round(usd_per_million(figures["requests"] / figures["page_views"], figures["lambda_ms_per_request"],
+# The ways a request reaches the collector: the price per million requests of what is in front, and the
+# Terraform module whose stage writes an access log line per request (None: no access log).
+WAYS_IN = {"collector": (prices.API_GATEWAY_HTTP_USD_PER_MILLION_REQUESTS, "collector"),
+           "rest_api": (prices.API_GATEWAY_REST_USD_PER_MILLION_REQUESTS, "api"),
+           "function_url": (0.0, None)}
+# API Gateway's value of each $context variable the access logs print, for a POST /events.
+CONTEXT_SAMPLES = {"requestId": "Kp3xYj0ZoAMEVxw=", "requestTime": "28/Nov/2026:10:14:39 +0000",
+                   "httpMethod": "POST", "routeKey": "POST /events", "resourcePath": "/events", "status": "200",
+                   "responseLength": "161", "integrationLatency": "31", "responseLatency": "33",
+                   "integrationStatus": "200", "integration.status": "200", "integrationErrorMessage": "-"}
+
+
+def access_log_line(module: str) -> str:
+    """One request's line in a stage's access log, in the format terraform/modules/<module>/documents.tf gives
+    it (compact JSON, as Terraform's jsonencode writes it)."""
+    text = (PROJECT_DIR / "terraform" / "modules" / module / "documents.tf").read_text()
+    block = text[text.index("access_log_format"):]
+    fields = re.findall(r'(\w+)\s*=\s*"\$context\.([\w.]+)"', block[:block.index("})")])
+    return json.dumps({name: CONTEXT_SAMPLES[variable] for name, variable in fields}, separators=(",", ":"))
+
+
+def our_cost(figures: dict, way_in: str = "collector") -> float:
+    """`way_in`: what is in front of the function (WAYS_IN; the collector's HTTP API by default). Lambda's
+    duration: the requests' CPU at the function's share of a core plus DynamoDB's latency
+    (bench/function_size.py). Logs: what the handler printed, Lambda's own START, END and REPORT lines of
+    each invocation (the collector's and the statistics function's) and the stage's access log line."""
+    from bench.idle_cost import lambda_platform_log_bytes
+
+    api_price, access_log = WAYS_IN[way_in]
+    requests_per_pv = figures["requests"] / figures["page_views"]
+    per_request = (lambda_platform_log_bytes(math.ceil(figures["lambda_ms_per_request"]),
+                                             round(LAMBDA_MEMORY_GB * 1024))
+                   + (len(access_log_line(access_log).encode()) + 1 if access_log else 0))
+    invocations = figures["stream_invocations_per_page_view"]
+    stream_lines = invocations * lambda_platform_log_bytes(
+        math.ceil(figures.get("stream_lambda_ms_per_invocation", 1)), STREAM_MEMORY_MB)
+    log_bytes = figures["log_bytes_per_page_view"] + requests_per_pv * per_request + stream_lines
+    stream = invocations * figures["stream_usd_per_invocation"] * 1_000_000
+    return round(usd_per_million(requests_per_pv, figures["lambda_ms_per_request"],
                                  figures["write_units_per_page_view"], figures["read_units_per_page_view"],
-                                 figures["log_bytes_per_page_view"], api_usd_per_million_requests=api_price)
-                 + stream, 3)
+                                 log_bytes, api_usd_per_million_requests=api_price) + stream, 3)
 
 
 def baseline_cost(own_ms_per_event: float) -> float:
-    # One request per event to a REST API; per event one put_item (1 unit), one session update (1 unit:
-    # items under 1 KB) and one PutMetricData; it prints nothing of its own. Its own time (botocore's
-    # work left out, which flatters it) at the same share of a core as ours.
+    # One request per event to a REST API (no access log: the guide names none); per event one put_item
+    # (1 unit), one session update (1 unit: items under 1 KB) and one PutMetricData; it prints nothing of
+    # its own, and Lambda prints its START, END and REPORT lines. Its own time (botocore's work left out,
+    # which flatters it) at the same share of a core as ours.
+    from bench.idle_cost import lambda_platform_log_bytes
+
     lambda_ms = (on_lambda_ms(own_ms_per_event, round(LAMBDA_MEMORY_GB * 1024), 2)
                  + prices.CLOUDWATCH_MS_PER_CALL)
-    return usd_per_million(1.0, lambda_ms, 2.0, 0.0, 0.0, put_metric_data_per_pv=1.0,
+    platform = lambda_platform_log_bytes(math.ceil(lambda_ms), round(LAMBDA_MEMORY_GB * 1024))
+    return usd_per_million(1.0, lambda_ms, 2.0, 0.0, platform, put_metric_data_per_pv=1.0,
                            api_usd_per_million_requests=prices.API_GATEWAY_REST_USD_PER_MILLION_REQUESTS)
 
 
@@ -452,8 +490,8 @@ def run(quick: bool) -> dict:
         "usd_per_million_page_views_spa": our_cost(spa),
         # the ingest path's choice (docs/performance.md): the same recorded traffic through the REST API,
         # and through a Lambda function URL (no API Gateway price; no stage throttling, access log or guide URL)
-        "usd_per_million_page_views_rest_api": our_cost(multi_page, prices.API_GATEWAY_REST_USD_PER_MILLION_REQUESTS),
-        "usd_per_million_page_views_function_url": our_cost(multi_page, 0.0),
+        "usd_per_million_page_views_rest_api": our_cost(multi_page, "rest_api"),
+        "usd_per_million_page_views_function_url": our_cost(multi_page, "function_url"),
         "requests_per_page_view_multi_page": multi_page["recorded"]["requests_per_page_view"],
         "requests_per_page_view_spa": spa["recorded"]["requests_per_page_view"],
         "write_units_per_page_view": multi_page["write_units_per_page_view"],
