@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections import Counter
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
@@ -142,6 +143,7 @@ def replay(requests: list[tuple[bytes, int, str]], now: int) -> dict:
         stream = StreamedStatistics(services.aggregate_events, meter, WideTimer(client))
         function[0] = stream.invoke
         log = io.StringIO()
+        statuses: Counter = Counter()  # the events' answers: a resent event is a duplicate
         started = time.perf_counter()
         stream_seconds = 0.0
         with redirect_stdout(log):
@@ -150,6 +152,7 @@ def replay(requests: list[tuple[bytes, int, str]], now: int) -> dict:
                                                                   user_agent=UA, source_ip=source_ip,
                                                                   country_header="DE"))
                 assert result.status_code == 200, result.body
+                statuses.update(event["status"] for event in result.body["events"])
                 if n % REPLAY_REQUESTS_PER_BATCH == 0 or n == len(requests):
                     inside, polled = timer.inside_seconds, time.perf_counter()
                     poller.poll_once()
@@ -172,6 +175,7 @@ def replay(requests: list[tuple[bytes, int, str]], now: int) -> dict:
         "read_units_per_page_view": round(meter.read_units / pv, 3),
         "own_ms_per_request": round(own_ms_per_request, 3),
         "ddb_calls_per_request": round(ingest_calls / len(requests), 3),
+        "event_statuses": dict(sorted(statuses.items())),
         # the statistics stream function (256 MB: .chalice/config.json), one invocation a batch
         **stream.figures(pv),
         "log_bytes_per_page_view": round(len(log.getvalue().encode()) / pv, 1),

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from bench.run import access_log_line
 from tests.conftest import PROJECT_DIR
 
 KEYS = {
@@ -51,6 +52,7 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
     # the batch touches (4 shards; a bucket new this minute adds a refused update, an earlier hour a marker)
     assert 3.0 <= last_line["ddb_requests_per_event_single"] <= 3.1
     single = details["single"]
+    assert single["event_statuses"] == {"accepted": single["page_views"]}  # every event new, every one stored
     assert single["stream_invocations_per_page_view"] == round(math.ceil(single["requests"] / 13)
                                                                / single["page_views"], 3)
     assert 1.0 <= single["stream_ddb_calls_per_invocation"] <= 9.0
@@ -72,11 +74,14 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
         assert replayed["page_views"] == replayed["recorded"]["page_views_sent"] > 0
     assert last_line["requests_per_page_view_spa"] < last_line["requests_per_page_view_multi_page"] < 2
     # the ingest path: the same recorded traffic priced through each API; only API Gateway's price differs
-    # (REST $3.50, HTTP API $1.00, a function URL nothing, per million requests: bench/prices.py)
+    # (REST $3.50, HTTP API $1.00, a function URL nothing, per million requests: bench/prices.py), and its
+    # stage's access log line (the REST API's format is shorter; a function URL has none; $0.50 a GB)
     per_page_view = last_line["requests_per_page_view_multi_page"]
     http, rest = last_line["usd_per_million_page_views"], last_line["usd_per_million_page_views_rest_api"]
-    assert rest - http == pytest.approx(2.50 * per_page_view, abs=0.01)
-    assert http - last_line["usd_per_million_page_views_function_url"] == pytest.approx(per_page_view, abs=0.01)
+    http_line, rest_line = (len(access_log_line(module).encode()) + 1 for module in ("collector", "api"))
+    assert rest - http == pytest.approx(per_page_view * (2.50 + (rest_line - http_line) * 0.5e-3), abs=0.01)
+    assert http - last_line["usd_per_million_page_views_function_url"] == pytest.approx(
+        per_page_view * (1.00 + http_line * 0.5e-3), abs=0.01)
     # the function's size: below a whole core its CPU costs the same at every size and only the wait for
     # DynamoDB grows with memory, so a request costs more the larger the function
     sizes = details["function_size"]["rows"]
