@@ -13,8 +13,9 @@ from chalicelib.schema.tables import STATS
 from chalicelib.stats.buckets import DIMENSIONS, MAX_VALUE_BYTES, value_key
 from chalicelib.stats.merging import DIMENSION_BYTES_KEPT, capped, merge
 from chalicelib.stats.rollup import minute_buckets
+from chalicelib.stats.summary import summary_record
 from chalicelib.store import StatsStore
-from chalicelib.store.base import Backoff
+from chalicelib.store.base import Backoff, to_item
 from chalicelib.store.stats import (
     MAX_MEMBERS_PER_SET,
     MAX_TOKENS_PER_SET,
@@ -247,6 +248,19 @@ def test_the_largest_hour_item_is_under_the_limit():
     assert all(sum(len(k) + 21 for k in kept if k.startswith(d.prefix)) <= DIMENSION_BYTES_KEPT
                for d in DIMENSIONS.values())
     assert check_item(item) < MAX_ITEM_BYTES
+
+
+def test_the_largest_minute_summary_is_under_the_limit():
+    """A minute of 1,000 distinct 200-byte values in every dimension and a million visitors: its summary
+    keeps the realtime view's four dimensions capped and a sketch, whatever came in."""
+    items = [{"sk": "2026-11-27T10:05", **{name: {f"{'x' * (MAX_VALUE_BYTES - 4)}{i:04d}": 10**15 for i in range(1_000)}
+                                            for name in DIMENSIONS},
+              "pageviews": 10**15, "visitors": [i.to_bytes(8, "big") for i in range(n, 1_000_000, 50)]}
+             for n in range(50)]
+    record = summary_record("s" * 64, 1_795_700_000_000, items, 1_795_700_000_000)
+    assert "hll" in record and "members" not in record
+    assert {name.split(":", 1)[0] for name in record if ":" in name} == {"page", "referrer", "country", "device"}
+    assert check_item(to_item(record)) < 200_000 < MAX_ITEM_BYTES
 
 
 def test_every_expression_stays_under_dynamodbs_4_kb():
