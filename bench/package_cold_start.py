@@ -73,30 +73,19 @@ def _packages(work: Path) -> dict[str, Path]:
 
 
 def measure(runs: int = RUNS) -> dict:
-    import boto3
 
-    from bench import baseline
     from bench.child import api_event, batch
-    from bench.run import moto_server
-    from chalicelib.schema.tables import create_tables
+    from bench.run import cold_start_stage
     from deploy.package import LAMBDA_RUNTIME
     from deploy.verify.lambda_runtime import clean_python, runtime_packages
 
     python = clean_python(LAMBDA_RUNTIME)
     runtime_dir, _ = runtime_packages(python)
     body = json.dumps(api_event(batch(1, 0)))
-    with tempfile.TemporaryDirectory(prefix="package-cold-start-") as tmp, moto_server() as endpoint:
+    with tempfile.TemporaryDirectory(prefix="package-cold-start-") as tmp, cold_start_stage() as stage:
         tasks = _packages(Path(tmp))
-        dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
-        create_tables(dynamodb, "prod")
-        for table, key in baseline.TABLES.items():
-            dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                                  KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                                  AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}])
-        env = {"PATH": os.defpath, "AWS_ENDPOINT_URL": endpoint, "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-               "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-               "LIVEINSIGHT_STAGE": "prod", "LIVEINSIGHT_SITES": '{"default": {"origins": []}}',
-               "LIVEINSIGHT_DEFAULT_SITE": "default", "LIVEINSIGHT_API_TOKEN": "bench-token-bench-token-1234"}
+        env = {"PATH": os.defpath, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
+               "AWS_SECRET_ACCESS_KEY": "bench", **stage}
         timings: dict[str, list[dict]] = {name: [] for name in tasks}
         for _ in range(runs):  # alternated, so the machine's moods fall on both alike
             for name, task in tasks.items():

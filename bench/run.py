@@ -353,8 +353,10 @@ def bench_child(script: str, args: list, env: dict, timeout: int = 600) -> dict:
     return json.loads(line[6:])
 
 
-def measure_processes(cold_runs: int, rss_events: int, baseline_rss_events: int) -> dict:
-    """Fresh processes against a moto server: cold starts and peak memory, ours and the baseline's."""
+@contextmanager
+def cold_start_stage():
+    """A moto server holding the prod stage's tables and the baseline's, for fresh processes to start
+    against: the environment (endpoint, one site, a token) such a process needs."""
     import boto3
 
     from bench import baseline
@@ -367,10 +369,15 @@ def measure_processes(cold_runs: int, rss_events: int, baseline_rss_events: int)
             dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                                   KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
                                   AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}])
-        env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-               "LIVEINSIGHT_STAGE": "prod", "LIVEINSIGHT_SITES": '{"default": {"origins": []}}',
-               "LIVEINSIGHT_DEFAULT_SITE": "default", "LIVEINSIGHT_API_TOKEN": "bench-token-bench-token-1234",
-               "PYTHONDONTWRITEBYTECODE": "1"}
+        yield {"AWS_ENDPOINT_URL": endpoint, "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "LIVEINSIGHT_STAGE": "prod",
+               "LIVEINSIGHT_SITES": '{"default": {"origins": []}}', "LIVEINSIGHT_DEFAULT_SITE": "default",
+               "LIVEINSIGHT_API_TOKEN": "bench-token-bench-token-1234"}
+
+
+def measure_processes(cold_runs: int, rss_events: int, baseline_rss_events: int) -> dict:
+    """Fresh processes against a moto server: cold starts and peak memory, ours and the baseline's."""
+    with cold_start_stage() as stage:
+        env = {**os.environ, **stage, "PYTHONDONTWRITEBYTECODE": "1"}
 
         def child(target: str, events: int, batch: int) -> dict:
             return bench_child("child.py", [target, events, batch], env)
