@@ -25,7 +25,8 @@ PYC_MODE = 0o100644  # readable by Lambda's user, as the sources are
 
 def pyc_bytes(source: bytes, filename: str) -> bytes:
     """The .pyc importlib writes for `source` with a checked hash: magic, flags, source hash, code."""
-    code = compile(source, filename, "exec", dont_inherit=True)
+    # optimize=0: what the runtime (no -O) imports as <name>.cpython-3XX.pyc, whatever flags build it
+    code = compile(source, filename, "exec", dont_inherit=True, optimize=0)
     return (importlib.util.MAGIC_NUMBER + HASH_BASED_CHECKED.to_bytes(4, "little")
             + importlib.util.source_hash(source) + marshal.dumps(code))
 

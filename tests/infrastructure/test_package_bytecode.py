@@ -112,3 +112,14 @@ def test_the_same_sources_give_the_same_zip(tmp_path):
         "app.py", "lib/util.py", "lib/broken.py", importlib.util.cache_from_source("app.py"),
         importlib.util.cache_from_source("lib/util.py")}
     assert add_bytecode(tmp_path / "one.zip") == 0  # already there: nothing added twice
+
+
+def test_the_bytecode_is_what_the_runtime_imports_whatever_flags_build_it():
+    """The runtime runs without -O, so <name>.cpython-3XX.pyc must keep asserts even if the package is built
+    under PYTHONOPTIMIZE."""
+    check = ("import marshal; from deploy.bytecode import pyc_bytes\n"
+             "code = marshal.loads(pyc_bytes(b'assert False, \"kept\"', 'm.py')[16:])\n"
+             "try:\n    exec(code)\nexcept AssertionError as e:\n    print(e)")
+    done = subprocess.run([sys.executable, "-c", check], cwd=PROJECT_DIR, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONOPTIMIZE": "2"})
+    assert done.stdout.strip() == "kept", done.stderr
