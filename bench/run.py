@@ -31,6 +31,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 from bench import prices  # noqa: E402
 from bench.function_size import lambda_ms_per_request, on_lambda_ms  # noqa: E402
+from bench.idle_cost import lambda_platform_log_bytes  # noqa: E402
 
 RESULTS = PROJECT_DIR / "bench" / "results.json"
 LAMBDA_MEMORY_GB = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"]["prod"][
@@ -287,8 +288,6 @@ def our_cost(figures: dict, way_in: str = "collector") -> float:
     duration: the requests' CPU at the function's share of a core plus DynamoDB's latency
     (bench/function_size.py). Logs: what the handler printed, Lambda's own START, END and REPORT lines of
     each invocation (the collector's and the statistics function's) and the stage's access log line."""
-    from bench.idle_cost import lambda_platform_log_bytes
-
     api_price, access_log = WAYS_IN[way_in]
     requests_per_pv = figures["requests"] / figures["page_views"]
     per_request = (lambda_platform_log_bytes(math.ceil(figures["lambda_ms_per_request"]),
@@ -309,8 +308,6 @@ def baseline_cost(own_ms_per_event: float) -> float:
     # (1 unit), one session update (1 unit: items under 1 KB) and one PutMetricData; it prints nothing of
     # its own, and Lambda prints its START, END and REPORT lines. Its own time (botocore's work left out,
     # which flatters it) at the same share of a core as ours.
-    from bench.idle_cost import lambda_platform_log_bytes
-
     lambda_ms = (on_lambda_ms(own_ms_per_event, round(LAMBDA_MEMORY_GB * 1024), 2)
                  + prices.CLOUDWATCH_MS_PER_CALL)
     platform = lambda_platform_log_bytes(math.ceil(lambda_ms), round(LAMBDA_MEMORY_GB * 1024))

@@ -83,7 +83,9 @@ def summarise(store: StatsStore, site: str, minute_items: list[dict], read_hours
     stored = {s["sk"]: s for s in store.buckets(summary_pk(site), label(MINUTE, first_ms), WATERMARK_SK)}
     watermark = stored.pop(WATERMARK_SK, None)
     through_ms = max(first_ms - BUCKET_MS[MINUTE], label_start_ms(MINUTE, watermark[THROUGH]) if watermark else 0)
-    # Minutes past the watermark in an hour the job did not read this run (it was down for a while)
+    # Minutes past the watermark in an hour the job did not read this run (it was down for a while). The
+    # window is shorter than an hour and the current hour is always read, so these are the previous
+    # hour's only, one run of minutes that no read above holds.
     unread = [m for m in range(through_ms + BUCKET_MS[MINUTE], newest_ms + 1, BUCKET_MS[MINUTE])
               if bucket_start_ms(HOUR, m) not in read_hours]
     items = list(minute_items) + (read_minutes(unread[0], unread[-1] + BUCKET_MS[MINUTE] - 1) if unread else [])
