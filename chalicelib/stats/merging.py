@@ -29,12 +29,17 @@ _PREFIXES = tuple(d.prefix for d in DIMENSIONS.values())
 
 @dataclass
 class Merged:
-    """Buckets added together: counters summed, visitors united (sets) or merged (sketches)."""
+    """Buckets added together: counters summed, visitors united (sets) or merged (sketches).
+
+    `exact_visitors_max` bounds the memory a merge of many buckets takes: past that many visitors' hashes
+    they are folded into the sketch (the same registers as folding them at the end), and the count is
+    the sketch's estimate from then on."""
 
     counters: Counter = field(default_factory=Counter)
     members: set[bytes] = field(default_factory=set)
     sketch: HyperLogLog | None = None
     exact: bool = True
+    exact_visitors_max: int | None = None
 
     def add(self, bucket: dict) -> None:
         for name, value in bucket.items():
@@ -53,6 +58,8 @@ class Merged:
             self.exact = False
             sketch = HyperLogLog.from_bytes(bytes(bucket["hll"]))
             self.sketch = sketch if self.sketch is None else self.sketch.merge(sketch)
+        if self.exact_visitors_max is not None and len(self.members) > self.exact_visitors_max:
+            self.sketch, self.members, self.exact = self.to_sketch(), set(), False
 
     def visitors(self) -> int:
         if self.exact:
@@ -65,8 +72,8 @@ class Merged:
         return sketch.update(int.from_bytes(m, "big") for m in self.members)
 
 
-def merge(buckets: Iterable[dict]) -> Merged:
-    merged = Merged()
+def merge(buckets: Iterable[dict], exact_visitors_max: int | None = None) -> Merged:
+    merged = Merged(exact_visitors_max=exact_visitors_max)
     for bucket in buckets:
         merged.add(bucket)
     return merged

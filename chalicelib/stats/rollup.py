@@ -8,7 +8,7 @@ minutes of an hour, the previous one), every hour a late write marked, and the d
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -28,19 +28,29 @@ from chalicelib.stats.buckets import (
     last_minutes,
 )
 from chalicelib.stats.merging import Merged, capped, merge
-from chalicelib.stats.summary import summarise
+from chalicelib.stats.summary import MinuteWindow, summarise
 
 if TYPE_CHECKING:
     from chalicelib.store import StatsStore
 
 PREVIOUS_HOUR_GRACE_MS = 5 * 60_000
+# An hour's (and the current visitors') distinct visitors are counted exactly up to this many, by their
+# sketch past it (within 2%: core/hll.py): 100,000 hashes are ~10 MB of the job's 256 MB.
+EXACT_VISITORS_MAX = 100_000
 CURRENT_VISITORS_MINUTES = 5  # "current visitors": the last 5 minutes, as Plausible and Umami
 
 
 def minute_buckets(store: StatsStore, site: str, shards: int, first_ms: int, last_ms: int) -> list[dict]:
     """Every item of the minute buckets in [first_ms, last_ms], a full minute's further items included."""
+    return list(iter_minute_buckets(store, site, shards, first_ms, last_ms))
+
+
+def iter_minute_buckets(store: StatsStore, site: str, shards: int, first_ms: int, last_ms: int) -> Iterator[dict]:
+    """minute_buckets(), a page at a time: a busy hour's items are far more than the job's memory (120 MB
+    stored at 100,000 visitors a minute), so the job merges them as they come."""
     first, last = label(MINUTE, first_ms), spill_last(label(MINUTE, last_ms))
-    return [b for shard in range(shards) for b in store.buckets(bucket_pk(site, MINUTE, shard), first, last)]
+    for shard in range(shards):
+        yield from store.iter_buckets(bucket_pk(site, MINUTE, shard), first, last)
 
 
 def _rolled_record(site: str, granularity: str, start_ms: int, merged: Merged, ttl_s: int) -> dict:
@@ -49,13 +59,20 @@ def _rolled_record(site: str, granularity: str, start_ms: int, merged: Merged, t
             "unique_visitors": merged.visitors(), "hll": sketch.to_bytes(), "expires_at_s": ttl_s}
 
 
-def recompute_hour(store: StatsStore, site: str, shards: int, hour_ms: int, now_ms: int) -> list[dict]:
-    """Rewrites an hour bucket from its minute buckets, and returns them; no write for an hour with none:
-    an idle site's minute job then costs reads only."""
-    minutes = minute_buckets(store, site, shards, hour_ms, hour_ms + BUCKET_MS[HOUR] - 1)
-    if minutes:
-        store.put(_rolled_record(site, HOUR, hour_ms, merge(minutes), now_ms // 1000 + HOUR_BUCKET_TTL_SECONDS))
-    return minutes
+def recompute_hour(store: StatsStore, site: str, shards: int, hour_ms: int, now_ms: int,
+                   window: MinuteWindow | None = None) -> bool:
+    """Rewrites an hour bucket from its minute buckets, merged a page at a time, and adds them to `window`
+    (the minutes the summaries need); no write for an hour with none: an idle site's job costs reads only.
+    Returns whether the hour had any."""
+    hour, found = Merged(exact_visitors_max=EXACT_VISITORS_MAX), False
+    for item in iter_minute_buckets(store, site, shards, hour_ms, hour_ms + BUCKET_MS[HOUR] - 1):
+        hour.add(item)
+        found = True
+        if window is not None:
+            window.add(item)
+    if found:
+        store.put(_rolled_record(site, HOUR, hour_ms, hour, now_ms // 1000 + HOUR_BUCKET_TTL_SECONDS))
+    return found
 
 
 def recompute_day(store: StatsStore, site: str, day_ms: int, now_ms: int, retention_seconds: int) -> None:
@@ -82,20 +99,20 @@ def roll_up(store: StatsStore, sites: Iterable[str], shards: int, metrics: Metri
             hours.add(current_hour - BUCKET_MS[HOUR])
         markers = store.buckets(dirty_pk(site), "0", "9")
         hours.update(label_start_ms(HOUR, m["sk"]) for m in markers)
-        minutes = {h: recompute_hour(store, site, shards, h, now_ms) for h in sorted(hours)}
-        rolled = [h for h, items in minutes.items() if items]
+        window = MinuteWindow(now_ms)
+        rolled = [h for h in sorted(hours) if recompute_hour(store, site, shards, h, now_ms, window)]
         report.hours.extend((site, label(HOUR, h)) for h in rolled)
         if rolled:  # an idle site's job reads no summaries
             report.summaries += summarise(
-                store, site, [item for h in rolled for item in minutes[h]], set(hours), now_ms,
-                lambda first_ms, last_ms, site=site: minute_buckets(store, site, shards, first_ms, last_ms))
+                store, site, window, set(hours), now_ms,
+                lambda first_ms, last_ms, site=site: iter_minute_buckets(store, site, shards, first_ms, last_ms))
         for day_ms in sorted({bucket_start_ms(DAY, h) for h in rolled}):
             recompute_day(store, site, day_ms, now_ms, retention_seconds)
             report.days.append((site, label(DAY, day_ms)))
         for marker in markers:
             store.unmark(dirty_pk(site), marker["sk"], marker["version"])
-        recent = minute_buckets(store, site, shards, *last_minutes(CURRENT_VISITORS_MINUTES, now_ms))
-        report.active_visitors[site] = merge(recent).visitors()
+        recent = iter_minute_buckets(store, site, shards, *last_minutes(CURRENT_VISITORS_MINUTES, now_ms))
+        report.active_visitors[site] = merge(recent, EXACT_VISITORS_MAX).visitors()
     metrics.active_visitors(report.active_visitors)
     return report
 

@@ -29,7 +29,7 @@ from chalicelib.stats.buckets import (
     label,
     label_start_ms,
 )
-from chalicelib.stats.merging import PACKED_VISITORS, capped, merge
+from chalicelib.stats.merging import PACKED_VISITORS, Merged, capped
 
 if TYPE_CHECKING:
     from chalicelib.store import StatsStore
@@ -49,9 +49,8 @@ def summary_pk(site: str) -> str:
     return f"{site}#s"
 
 
-def summary_record(site: str, minute_ms: int, items: Iterable[dict], now_ms: int) -> dict:
-    """One minute's items (every shard, every spill item) as its summary."""
-    merged = merge(items)
+def summary_record(site: str, minute_ms: int, merged: Merged, now_ms: int) -> dict:
+    """One minute's items (every shard, every spill item), merged by MinuteWindow.add, as its summary."""
     counters = {name: count for name, count in capped(merged.counters).items()
                 if name in COUNTERS or name.startswith(_SHOWN_PREFIXES)}
     record = {"pk": summary_pk(site), "sk": label(MINUTE, minute_ms), **counters,
@@ -64,6 +63,36 @@ def summary_record(site: str, minute_ms: int, items: Iterable[dict], now_ms: int
     return record
 
 
+class MinuteWindow:
+    """The finished minutes of the realtime window that a summary may be written for, each merged as its
+    summary needs it (counters, the shown dimensions, visitors up to the exact maximum), from items
+    added one at a time as the job reads them: the job never holds the minutes' items."""
+
+    def __init__(self, now_ms: int) -> None:
+        self.first_ms = bucket_start_ms(MINUTE, now_ms) - (REALTIME_MINUTES - 1) * BUCKET_MS[MINUTE]
+        self.newest_ms = bucket_start_ms(MINUTE, now_ms - SUMMARY_DELAY_MS) - BUCKET_MS[MINUTE]
+        self._first, self._newest = label(MINUTE, self.first_ms), label(MINUTE, self.newest_ms)
+        self.minutes: dict[str, Merged] = {}
+
+    def add(self, item: dict) -> None:
+        minute = spill_label(item["sk"])
+        if self._first <= minute <= self._newest:
+            self.minutes.setdefault(minute, Merged(exact_visitors_max=SUMMARY_EXACT_VISITORS_MAX)).add(_shown(item))
+
+
+def merged_minute(items: Iterable[dict]) -> Merged:
+    """A minute's items merged as its summary needs them (for a summary made outside the job)."""
+    merged = Merged(exact_visitors_max=SUMMARY_EXACT_VISITORS_MAX)
+    for item in items:
+        merged.add(_shown(item))
+    return merged
+
+
+def _shown(item: dict) -> dict:
+    # A dimension the realtime view does not show is dropped before it is merged, not after.
+    return {k: v for k, v in item.items() if not (k in DIMENSIONS and k not in REALTIME_TOP)}
+
+
 def _same(stored: dict | None, record: dict) -> bool:
     if stored is None:
         return False
@@ -71,13 +100,12 @@ def _same(stored: dict | None, record: dict) -> bool:
         {k: v for k, v in record.items() if k != "expires_at_s"}
 
 
-def summarise(store: StatsStore, site: str, minute_items: list[dict], read_hours: set[int], now_ms: int,
-              read_minutes: Callable[[int, int], list[dict]]) -> int:
+def summarise(store: StatsStore, site: str, window: MinuteWindow, read_hours: set[int], now_ms: int,
+              read_minutes: Callable[[int, int], Iterable[dict]]) -> int:
     """Writes the summaries of the realtime window's finished minutes that are missing or out of date, and
-    moves the watermark; returns the summaries written. `minute_items`: the raw items the job read this run,
-    those of the hours starting at `read_hours`; `read_minutes(first_ms, last_ms)` reads others it needs."""
-    first_ms = bucket_start_ms(MINUTE, now_ms) - (REALTIME_MINUTES - 1) * BUCKET_MS[MINUTE]
-    newest_ms = bucket_start_ms(MINUTE, now_ms - SUMMARY_DELAY_MS) - BUCKET_MS[MINUTE]
+    moves the watermark; returns the summaries written. `window`: the minutes of the items the job read this
+    run, those of the hours starting at `read_hours`; `read_minutes(first_ms, last_ms)` reads others it needs."""
+    first_ms, newest_ms = window.first_ms, window.newest_ms
     if newest_ms < first_ms:
         return 0
     stored = {s["sk"]: s for s in store.buckets(summary_pk(site), label(MINUTE, first_ms), WATERMARK_SK)}
@@ -88,16 +116,14 @@ def summarise(store: StatsStore, site: str, minute_items: list[dict], read_hours
     # hour's only, one run of minutes that no read above holds.
     unread = [m for m in range(through_ms + BUCKET_MS[MINUTE], newest_ms + 1, BUCKET_MS[MINUTE])
               if bucket_start_ms(HOUR, m) not in read_hours]
-    items = list(minute_items) + (read_minutes(unread[0], unread[-1] + BUCKET_MS[MINUTE] - 1) if unread else [])
-    by_minute: dict[str, list[dict]] = {}
-    for item in items:
-        by_minute.setdefault(spill_label(item["sk"]), []).append(item)
+    for item in read_minutes(unread[0], unread[-1] + BUCKET_MS[MINUTE] - 1) if unread else ():
+        window.add(item)
     written = 0
     for minute_ms in range(first_ms, newest_ms + 1, BUCKET_MS[MINUTE]):
         minute = label(MINUTE, minute_ms)
-        if minute not in by_minute:
+        if minute not in window.minutes:
             continue  # no traffic (or an hour not read this run, summarised when it was)
-        record = summary_record(site, minute_ms, by_minute[minute], now_ms)
+        record = summary_record(site, minute_ms, window.minutes[minute], now_ms)
         if not _same(stored.get(minute), record):
             store.put(record)
             written += 1

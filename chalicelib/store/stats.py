@@ -326,16 +326,22 @@ class StatsStore:
 
     def buckets(self, pk: str, first_sk: str, last_sk: str) -> list[dict]:
         """Every bucket of one key whose sort key lies in [first_sk, last_sk]."""
-        found, kwargs = [], {}
+        return list(self.iter_buckets(pk, first_sk, last_sk))
+
+    def iter_buckets(self, pk: str, first_sk: str, last_sk: str) -> Iterator[dict]:
+        """buckets(), a page of the Query at a time: a reader that merges as it goes holds one page."""
+        kwargs = {}
         while True:
             response = call(self._backoff, self._client.query, TableName=self._table,
                             KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
                             ExpressionAttributeValues={":pk": {"S": pk}, ":first": {"S": first_sk},
                                                        ":last": {"S": last_sk}}, **kwargs)
             self.items_read += response.get("Count", 0)
-            found.extend(from_item(i) for i in response.get("Items", []))
+            items = response.pop("Items", [])[::-1]
+            while items:  # each item's wire form is let go of once it is converted
+                yield from_item(items.pop())
             if "LastEvaluatedKey" not in response:
-                return found
+                return
             kwargs = {"ExclusiveStartKey": response["LastEvaluatedKey"]}
 
     def put(self, record: dict) -> None:
