@@ -15,6 +15,7 @@ from chalicelib.core.settings import load_settings
 from chalicelib.schema.tables import EVENTS, create_tables
 from chalicelib.services import Services, set_services
 from chalicelib.store import Backoff, from_item
+from chalicelib.store.base import read_queries_fast
 from tests.conftest import stage_environment
 
 STAGE = "local"
@@ -53,6 +54,7 @@ def aws_env(monkeypatch):
 def dynamodb(aws_env):
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
+        read_queries_fast(client)  # reads as the functions' own client does (store/base.py)
         create_tables(client, STAGE)
         yield client
 
