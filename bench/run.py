@@ -465,6 +465,7 @@ def run(quick: bool) -> dict:
     from bench.lake_cost import measure as measure_lake
     from bench.package_cold_start import measure as measure_package_cold_start
     from bench.query_latency import measure as measure_query_latency
+    from bench.rollup_scale import measure as measure_rollup_scale
     from bench.scale_curve import LEVELS, QUICK_LEVELS, curve
     from bench.sdk_workload import measure as measure_sdk_workload
     from bench.stalled_store import measure as measure_stalled
@@ -490,6 +491,7 @@ def run(quick: bool) -> dict:
     latency = measure_query_latency(quick)  # Stats API v2: filtered 30-day breakdowns and a 4-step funnel
     paint = measure_dashboard_paint(quick)  # the dashboard in Chromium on the local stack: paint, page weight
     freshness = measure_freshness(quick)  # an event accepted -> counted in /stats/realtime, with the stream's window
+    rollup = measure_rollup_scale(quick)  # the minute job late in a busy hour: its memory and CPU
     bills = {bill["page_views_per_month"]: bill for bill in lake["bills"]}
     days = {day["page_views_per_month"]: day for day in lake["replayed_days"]}
     results = {
@@ -555,6 +557,10 @@ def run(quick: bool) -> dict:
         "dashboard_js_css_gzip_bytes": paint["weight"]["js_css_gzip_bytes"],
         "realtime_freshness_p50_seconds": freshness["freshness_p50_seconds"],
         "realtime_freshness_p95_seconds": freshness["freshness_p95_seconds"],
+        "rollup_job_peak_rss_mb_by_visitors_per_minute": {
+            str(r["visitors_per_minute"]): r["peak_rss_mb"] for r in rollup["levels"]},
+        "rollup_job_lambda_seconds_by_visitors_per_minute": {
+            str(r["visitors_per_minute"]): r["lambda_seconds_estimate"] for r in rollup["levels"]},
     }
     # One site from 100 to 100,000 visitors a minute: what grows is the statistics buckets (bench/scale_curve.py)
     scale = curve(QUICK_LEVELS if quick else LEVELS, results={**results, "details": {"multi_page": multi_page}})
@@ -571,6 +577,7 @@ def run(quick: bool) -> dict:
                     "expiry": expiry, "idle": idle,
                     "function_size": sizing, "stalled": stalled, "floods": floods, "user_agent": user_agent,
                     "lake": lake, "query_latency": latency, "dashboard_paint": paint, "freshness": freshness,
+                    "rollup_scale": rollup,
                     "baseline_own_ms_per_event": round(baseline_own_ms, 3), "lambda_memory_gb": LAMBDA_MEMORY_GB,
                     "prices_as_of": prices.PRICES_AS_OF, "quick": quick},
     }

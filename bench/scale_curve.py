@@ -152,6 +152,11 @@ def _batches(events: list[tuple[int, str, int]], stream_shards: int, rng: random
 
 def play_minute(visitors_per_minute: int, shards: int = 4, seed: int = 16) -> dict:
     """One statistics shard's minute at this many visitors a minute for the site, through the real write path."""
+    return played_minute(visitors_per_minute, shards, seed)[0]
+
+
+def played_minute(visitors_per_minute: int, shards: int = 4, seed: int = 16) -> tuple[dict, list[dict]]:
+    """play_minute's figures, and the played shard's items as DynamoDB stored them (its wire form)."""
     import boto3
     from moto import mock_aws
 
@@ -230,17 +235,18 @@ def play_minute(visitors_per_minute: int, shards: int = 4, seed: int = 16) -> di
         "largest_item_bytes": sizes[-1],
         "shard_minute_bytes": sum(sizes),
         "summary_bytes": summary,
-    }
+    }, items
 
 
 def _summary_bytes(items: list[dict], shard_visitors: int, shards: int, minute_ms: int, rng: random.Random) -> int:
     """The size of the minute's summary (stats/summary.py) as the minute job writes it from every shard: the
     played shard's items, and the other shards' visitors (as many again each, distinct) beside them."""
-    from chalicelib.stats.summary import summary_record
+    from chalicelib.stats.summary import merged_minute, summary_record
     from chalicelib.store.base import from_item, to_item
 
     others = [{"sk": "x", "visitors": [rng.randbytes(8) for _ in range(shard_visitors)]} for _ in range(shards - 1)]
-    return item_size(to_item(summary_record(SITE, minute_ms, [from_item(i) for i in items] + others, minute_ms)))
+    merged = merged_minute([from_item(i) for i in items] + others)
+    return item_size(to_item(summary_record(SITE, minute_ms, merged, minute_ms)))
 
 
 def curve(levels=LEVELS, shards: int = 4, results: dict | None = None) -> dict:

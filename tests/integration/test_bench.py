@@ -28,6 +28,7 @@ KEYS = {
     "baseline_cold_start_import_ms", "write_units_per_page_view_by_visitors_per_minute",
     "usd_per_million_page_views_by_visitors_per_minute", "scale_curve_spread", "hot_key_ceiling_requests_per_second",
     "package_cold_start_ms", "package_cold_start_ms_without_bytecode", "baseline_package_cold_start_ms",
+    "rollup_job_peak_rss_mb_by_visitors_per_minute", "rollup_job_lambda_seconds_by_visitors_per_minute",
 }
 
 
@@ -89,3 +90,8 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
     costs = [r["usd_per_million_requests"] for r in sizes]
     assert costs == sorted(costs) and len(set(costs)) == len(costs)
     assert last_line["function_size_cheapest_fitting_mb"] in (128, 256, 512, 1024, 1769)
+    # the minute job late in an hour of 1,000 visitors a minute: it read every item of the hour's 60 minutes
+    # (and the current visitors' last five), rewrote the hour and the one minute summary due since its last run
+    (job,) = details["rollup_scale"]["levels"]
+    assert job["visitors_per_minute"] == 1_000 and (job["hours"], job["summaries_written"]) == (1, 1)
+    assert job["items_read"] >= job["hour_items"] > 0
