@@ -56,7 +56,7 @@ def test_the_generated_terraform_is_fixed(packaged):
     assert {functions[key]["reserved_concurrent_executions"] for key in ("expire_sessions", "roll_up_stats")} == {
         "${var.jobs_reserved_concurrency}"}
     sizes = {key: (f["memory_size"], f["timeout"]) for key, f in functions.items()}
-    assert sizes == {"api_handler": (512, 30), "expire_sessions": (256, 60), "roll_up_stats": (256, 60),
+    assert sizes == {"api_handler": (512, 30), "expire_sessions": (256, 60), "roll_up_stats": (1024, 60),
                      "aggregate_events": (256, 60), "write_event_lake": (1024, 120), "compact_lake": (2048, 900),
                      "query_lake": (2048, 60), "erase_visitor": (1024, 30)}
     rules = doc["resource"]["aws_cloudwatch_event_rule"]
