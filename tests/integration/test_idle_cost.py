@@ -152,7 +152,7 @@ def test_idle_cost_grows_with_sites_not_with_stored_data(aws_env):
 def test_the_bill_is_the_sum_of_its_parts(idle_hour):
     found = inventory(values={})  # the defaults
     memory = idle_cost.job_memory_mb()
-    assert memory == {"expire_sessions": 256, "roll_up_stats": 256, "compact_lake": 2048}
+    assert memory == {"expire_sessions": 256, "roll_up_stats": 1024, "compact_lake": 2048}
     items = {i["item"]: i for i in bill(found, idle_hour, memory)}
     assert items["KMS key"]["usd"] == 0  # opt-in: customer_managed_key
     assert items["CloudWatch alarms"]["amount"] == 18
@@ -162,8 +162,9 @@ def test_the_bill_is_the_sum_of_its_parts(idle_hour):
     assert items["Lambda requests (scheduled jobs)"]["amount"] == 2 * 43_200 + 720  # compaction: hourly
     assert items["DynamoDB reads (scheduled jobs)"]["amount"] == (240 + 280) * 720
     assert items["S3 requests (hourly lake compaction)"]["amount"] == 720  # one LIST of the one site
-    billed_ms = idle_hour["expire_sessions"]["billed_ms_per_hour"] + idle_hour["roll_up_stats"]["billed_ms_per_hour"]
-    gb_seconds = billed_ms / 1000 * 0.25 * 720 + idle_hour["compact_lake"]["billed_ms_per_hour"] / 1000 * 2 * 720
+    expiry_ms, rollup_ms = (idle_hour[job]["billed_ms_per_hour"] for job in ("expire_sessions", "roll_up_stats"))
+    billed_ms = expiry_ms + rollup_ms
+    gb_seconds = (expiry_ms * 0.25 + rollup_ms * 1 + idle_hour["compact_lake"]["billed_ms_per_hour"] * 2) / 1000 * 720
     assert items["Lambda duration (scheduled jobs)"]["amount"] == pytest.approx(gb_seconds)
     # at least the DynamoDB calls' latency: 8 and 9-13 calls of 5 ms a run
     assert billed_ms >= (480 + 560) * prices.DYNAMODB_MS_PER_CALL
