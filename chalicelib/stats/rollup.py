@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 PREVIOUS_HOUR_GRACE_MS = 5 * 60_000
 # An hour's (and the current visitors') distinct visitors are counted exactly up to this many, by their
-# sketch past it (within 2%: core/hll.py): 100,000 hashes are ~10 MB of the job's 256 MB.
+# sketch past it (within 2%: core/hll.py): 100,000 hashes hold ~10 MB, whatever the site's traffic.
 EXACT_VISITORS_MAX = 100_000
 CURRENT_VISITORS_MINUTES = 5  # "current visitors": the last 5 minutes, as Plausible and Umami
 
