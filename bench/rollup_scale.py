@@ -7,8 +7,8 @@ when the run reads the most (issue 16: the job's reads grow with the site's traf
 
 An hour of the site's minute items is made from one minute played through the real statistics write
 path (bench/scale_curve.played_minute: the played shard's items as DynamoDB stored them), copied to
-every shard and every minute of the hour with each copy's visitors drawn afresh, half of them carried
-over from the minute before (a visitor stays a few minutes). The items are served by moto's server in
+every shard and every minute of the hour with each copy's visitors drawn afresh, half of them from the
+shard's visitors of the items just before (a visitor stays a few minutes). The items are served by moto's server in
 this process; the job runs in a fresh interpreter of its own against it, so its peak RSS and CPU are
 the job's alone, as Lambda's "Max Memory Used" would be (imports included). A first run, not measured,
 writes the minute summaries a steady job has written by then.
@@ -37,15 +37,17 @@ QUICK_LEVELS = (1_000,)
 SHARDS = 4
 SITE = "shop"
 STAGE = "bench"
-CARRIED_OVER = 0.5  # of a minute's visitors, the share that were there the minute before
+CARRIED_OVER = 0.5  # of an item's visitors, the share drawn from the shard's recent ones
 FULL_VCPU_MB = 1_769  # Lambda: one vCPU at this much memory
+HOUR_MS = 3_600_000
+MINUTE_MS = 60_000
+NOW_INTO_HOUR_MS = 59 * MINUTE_MS + 45_000  # late in the hour: 60 minutes to read
+
+
 def job_memory_mb() -> int:
     from bench.idle_cost import job_memory_mb as configured
 
     return configured()["roll_up_stats"]  # .chalice/config.json, the prod stage
-HOUR_MS = 3_600_000
-MINUTE_MS = 60_000
-NOW_INTO_HOUR_MS = 59 * MINUTE_MS + 45_000  # late in the hour: 60 minutes to read
 
 
 def hour_items(visitors_per_minute: int, hour_ms: int, seed: int = 16) -> list[dict]:
@@ -121,8 +123,8 @@ def job(endpoint: str, now_ms: int) -> dict:
     from chalicelib.store import StatsStore
     from chalicelib.store.base import read_queries_fast
 
-    # The functions' client reads as this one does (read_queries_fast), but gives an answer 2 s: moto's
-    # server takes longer than DynamoDB to write a page of a MB.
+    # Read as the functions' own client reads (read_queries_fast); it gives up on an answer after 2 s,
+    # and moto's server takes longer than DynamoDB to write a page of a MB.
     client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
                           config=Config(read_timeout=120, retries={"total_max_attempts": 1}))
     read_queries_fast(client)
@@ -134,7 +136,7 @@ def job(endpoint: str, now_ms: int) -> dict:
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return {"items_read": store.items_read, "hours": len(report.hours), "summaries_written": report.summaries,
             "peak_rss_mb": _peak_rss_mb(),
-            "rss_before_run_mb": round(rss_before_mb, 1), "cpu_seconds": round(cpu, 2),
+            "rss_before_run_mb": rss_before_mb, "cpu_seconds": round(cpu, 2),
             "wall_seconds": round(wall, 2)}
 
 
