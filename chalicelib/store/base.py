@@ -54,7 +54,7 @@ def read_queries_fast(client) -> None:
     attribute value (70% of the minute job's CPU on a busy hour's items: bench/rollup_scale.py). Items are
     the same: DynamoDB's JSON is botocore's answer but for binaries, which stay base64 in it (decoded
     here). botocore is then handed an empty body, and still adds the ResponseMetadata; an error answer is
-    left to it. A botocore without the hook (before 1.31) parses as before."""
+    left to it. A botocore without the hook would simply parse as before (the Lambda runtime's has it)."""
     client.meta.events.register("before-parse.dynamodb.Query", _parse_query, unique_id="liveinsight-read-queries")
 
 
@@ -62,9 +62,10 @@ def _parse_query(response_dict: dict, customized_response_dict: dict, **_) -> No
     if response_dict.get("status_code") != 200 or not response_dict.get("body"):
         return
     answer = json.loads(response_dict["body"])
-    for key in ("Items", "LastEvaluatedKey"):
-        if key in answer:
-            answer[key] = [_decoded_item(i) for i in answer[key]] if key == "Items" else _decoded_item(answer[key])
+    if "Items" in answer:
+        answer["Items"] = [_decoded_item(item) for item in answer["Items"]]
+    if "LastEvaluatedKey" in answer:
+        answer["LastEvaluatedKey"] = _decoded_item(answer["LastEvaluatedKey"])
     customized_response_dict.update(answer)
     response_dict["body"] = b"{}"
 
