@@ -7,8 +7,18 @@ from __future__ import annotations
 import itertools
 
 from chalicelib.core.metrics import Metrics
+from chalicelib.sessions.model import STARTS_SESSION
 from chalicelib.stats import rollup
-from chalicelib.stats.buckets import HOUR, MINUTE, Rollup, bucket_pk, bucket_start_ms, label, write_rollup
+from chalicelib.stats.buckets import (
+    HOUR,
+    MINUTE,
+    Rollup,
+    bucket_pk,
+    bucket_start_ms,
+    label,
+    label_start_ms,
+    write_rollup,
+)
 from chalicelib.stats.merging import capped, merge
 from chalicelib.stats.rollup import minute_buckets, roll_up
 from chalicelib.stats.summary import MinuteWindow, merged_minute, summary_pk, summary_record
@@ -26,7 +36,7 @@ def _hour_of_traffic(services, visitors_a_minute: int) -> None:
         batch = Rollup(services.settings.stats_shards)
         batch.add_events({"site": "demo", "visitor_id": f"v{v}", "time_ms": hour_ms + minute * MIN + v % 60 * 1000,
                           "event_type": "page_view", "page_path": f"/p{v % 40}", "event_id": f"{minute}-{v}",
-                          **({"starts_session": True, "referrer_host": f"r{v % 7}.example", "country": "DE",
+                          **({STARTS_SESSION: True, "referrer_host": f"r{v % 7}.example", "country": "DE",
                               "device_type": "mobile", "browser": f"b{v % 3}"} if v % 3 == 0 else {})}
                          for v in range(first, first + visitors_a_minute))
         write_rollup(services.stats, batch, NOW, services.settings.max_event_age_ms)
@@ -106,6 +116,4 @@ def test_an_hour_merged_a_page_at_a_time_is_the_merge_of_all_its_items_with_the_
 
 
 def _start(minute_label: str) -> int:
-    from chalicelib.stats.buckets import label_start_ms
-
     return label_start_ms(MINUTE, minute_label)
