@@ -28,6 +28,17 @@ DAYS = 6
 SEED = 7
 
 
+def backfill_with_a_purchase(now_ms: int, zone: ZoneInfo) -> list:
+    """The backfill of the first seed from SEED whose visits include a purchase: what a seed makes depends
+    on the clock (its days and hours), and at about one purchase in 180 visits some hours of the day made
+    none, so the revenue card had nothing to show."""
+    for seed in range(SEED, SEED + 100):
+        visits = backfill(seed, now_ms=now_ms, days=DAYS, visits_per_day=30, zone=zone)
+        if any(e["event_type"] == "purchase" for v in visits for e in v.events):
+            return visits
+    raise AssertionError("no seed made a purchase")
+
+
 def chalice_send(api):
     def send(body: bytes, headers: dict):
         response = api.http.post("/events", headers=headers, body=body)
@@ -42,8 +53,7 @@ def traffic(dynamodb, settings, no_sleep_backoff, tmp_path, monkeypatch):
     lake = lake_pipeline(dynamodb, settings, no_sleep_backoff, sites_json=sites_json,
                          cache_dir=tmp_path / "cache", monkeypatch=monkeypatch)
     now_ms = int(time.time() * 1000)
-    visits = backfill(SEED, now_ms=now_ms, days=DAYS, visits_per_day=30,
-                      zone=ZoneInfo(json.loads(sites_json)["demo"]["timezone"]))
+    visits = backfill_with_a_purchase(now_ms, ZoneInfo(json.loads(sites_json)["demo"]["timezone"]))
     with Client(app, stage_name=STAGE) as api:
         totals = send_backfill(chalice_send(api), visits)
     assert totals == Counter(accepted=sum(len(v.events) for v in visits))
